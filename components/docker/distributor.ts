@@ -1,0 +1,77 @@
+import * as command from "@pulumi/command";
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as fs from "fs";
+import * as path from "path";
+import { CONTAINER_CONFIG_PATH, CONTAINER_PLACEMENT, renderBootstrapConfig } from "../haproxyConfig";
+
+/** The script that validates and reloads a config inside the running container. */
+export const DELIVER_CONFIG_SCRIPT = fs.readFileSync(path.join(__dirname, "deliver-config.sh"), "utf8");
+
+export interface DistributorArgs {
+  /** Docker network shared with the environments. */
+  readonly networkName: pulumi.Input<string>;
+  /** The rendered HAProxy config to serve. */
+  readonly config: pulumi.Input<string>;
+  /** HAProxy image, e.g. "haproxy:2.6.12". */
+  readonly image: string;
+  /** Host port for traffic, published on all interfaces. */
+  readonly listenPort: number;
+  /** Host port of the stats page, published on 127.0.0.1 only. */
+  readonly statsPort: number;
+}
+
+/**
+ * The HAProxy container in front of both colors. Its own inputs never depend on weights,
+ * routing or servers: the config is delivered to the running container by a command that
+ * validates it (`haproxy -c`) and reloads gracefully, so a release step replaces nothing.
+ */
+export class Distributor extends pulumi.ComponentResource {
+  public readonly container: docker.Container;
+  /** The config-delivery step: the only resource a weight change updates. */
+  public readonly configDelivery: command.local.Command;
+  public readonly containerName: pulumi.Output<string>;
+  /** What the delivery printed: the reload confirmation. */
+  public readonly deliveryReport: pulumi.Output<string>;
+
+  constructor(name: string, args: DistributorArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("traffic-distributor:docker:Distributor", name, {}, opts);
+
+    const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this });
+
+    this.container = new docker.Container(
+      name,
+      {
+        name,
+        image: image.imageId,
+        networksAdvanced: [{ name: args.networkName }],
+        ports: [
+          { internal: CONTAINER_PLACEMENT.listenPort, external: args.listenPort },
+          { internal: CONTAINER_PLACEMENT.statsPort!, external: args.statsPort, ip: "127.0.0.1" },
+        ],
+        // Starts on a fixed placeholder config; the real one arrives through configDelivery.
+        uploads: [{ file: CONTAINER_CONFIG_PATH, content: renderBootstrapConfig() }],
+        restart: "unless-stopped",
+        labels: [{ label: "traffic-distributor.role", value: "distributor" }],
+      },
+      // The published port cannot be held by two containers: a replacement (a new HAProxy
+      // image) must remove the old container first. Weight changes never replace it.
+      { parent: this, deleteBeforeReplace: true },
+    );
+
+    this.configDelivery = new command.local.Command(
+      `${name}-config`,
+      {
+        create: DELIVER_CONFIG_SCRIPT,
+        // The container ID, not its name: a replaced container gets the config delivered again.
+        environment: { CONTAINER: this.container.id, CONFIG_PATH: CONTAINER_CONFIG_PATH },
+        stdin: args.config,
+      },
+      { parent: this, dependsOn: [this.container] },
+    );
+
+    this.containerName = this.container.name;
+    this.deliveryReport = this.configDelivery.stdout;
+    this.registerOutputs({ containerName: this.containerName, deliveryReport: this.deliveryReport });
+  }
+}

@@ -1,0 +1,59 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { replicaContainerName } from "../naming";
+import { Color, ServerAddress } from "../settings";
+
+export interface EnvironmentArgs {
+  /** Which color this is; recorded as a container label. */
+  readonly color: Color;
+  /** Image reference of the app, e.g. "myapp:2.0". */
+  readonly image: string;
+  /** Number of containers. */
+  readonly replicas: number;
+  /** Port the app listens on inside its containers. */
+  readonly port: number;
+  /** Docker network shared with the distributor; the only way to reach the app. */
+  readonly networkName: pulumi.Input<string>;
+}
+
+/**
+ * One color of the app on Docker: `replicas` containers of one image on a private network.
+ * No port is published on the host: only the distributor reaches them.
+ */
+export class Environment extends pulumi.ComponentResource {
+  /** The containers, as the distributor addresses them (container name, app port). */
+  public readonly servers: pulumi.Output<ServerAddress[]>;
+  /** Names of the replica containers. */
+  public readonly containerNames: pulumi.Output<string[]>;
+
+  constructor(name: string, args: EnvironmentArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("traffic-distributor:docker:Environment", name, {}, opts);
+
+    // keepLocally: another stack or color may run the same image.
+    const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this });
+
+    const containers = Array.from(
+      { length: args.replicas },
+      (_, i) =>
+        new docker.Container(
+          `${name}-${i}`,
+          {
+            name: replicaContainerName(name, i, args.image),
+            // The image ID, not its name: a name makes the provider see a change on every update.
+            image: image.imageId,
+            networksAdvanced: [{ name: args.networkName }],
+            restart: "unless-stopped",
+            labels: [
+              { label: "traffic-distributor.color", value: args.color },
+              { label: "traffic-distributor.environment", value: name },
+            ],
+          },
+          { parent: this },
+        ),
+    );
+
+    this.containerNames = pulumi.all(containers.map((c) => c.name));
+    this.servers = this.containerNames.apply((names) => names.map((host) => ({ host, port: args.port })));
+    this.registerOutputs({ servers: this.servers, containerNames: this.containerNames });
+  }
+}

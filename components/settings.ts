@@ -1,0 +1,232 @@
+// Pure settings of a traffic distributor: the allowed values, their defaults and the checks
+// that turn loosely typed input (component args or stack config) into a validated whole.
+// No Pulumi resources here, so everything is tested without mocks.
+import type * as pulumi from "@pulumi/pulumi";
+
+export const COLORS = ["blue", "green"] as const;
+export type Color = (typeof COLORS)[number];
+
+export const ROUTING_MODES = ["round-robin", "sticky", "failover"] as const;
+/**
+ * - `round-robin`: every Σw consecutive requests split exactly by weight.
+ * - `sticky`: new clients split by weight; a cookie pins each client to its color.
+ * - `failover`: all traffic to the primary color; the other serves only while the primary is down.
+ */
+export type RoutingMode = (typeof ROUTING_MODES)[number];
+
+export const TARGETS = ["docker"] as const;
+export type Target = (typeof TARGETS)[number];
+
+/** HAProxy's own bounds for a server weight; 0 means "no new traffic" (drain). */
+export const MAX_WEIGHT = 256;
+export const MAX_REPLICAS = 20;
+
+/** Pinned to the release Debian 12 ships, which is the HAProxy the test suite runs. */
+export const DEFAULT_DISTRIBUTOR_IMAGE = "haproxy:2.6.12";
+/** A tiny public HTTP server that answers with its container's hostname: good for a demo. */
+export const DEFAULT_APP_IMAGE = "traefik/whoami:v1.10.1";
+
+export const DEFAULTS = {
+  weight: 50,
+  routing: "round-robin" as RoutingMode,
+  image: DEFAULT_APP_IMAGE,
+  replicas: 2,
+  appPort: 80,
+  healthCheckPath: "/",
+  listenPort: 8080,
+  statsPort: 8404,
+  distributorImage: DEFAULT_DISTRIBUTOR_IMAGE,
+  target: "docker" as Target,
+};
+
+export interface Weights {
+  readonly blue: number;
+  readonly green: number;
+}
+
+/** One backend server the distributor routes to. */
+export interface ServerAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** A color the module provisions itself. */
+export interface ProvisionedColor {
+  readonly kind: "provisioned";
+  readonly image: string;
+  readonly replicas: number;
+  readonly port: number;
+}
+
+/**
+ * A color that already runs elsewhere, given as `host:port` strings. A plain list is
+ * validated up front; one that arrives as an Output is validated when it resolves.
+ */
+export interface ExistingColor {
+  readonly kind: "existing";
+  readonly servers: pulumi.Input<readonly string[]>;
+}
+
+export type ColorPlan = ProvisionedColor | ExistingColor;
+
+/** The validated, defaulted settings a distributor is built from. */
+export interface DistributorSettings {
+  readonly target: Target;
+  readonly weights: Weights;
+  readonly routing: RoutingMode;
+  /** Only for `failover`: the color that takes all traffic while it is healthy. */
+  readonly failoverPrimary?: Color;
+  readonly colors: { readonly blue: ColorPlan; readonly green: ColorPlan };
+  readonly healthCheckPath: string;
+  readonly listenPort: number;
+  readonly statsPort: number;
+  readonly distributorImage: string;
+}
+
+/** Invalid input; the message names the setting and says what is allowed. */
+export class SettingsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SettingsError";
+  }
+}
+
+function describe(value: unknown): string {
+  return typeof value === "string" ? JSON.stringify(value) : String(JSON.stringify(value) ?? value);
+}
+
+function fail(label: string, value: unknown, allowed: string): never {
+  throw new SettingsError(`${label} is ${describe(value)}: ${allowed}`);
+}
+
+/** An integer within [min, max], given as a number or a decimal string (config values are strings). */
+export function parseInteger(label: string, value: unknown, min: number, max: number): number {
+  const allowed = `must be a whole number from ${min} to ${max}`;
+  let n: number;
+  if (typeof value === "number") {
+    n = value;
+  } else if (typeof value === "string" && /^\s*[+-]?\d+(\.\d+)?\s*$/.test(value)) {
+    n = Number(value);
+  } else {
+    return fail(label, value, allowed);
+  }
+  if (!Number.isInteger(n) || n < min || n > max) return fail(label, value, allowed);
+  return n;
+}
+
+export function parseWeight(label: string, value: unknown): number {
+  return parseInteger(label, value, 0, MAX_WEIGHT);
+}
+
+export function parsePort(label: string, value: unknown): number {
+  return parseInteger(label, value, 1, 65535);
+}
+
+export function parseReplicas(label: string, value: unknown): number {
+  return parseInteger(label, value, 1, MAX_REPLICAS);
+}
+
+export function parseChoice<T extends string>(label: string, value: unknown, choices: readonly T[]): T {
+  if (typeof value === "string" && (choices as readonly string[]).includes(value)) return value as T;
+  return fail(label, value, `must be one of ${choices.map((c) => `"${c}"`).join(", ")}`);
+}
+
+/** Both weights zero would leave nothing to send traffic to. */
+export function checkWeights(labels: { blue: string; green: string }, weights: Weights): Weights {
+  if (weights.blue === 0 && weights.green === 0) {
+    throw new SettingsError(
+      `${labels.blue} and ${labels.green} are both 0: at least one color needs a weight from 1 to ${MAX_WEIGHT}`,
+    );
+  }
+  return weights;
+}
+
+const HOSTNAME_LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const IPV6 = /^[0-9A-Fa-f:.]+$/;
+
+/** A DNS name (RFC 1123 labels, total ≤ 253), an IPv4 address, or an IPv6 address. */
+export function isValidHost(host: string): boolean {
+  if (IPV4.test(host)) return true;
+  if (host.includes(":")) return IPV6.test(host) && host.split(":").length >= 3;
+  if (/^[\d.]+$/.test(host)) return false; // looks like a broken IPv4 address
+  if (host.length === 0 || host.length > 253) return false;
+  return host.replace(/\.$/, "").split(".").every((label) => HOSTNAME_LABEL.test(label));
+}
+
+/** `host:port`, `[ipv6]:port`. */
+export function parseServer(label: string, value: unknown): ServerAddress {
+  const allowed =
+    'must be "host:port" with a DNS name, an IPv4 address or a bracketed IPv6 address, and a port from 1 to 65535';
+  if (typeof value !== "string") return fail(label, value, allowed);
+  const match = /^\[([^\]]+)\]:(\d+)$/.exec(value) ?? /^([^:[\]]+):(\d+)$/.exec(value);
+  if (!match || !isValidHost(match[1])) return fail(label, value, allowed);
+  const port = Number(match[2]);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return fail(label, value, allowed);
+  return { host: match[1], port };
+}
+
+/** A list of servers: an array, or its JSON text as `pulumi config set` stores it. */
+export function parseServerList(label: string, value: unknown): ServerAddress[] {
+  let list = value;
+  if (typeof value === "string") {
+    try {
+      list = JSON.parse(value);
+    } catch {
+      return fail(label, value, 'must be a JSON list of "host:port" strings, e.g. ["10.0.0.5:8080"]');
+    }
+  }
+  if (!Array.isArray(list)) {
+    return fail(label, value, 'must be a list of "host:port" strings, e.g. ["10.0.0.5:8080"]');
+  }
+  return list.map((item, i) => parseServer(`${label}[${i}]`, item));
+}
+
+// registry[:port]/path[:tag][@digest], lower-case path components as Docker requires.
+const IMAGE_REFERENCE =
+  /^([A-Za-z0-9.-]+(:\d+)?\/)?[a-z0-9]+([._-]+[a-z0-9]+)*(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
+
+export function parseImage(label: string, value: unknown): string {
+  if (typeof value === "string" && IMAGE_REFERENCE.test(value)) return value;
+  return fail(label, value, 'must be a Docker image reference such as "nginx:1.27" or "registry.example.com/team/app:2.0"');
+}
+
+// Characters an HTTP path may hold that are also inert in an HAProxy config line
+// (no spaces, quotes, backslashes, '#' or '$').
+const HEALTH_PATH = /^\/[A-Za-z0-9\-._~%/?=&+,;:@!*()]*$/;
+
+export function parseHealthCheckPath(label: string, value: unknown): string {
+  if (typeof value === "string" && HEALTH_PATH.test(value) && value.length <= 512) return value;
+  return fail(label, value, 'must be an HTTP path starting with "/", without spaces, quotes, "#" or "$"');
+}
+
+/** The stats password goes into `stats auth` inside single quotes. */
+export function parseStatsPassword(label: string, value: string): string {
+  if (/^[\x21-\x7e]{8,128}$/.test(value) && !value.includes("'")) return value;
+  throw new SettingsError(
+    `${label} is not allowed: it must be 8 to 128 printable ASCII characters without spaces or single quotes`,
+  );
+}
+
+/** The primary color for `failover`: the one named, or else the one with the higher weight. */
+export function resolveFailoverPrimary(
+  labels: { primary: string; blue: string; green: string },
+  weights: Weights,
+  primary: Color | undefined,
+): Color {
+  if (primary) return primary;
+  if (weights.blue === weights.green) {
+    throw new SettingsError(
+      `routing "failover" needs a primary color: set ${labels.primary} to "blue" or "green", ` +
+        `or give one color a higher weight than the other (${labels.blue} and ${labels.green} are both ${weights.blue})`,
+    );
+  }
+  return weights.blue > weights.green ? "blue" : "green";
+}
+
+/** Share of new traffic per color in percent, rounded to two decimals. */
+export function weightPercentages(weights: Weights): { blue: number; green: number } {
+  const total = weights.blue + weights.green;
+  const pct = (w: number) => Math.round((w / total) * 10000) / 100;
+  return { blue: pct(weights.blue), green: pct(weights.green) };
+}

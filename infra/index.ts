@@ -1,0 +1,20 @@
+// The program: read stack config, build the distributor, export what operators need.
+import * as pulumi from "@pulumi/pulumi";
+import { configSourceFromMap, readStackConfig, TrafficDistributor } from "../components";
+
+const { args, statsPassword } = readStackConfig(configSourceFromMap(pulumi.runtime.allConfig()));
+
+// Named after the stack: Docker names are global to the host, so two stacks never collide.
+const distributor = new TrafficDistributor(pulumi.getStack(), {
+  ...args,
+  statsPassword: statsPassword === undefined ? undefined : pulumi.secret(statsPassword),
+});
+
+export const url = distributor.url;
+export const publicAddress = distributor.publicAddress;
+export const weights = distributor.weights;
+export const routing = distributor.routing;
+export const statsUrl = distributor.statsUrl;
+export const servers = distributor.servers;
+export const distributorContainer = distributor.distributor.containerName;
+export const haproxyConfig = distributor.haproxyConfig;
