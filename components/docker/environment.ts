@@ -25,6 +25,7 @@ export class Environment extends pulumi.ComponentResource {
   public readonly servers: pulumi.Output<ServerAddress[]>;
   /** Names of the replica containers. */
   public readonly containerNames: pulumi.Output<string[]>;
+  public readonly containers: docker.Container[];
 
   constructor(name: string, args: EnvironmentArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("traffic-distributor:docker:Environment", name, {}, opts);
@@ -32,7 +33,7 @@ export class Environment extends pulumi.ComponentResource {
     // keepLocally: another stack or color may run the same image.
     const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this });
 
-    const containers = Array.from(
+    const containers = (this.containers = Array.from(
       { length: args.replicas },
       (_, i) =>
         new docker.Container(
@@ -50,7 +51,7 @@ export class Environment extends pulumi.ComponentResource {
           },
           { parent: this },
         ),
-    );
+    ));
 
     this.containerNames = pulumi.all(containers.map((c) => c.name));
     this.servers = this.containerNames.apply((names) => names.map((host) => ({ host, port: args.port })));

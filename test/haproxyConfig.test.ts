@@ -1,0 +1,140 @@
+import * as assert from "assert";
+import {
+  COLORS,
+  HaproxyConfigInput,
+  HaproxyPlacement,
+  renderBootstrapConfig,
+  renderHaproxyConfig,
+  RoutingMode,
+  STICKY_COOKIE,
+} from "../components";
+import { checkConfig, tempDir } from "./haproxy";
+
+const loopback = (): HaproxyPlacement => ({
+  bindAddress: "127.0.0.1",
+  listenPort: 18080,
+  statsPort: 18404,
+  runtimeDir: tempDir("run"),
+  instance: "check",
+});
+
+const servers = {
+  blue: [
+    { host: "127.0.0.1", port: 19001 },
+    { host: "127.0.0.1", port: 19002 },
+  ],
+  green: [{ host: "localhost", port: 19003 }, { host: "::1", port: 19004 }],
+};
+
+function input(overrides: Partial<HaproxyConfigInput> = {}): HaproxyConfigInput {
+  return { weights: { blue: 50, green: 50 }, routing: "round-robin", servers, healthCheckPath: "/", ...overrides };
+}
+
+/** The lines of one section, without indentation. */
+function sectionLines(config: string, header: string): string[] {
+  const start = config.split("\n").indexOf(header);
+  assert.ok(start >= 0, `no section ${header}`);
+  const lines: string[] = [];
+  for (const line of config.split("\n").slice(start + 1)) {
+    if (!line.startsWith("    ")) break;
+    lines.push(line.trim());
+  }
+  return lines;
+}
+
+describe("HAProxy config renderer", () => {
+  const cases: Array<[RoutingMode, number, number]> = [
+    ["round-robin", 50, 50], ["round-robin", 30, 70], ["round-robin", 0, 100], ["round-robin", 256, 1],
+    ["sticky", 1, 99], ["sticky", 100, 0], ["failover", 10, 90], ["failover", 256, 0],
+  ];
+  for (const [routing, blue, green] of cases) {
+    it(`${routing} ${blue}/${green} passes haproxy -c`, () => {
+      const primary = blue >= green ? "blue" : "green";
+      const config = renderHaproxyConfig(
+        input({ routing, weights: { blue, green }, failoverPrimary: routing === "failover" ? primary : undefined }),
+        loopback(),
+      );
+      const result = checkConfig(config);
+      assert.ok(result.ok, result.output);
+    });
+  }
+
+  it("gives each color one weighted server in the colors backend", () => {
+    const lines = sectionLines(renderHaproxyConfig(input({ weights: { blue: 30, green: 70 } }), loopback()), "backend colors");
+    assert.deepStrictEqual(lines.filter((l) => l.startsWith("server ")), [
+      "server blue abns@check-blue weight 30 check",
+      "server green abns@check-green weight 70 check",
+    ]);
+    assert.ok(lines.includes("balance roundrobin"));
+    assert.ok(!lines.some((l) => l.startsWith("cookie")));
+  });
+
+  it("sticky: a cookie per color, not per container", () => {
+    const config = renderHaproxyConfig(input({ routing: "sticky", weights: { blue: 0, green: 9 } }), loopback());
+    const lines = sectionLines(config, "backend colors");
+    assert.ok(lines.includes(`cookie ${STICKY_COOKIE} insert indirect nocache httponly`));
+    assert.ok(lines.includes("server blue abns@check-blue weight 0 check cookie blue"));
+    assert.ok(lines.includes("server green abns@check-green weight 9 check cookie green"));
+    assert.ok(!sectionLines(config, "backend blue").some((l) => l.includes("cookie")));
+  });
+
+  it("failover: the primary serves, the other is a backup, whatever the weights", () => {
+    const lines = sectionLines(
+      renderHaproxyConfig(input({ routing: "failover", failoverPrimary: "green", weights: { blue: 200, green: 0 } }), loopback()),
+      "backend colors",
+    );
+    assert.deepStrictEqual(lines.filter((l) => l.startsWith("server ")), [
+      "server blue abns@check-blue weight 1 backup check",
+      "server green abns@check-green weight 1 check",
+    ]);
+  });
+
+  it("lists every replica of a color with an active health check on the given path", () => {
+    const config = renderHaproxyConfig(input({ healthCheckPath: "/healthz" }), loopback());
+    for (const color of COLORS) {
+      const lines = sectionLines(config, `backend ${color}`);
+      assert.ok(lines.includes("option httpchk GET /healthz"));
+      assert.deepStrictEqual(
+        lines.filter((l) => l.startsWith("server ")),
+        servers[color].map((s, i) => `server ${color}-${i} ${s.host.includes(":") ? `[${s.host}]` : s.host}:${s.port} check`),
+      );
+    }
+  });
+
+  it("keeps reloads graceful and retries only idempotent requests", () => {
+    const config = renderHaproxyConfig(input(), loopback());
+    assert.ok(sectionLines(config, "defaults").includes("option idle-close-on-response"));
+    assert.ok(sectionLines(config, "global").includes("master-worker"));
+    for (const backend of ["backend colors", "backend blue", "backend green"]) {
+      assert.ok(sectionLines(config, backend).includes("http-request disable-l7-retry unless METH_GET || METH_HEAD"));
+    }
+  });
+
+  it("protects the stats page with the password when one is given, and binds it where told", () => {
+    const placement = loopback();
+    const open = sectionLines(renderHaproxyConfig(input(), placement), "frontend stats");
+    assert.ok(open.includes("bind 127.0.0.1:18404"));
+    assert.ok(!open.some((l) => l.startsWith("stats auth")));
+    const config = renderHaproxyConfig(input({ statsPassword: "s3cret-pass" }), placement);
+    assert.ok(sectionLines(config, "frontend stats").includes("stats auth admin:'s3cret-pass'"));
+    assert.ok(checkConfig(config).ok);
+    assert.ok(!renderHaproxyConfig(input(), { ...placement, statsPort: undefined }).includes("frontend stats"));
+  });
+
+  it("refuses to render a color without servers", () => {
+    assert.throws(() => renderHaproxyConfig(input({ servers: { blue: [], green: servers.green } })), /blue has no servers/);
+  });
+
+  it("the bootstrap config the container starts with is valid and does not depend on weights", () => {
+    const result = checkConfig(renderBootstrapConfig(loopback()));
+    assert.ok(result.ok, result.output);
+    assert.doesNotMatch(renderBootstrapConfig(), /^\s*server /m);
+  });
+
+  it("haproxy -c rejects a broken config (the check itself can fail)", () => {
+    const broken = renderHaproxyConfig(input(), loopback()).replace("balance roundrobin", "balance nonsense");
+    const result = checkConfig(broken);
+    assert.strictEqual(result.ok, false);
+    assert.match(result.output, /balance only supports/);
+  });
+});

@@ -1,0 +1,90 @@
+import * as assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { parse as parseYaml } from "yaml";
+import { CONFIG_KEYS, configSourceFromMap, DEFAULTS, readConfigValue, readStackConfig } from "../components";
+
+const ns = (values: Record<string, unknown>) =>
+  configSourceFromMap(Object.fromEntries(Object.entries(values).map(([k, v]) => [`traffic-distributor:${k}`, v])));
+
+describe("stack config", () => {
+  it("with no config at all gives the 50/50 round-robin demo", () => {
+    const { settings } = readStackConfig(ns({}));
+    assert.deepStrictEqual(settings.weights, { blue: 50, green: 50 });
+    assert.strictEqual(settings.routing, "round-robin");
+    assert.deepStrictEqual(settings.colors.blue, { kind: "provisioned", image: DEFAULTS.image, replicas: 2, port: 80 });
+  });
+
+  it("reads the flat key `pulumi config set weight.blue 0` writes", () => {
+    assert.deepStrictEqual(readStackConfig(ns({ "weight.blue": "0" })).settings.weights, { blue: 0, green: 50 });
+  });
+
+  it("reads the object `pulumi config set --path weight.blue 0` writes", () => {
+    assert.deepStrictEqual(readStackConfig(ns({ weight: '{"blue":0,"green":7}' })).settings.weights, { blue: 0, green: 7 });
+    // Already-parsed YAML (a stack file) as well as JSON text (the Pulumi runtime).
+    assert.deepStrictEqual(readStackConfig(ns({ weight: { blue: 3 } })).settings.weights, { blue: 3, green: 50 });
+  });
+
+  it("prefers the flat key over the object Pulumi.yaml defaults leave behind", () => {
+    const source = ns({ "weight.blue": "0", weight: '{"blue":"50","green":"50"}' });
+    assert.strictEqual(readConfigValue(source, "weight.blue"), "0");
+    assert.deepStrictEqual(readStackConfig(source).settings.weights, { blue: 0, green: 50 });
+  });
+
+  it("reads servers as JSON text (flat) and as a list (--path), and then does not provision the color", () => {
+    const flat = readStackConfig(ns({ "blue.servers": '["10.0.0.5:8080"]' })).settings.colors.blue;
+    assert.deepStrictEqual(flat, { kind: "existing", servers: ["10.0.0.5:8080"] });
+    const nested = readStackConfig(ns({ green: '{"servers":["10.0.0.6:80"],"image":"x","replicas":2}' })).settings.colors.green;
+    assert.deepStrictEqual(nested, { kind: "existing", servers: ["10.0.0.6:80"] });
+  });
+
+  it("treats the empty defaults of Pulumi.yaml as unset", () => {
+    const { settings } = readStackConfig(ns({ blue: '{"servers":[],"image":"nginx:1.27"}', failover: '{"primary":""}' }));
+    assert.deepStrictEqual(settings.colors.blue, { kind: "provisioned", image: "nginx:1.27", replicas: 2, port: 80 });
+  });
+
+  const errors: Array<[Record<string, unknown>, RegExp]> = [
+    [{ "weight.blue": "-1" }, /^SettingsError: traffic-distributor:weight.blue is "-1": must be a whole number from 0 to 256$/],
+    [{ "weight.green": "257" }, /^SettingsError: traffic-distributor:weight.green is "257": must be a whole number from 0 to 256$/],
+    [{ "weight.blue": "1.5" }, /traffic-distributor:weight.blue is "1.5"/],
+    [{ "weight.blue": "half" }, /traffic-distributor:weight.blue is "half"/],
+    [{ "weight.blue": "0", "weight.green": "0" }, /traffic-distributor:weight.blue and traffic-distributor:weight.green are both 0/],
+    [{ routing: "random" }, /^SettingsError: traffic-distributor:routing is "random": must be one of "round-robin", "sticky", "failover"$/],
+    [{ "blue.servers": '["10.0.0.5"]' }, /^SettingsError: traffic-distributor:blue.servers\[0\] is "10.0.0.5": must be "host:port"/],
+    [{ "blue.servers": "10.0.0.5:80" }, /^SettingsError: traffic-distributor:blue.servers is "10.0.0.5:80": must be a JSON list/],
+    [{ "green.replicas": "0" }, /^SettingsError: traffic-distributor:green.replicas is "0": must be a whole number from 1 to 20$/],
+    [{ listenPort: "70000" }, /^SettingsError: traffic-distributor:listenPort is "70000": must be a whole number from 1 to 65535$/],
+    [{ "healthCheck.path": "health" }, /^SettingsError: traffic-distributor:healthCheck.path is "health": must be an HTTP path/],
+    [{ target: "kubernetes" }, /^SettingsError: traffic-distributor:target is "kubernetes": must be one of "docker"$/],
+    [{ "failover.primary": "red", routing: "failover" }, /traffic-distributor:failover.primary is "red": must be one of "blue", "green"/],
+    [{ "weight.bleu": "3" }, /^SettingsError: unknown config traffic-distributor:weight.bleu: the keys this project reads are /],
+    [{ blue: '{"imgae":"x"}' }, /^SettingsError: unknown config traffic-distributor:blue.imgae:/],
+  ];
+  for (const [values, pattern] of errors) {
+    it(`rejects ${JSON.stringify(values)} naming the key`, () => {
+      assert.throws(() => readStackConfig(ns(values)), pattern);
+    });
+  }
+
+  it("Pulumi.yaml declares every key, typed and described, with the code's defaults", () => {
+    const project = parseYaml(fs.readFileSync(path.join(__dirname, "..", "Pulumi.yaml"), "utf8"));
+    assert.strictEqual(project.name, "traffic-distributor");
+    assert.strictEqual(project.main, "infra/index.ts");
+    assert.strictEqual(project.stackConfigDir, "stacks");
+    const declared = project.config as Record<string, { type: string; description: string; default: unknown }>;
+    assert.deepStrictEqual(Object.keys(declared).sort(), Object.values(CONFIG_KEYS).sort());
+    for (const [key, spec] of Object.entries(declared)) {
+      assert.ok(spec.type && spec.description, `${key} needs a type and a description`);
+    }
+    // Applying the declared defaults in the object form the CLI uses gives the code's defaults.
+    const objects: Record<string, Record<string, unknown>> = {};
+    const flat: Record<string, unknown> = {};
+    for (const [key, spec] of Object.entries(declared)) {
+      const [root, sub] = key.split(".");
+      if (sub) (objects[root] ??= {})[sub] = spec.default;
+      else flat[key] = spec.default;
+    }
+    const fromYaml = readStackConfig(ns({ ...flat, ...objects })).settings;
+    assert.deepStrictEqual(fromYaml, readStackConfig(ns({})).settings);
+  });
+});

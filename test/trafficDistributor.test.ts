@@ -1,0 +1,199 @@
+import * as assert from "assert";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import {
+  configSourceFromMap,
+  DELIVER_CONFIG_SCRIPT,
+  readStackConfig,
+  replicaContainerName,
+  TrafficDistributor,
+  TrafficDistributorArgs,
+} from "../components";
+import { loadStackConfig, renderStack } from "../scripts/render";
+import { promiseOf, registered, RecordedResource, settled } from "./mocks";
+
+const CONTAINER = "docker:index/container:Container";
+const COMMAND = "command:local:Command";
+
+/** Builds a distributor and waits until every resource of it has been registered. */
+async function deploy(name: string, args: TrafficDistributorArgs = {}): Promise<TrafficDistributor> {
+  const distributor = new TrafficDistributor(name, args);
+  // The delivery command depends on every container (through the config), so it comes last.
+  await promiseOf(distributor.distributor.deliveryReport);
+  await settled();
+  return distributor;
+}
+
+/** Every resource a deployment registers, by "type name", in a stable order. */
+async function snapshot(name: string, args: TrafficDistributorArgs = {}): Promise<Map<string, RecordedResource>> {
+  registered.length = 0;
+  await deploy(name, args);
+  const entries = registered.map((r) => [`${r.type} ${r.name}`, r] as const);
+  return new Map(entries.sort(([a], [b]) => a.localeCompare(b)));
+}
+
+function changedBetween(before: Map<string, RecordedResource>, after: Map<string, RecordedResource>): string[] {
+  return [...after.keys()].filter((key) => JSON.stringify(after.get(key)!.inputs) !== JSON.stringify(before.get(key)?.inputs));
+}
+
+function only(type: string, name: string): RecordedResource {
+  const matches = registered.filter((r) => r.type === type && r.name === name);
+  assert.strictEqual(matches.length, 1, `${type} ${name} registered ${matches.length} times`);
+  return matches[0];
+}
+
+describe("TrafficDistributor on Docker (mocks)", () => {
+  it("registers two environments, a network and a distributor, named after the component", async () => {
+    await deploy("shop");
+    assert.deepStrictEqual(registered.map((r) => `${r.type} ${r.name}`).sort(), [
+      "command:local:Command shop-distributor-config",
+      "docker:index/container:Container shop-blue-0",
+      "docker:index/container:Container shop-blue-1",
+      "docker:index/container:Container shop-distributor",
+      "docker:index/container:Container shop-green-0",
+      "docker:index/container:Container shop-green-1",
+      "docker:index/network:Network shop-net",
+      "docker:index/remoteImage:RemoteImage shop-blue-image",
+      "docker:index/remoteImage:RemoteImage shop-distributor-image",
+      "docker:index/remoteImage:RemoteImage shop-green-image",
+      "traffic-distributor:docker:Distributor shop-distributor",
+      "traffic-distributor:docker:Environment shop-blue",
+      "traffic-distributor:docker:Environment shop-green",
+      "traffic-distributor:index:TrafficDistributor shop",
+    ]);
+  });
+
+  it("parents every child under the component", async () => {
+    const td = await deploy("shop");
+    // A URN's type part names the parent's type: <parent type>$<type>::<name>.
+    const urnTail = async (r: pulumi.Resource) => (await promiseOf(r.urn)).split("::").slice(2).join("::");
+    const root = "traffic-distributor:index:TrafficDistributor";
+    assert.strictEqual(await urnTail(td.environments.blue!), `${root}$traffic-distributor:docker:Environment::shop-blue`);
+    assert.strictEqual(await urnTail(td.distributor), `${root}$traffic-distributor:docker:Distributor::shop-distributor`);
+    assert.strictEqual(
+      await urnTail(td.environments.blue!.containers[1]),
+      `traffic-distributor:docker:Environment$${CONTAINER}::shop-blue-1`,
+    );
+    assert.strictEqual(
+      await urnTail(td.distributor.configDelivery),
+      `traffic-distributor:docker:Distributor$${COMMAND}::shop-distributor-config`,
+    );
+  });
+
+  it("publishes no backend port; the distributor publishes its listen port, and stats on loopback only", async () => {
+    await deploy("shop", { listenPort: 80, statsPort: 9000, blue: { replicas: 3 } });
+    const backends = registered.filter((r) => r.type === CONTAINER && r.name !== "shop-distributor");
+    assert.strictEqual(backends.length, 5);
+    for (const backend of backends) {
+      assert.strictEqual(backend.inputs.ports, undefined, `${backend.name} publishes a port`);
+      assert.strictEqual(backend.inputs.publishAllPorts, undefined);
+      assert.deepStrictEqual(backend.inputs.networksAdvanced, [{ name: "shop-net" }]);
+    }
+    assert.deepStrictEqual(only(CONTAINER, "shop-distributor").inputs.ports, [
+      { internal: 8080, external: 80 },
+      { internal: 8404, external: 9000, ip: "127.0.0.1" },
+    ]);
+  });
+
+  it("names containers from the component name and the image, so two instances never collide", async () => {
+    await deploy("one", { blue: { image: "nginx:1.27" } });
+    await deploy("two", { blue: { image: "nginx:1.27" } });
+    const names = registered.filter((r) => r.type === CONTAINER).map((r) => r.inputs.name as string);
+    assert.strictEqual(new Set(names).size, names.length);
+    assert.ok(names.includes(replicaContainerName("one-blue", 0, "nginx:1.27")));
+    assert.match(replicaContainerName("one-blue", 0, "nginx:1.27"), /^one-blue-0-[0-9a-f]{8}$/);
+    assert.notStrictEqual(replicaContainerName("one-blue", 0, "nginx:1.27"), replicaContainerName("one-blue", 0, "nginx:1.28"));
+  });
+
+  it("runs each color's image by ID and delivers the config with the validating script", async () => {
+    const td = await deploy("shop", { green: { image: "nginx:1.27", port: 8081 } });
+    assert.strictEqual(only(CONTAINER, "shop-green-0").inputs.image, "sha256:nginx:1.27");
+    const delivery = only(COMMAND, "shop-distributor-config");
+    assert.strictEqual(delivery.inputs.create, DELIVER_CONFIG_SCRIPT);
+    assert.deepStrictEqual(delivery.inputs.environment, {
+      CONTAINER: "shop-distributor-id",
+      CONFIG_PATH: "/usr/local/etc/haproxy/haproxy.cfg",
+    });
+    const greenName = replicaContainerName("shop-green", 0, "nginx:1.27");
+    assert.match(delivery.inputs.stdin, new RegExp(`server green-0 ${greenName}:8081 check`));
+    assert.strictEqual(delivery.inputs.stdin, await promiseOf(td.haproxyConfig));
+  });
+
+  it("changes weights and routing in place: every container's inputs stay identical, only the delivery differs", async () => {
+    const before = await snapshot("shop", { weights: { blue: 50, green: 50 } });
+    const after = await snapshot("shop", { weights: { blue: 0, green: 100 }, routing: "sticky" });
+    assert.deepStrictEqual([...after.keys()], [...before.keys()]);
+    assert.deepStrictEqual(changedBetween(before, after), [`${COMMAND} shop-distributor-config`]);
+    for (const [key, r] of after) {
+      if (r.type === CONTAINER) assert.deepStrictEqual(r.inputs, before.get(key)!.inputs);
+    }
+    const stdinAfter = after.get(`${COMMAND} shop-distributor-config`)!.inputs.stdin as string;
+    assert.match(stdinAfter, /server blue abns@traffic-distributor-blue weight 0 check cookie blue/);
+  });
+
+  it("a new image for blue replaces only blue's containers (new names), leaving green and the distributor alone", async () => {
+    const before = await snapshot("shop");
+    const after = await snapshot("shop", { blue: { image: "nginx:1.27" } });
+    assert.deepStrictEqual(changedBetween(before, after), [
+      `${COMMAND} shop-distributor-config`,
+      `${CONTAINER} shop-blue-0`,
+      `${CONTAINER} shop-blue-1`,
+      "docker:index/remoteImage:RemoteImage shop-blue-image",
+    ]);
+    assert.notStrictEqual(after.get(`${CONTAINER} shop-blue-0`)!.inputs.name, before.get(`${CONTAINER} shop-blue-0`)!.inputs.name);
+  });
+
+  it("routes to existing servers without provisioning that color", async () => {
+    const td = await deploy("shop", { blue: { servers: ["10.0.0.5:8080", "app.internal:80"] } });
+    assert.strictEqual(td.environments.blue, undefined);
+    assert.ok(!registered.some((r) => r.name.startsWith("shop-blue")));
+    const stdin = only(COMMAND, "shop-distributor-config").inputs.stdin as string;
+    assert.match(stdin, /server blue-0 10\.0\.0\.5:8080 check\n {4}server blue-1 app\.internal:80 check/);
+    assert.deepStrictEqual((await promiseOf(td.servers)).blue, [
+      { host: "10.0.0.5", port: 8080 },
+      { host: "app.internal", port: 80 },
+    ]);
+  });
+
+  it("checks servers that arrive as Outputs (e.g. from a StackReference) when they resolve", async () => {
+    const td = new TrafficDistributor("shop", { green: { servers: pulumi.output(["10.0.0.7"]) } });
+    const outcome = (td.haproxyConfig as any).promise().then(
+      () => "resolved",
+      (e: Error) => e.message,
+    );
+    assert.match(await outcome, /green.servers\[0\] is "10.0.0.7": must be "host:port"/);
+  });
+
+  it("throws on bad input before registering any resource", async () => {
+    assert.throws(() => new TrafficDistributor("bad", { weights: { blue: 0, green: 0 } }), /are both 0/);
+    assert.throws(() => new TrafficDistributor("bad", { weights: { blue: 300, green: 1 } }), /weights.blue is 300/);
+    assert.throws(() => new TrafficDistributor("bad", { blue: { servers: ["nope"] } }), /blue.servers\[0\] is "nope"/);
+    await settled();
+    assert.deepStrictEqual(registered, []);
+  });
+
+  it("keeps the config a secret when it holds the stats password", async () => {
+    const td = await deploy("shop", { statsPassword: pulumi.secret("s3cret-pass") });
+    assert.strictEqual(await pulumi.isSecret(td.haproxyConfig), true);
+    assert.match(await promiseOf(td.haproxyConfig), /stats auth admin:'s3cret-pass'/);
+    const open = await deploy("open");
+    assert.strictEqual(await pulumi.isSecret(open.haproxyConfig), false);
+  });
+
+  it("exports the URL, weights in percent and the routing", async () => {
+    const td = await deploy("shop", { weights: { blue: 1, green: 3 }, routing: "sticky", listenPort: 8000 });
+    assert.strictEqual(await promiseOf(td.url), "http://localhost:8000/");
+    assert.deepStrictEqual(await promiseOf(td.weights), { blue: 25, green: 75 });
+    assert.strictEqual(await promiseOf(td.routing), "sticky");
+    assert.strictEqual(await promiseOf(td.statsUrl), "http://127.0.0.1:8404/stats");
+  });
+
+  it("deploys exactly the config `npm run render` prints for the same stack", async () => {
+    const stacksDir = path.join(__dirname, "..", "stacks");
+    const values = loadStackConfig("local", stacksDir);
+    values["traffic-distributor:weight.blue"] = "0";
+    const { args } = readStackConfig(configSourceFromMap(values));
+    const td = await deploy("local", args);
+    assert.strictEqual(await promiseOf(td.haproxyConfig), renderStack({ stack: "local", set: ["weight.blue=0"], stacksDir }));
+  });
+});
