@@ -1,0 +1,209 @@
+// Real processes on 127.0.0.1 for the traffic tests: backend servers, Debian's HAProxy in
+// master-worker mode, and the container's config-delivery script driving it. Every process
+// is started in its own process group and stopped by its PID; ports are picked free.
+import { ChildProcess, spawn, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as http from "http";
+import * as net from "net";
+import * as path from "path";
+import { Color, HaproxyPlacement } from "../components";
+import { tempDir } from "./haproxy";
+
+const FIXTURES = path.join(__dirname, "fixtures");
+const DELIVER_SCRIPT = path.join(__dirname, "..", "components", "docker", "deliver-config.sh");
+
+const started = new Set<ChildProcess>();
+
+/** Stops every process a test started (SIGCONT first, in case a test froze one). */
+export async function stopAll(): Promise<void> {
+  const children = [...started];
+  started.clear();
+  await Promise.all(
+    children.map(async (child) => {
+      if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      for (const signal of ["SIGCONT", "SIGTERM"] as const) {
+        try {
+          process.kill(-child.pid, signal);
+        } catch {
+          /* already gone */
+        }
+      }
+      const timer = setTimeout(() => {
+        try {
+          process.kill(-child.pid!, "SIGKILL");
+        } catch {
+          /* already gone */
+        }
+      }, 3000);
+      await exited;
+      clearTimeout(timer);
+    }),
+  );
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function track(child: ChildProcess): ChildProcess {
+  started.add(child);
+  child.once("exit", () => started.delete(child));
+  return child;
+}
+
+async function waitFor(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await sleep(50);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export interface Backend {
+  readonly color: Color;
+  readonly id: string;
+  readonly port: number;
+  process: ChildProcess;
+}
+
+/** A backend answering "<color> <id>"; resolves once it listens. */
+export async function startBackend(color: Color, id: string, port?: number): Promise<Backend> {
+  const chosen = port ?? (await freePort());
+  const child = track(
+    spawn(process.execPath, [path.join(FIXTURES, "backend.js"), String(chosen), color, id], {
+      detached: true,
+      stdio: ["ignore", "pipe", "inherit"],
+    }),
+  );
+  await new Promise<void>((resolve, reject) => {
+    child.once("exit", (code) => reject(new Error(`backend ${color} ${id} exited with ${code}`)));
+    child.stdout!.once("data", () => resolve());
+  });
+  return { color, id, port: chosen, process: child };
+}
+
+export async function stopProcess(child: ChildProcess, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  process.kill(-child.pid!, signal);
+  await exited;
+}
+
+/** A running HAProxy master (`haproxy -W -db`, as the official image runs it). */
+export interface Haproxy {
+  readonly placement: HaproxyPlacement;
+  readonly configPath: string;
+  readonly logPath: string;
+  readonly process: ChildProcess;
+  readonly url: string;
+}
+
+/** Where a test's HAProxy listens: free loopback ports, its own socket names and runtime dir. */
+export async function loopbackPlacement(): Promise<HaproxyPlacement> {
+  const dir = tempDir("haproxy");
+  return {
+    bindAddress: "127.0.0.1",
+    listenPort: await freePort(),
+    statsPort: await freePort(),
+    runtimeDir: dir,
+    instance: `td-test-${path.basename(dir)}`,
+  };
+}
+
+export async function startHaproxy(config: string, placement: HaproxyPlacement): Promise<Haproxy> {
+  const configPath = path.join(placement.runtimeDir, "haproxy.cfg");
+  const logPath = path.join(placement.runtimeDir, "haproxy.log");
+  fs.writeFileSync(configPath, config);
+  const log = fs.openSync(logPath, "a");
+  const child = track(
+    spawn("haproxy", ["-W", "-db", "-f", configPath], { detached: true, stdio: ["ignore", log, log] }),
+  );
+  fs.closeSync(log);
+  const url = `http://127.0.0.1:${placement.listenPort}`;
+  await waitFor(
+    () => fs.readFileSync(logPath, "utf8").includes("Loading success") || child.exitCode !== null,
+    "haproxy to start",
+  );
+  if (child.exitCode !== null) throw new Error(`haproxy exited: ${fs.readFileSync(logPath, "utf8")}`);
+  return { placement, configPath, logPath, process: child, url };
+}
+
+export interface DeliveryResult {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Delivers a config exactly as `pulumi up` does in Docker: the same deliver-config.sh, with
+ * `docker` standing for the local HAProxy master.
+ */
+export function deliverConfig(haproxy: Haproxy, config: string): DeliveryResult {
+  const result = spawnSync("sh", [DELIVER_SCRIPT], {
+    input: config,
+    encoding: "utf8",
+    timeout: 30_000,
+    env: {
+      ...process.env,
+      PATH: `${FIXTURES}:${process.env.PATH}`,
+      CONTAINER: "distributor",
+      CONFIG_PATH: haproxy.configPath,
+      FAKE_HAPROXY_PID: String(haproxy.process.pid),
+    },
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+/** One GET; resolves with the status and body, rejects on a connection error or timeout. */
+export function get(
+  url: string,
+  options: { agent?: http.Agent | false; timeoutMs?: number; headers?: http.OutgoingHttpHeaders } = {},
+): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: options.agent ?? agent, headers: options.headers }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk) => (body += chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+      res.on("error", reject);
+    });
+    req.setTimeout(options.timeoutMs ?? 10_000, () => req.destroy(new Error("client timeout")));
+    req.on("error", reject);
+  });
+}
+
+/**
+ * Sends `count` sequential requests and counts the answers by color. Each on a new connection
+ * by default: after a reload, an idle keep-alive connection still carries one more request
+ * under the old config before the old worker closes it.
+ */
+export async function countColors(
+  url: string,
+  count: number,
+  options: { agent?: http.Agent | false } = { agent: false },
+): Promise<Record<Color, number> & { other: number }> {
+  const counts = { blue: 0, green: 0, other: 0 };
+  for (let i = 0; i < count; i++) {
+    const { status, body } = await get(url, options);
+    const color = body.split(" ")[0];
+    if (status === 200 && (color === "blue" || color === "green")) counts[color]++;
+    else counts.other++;
+  }
+  return counts;
+}
