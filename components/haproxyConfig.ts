@@ -141,7 +141,7 @@ export function renderHaproxyConfig(
       `timeout http-request ${TIMEOUTS.httpRequest}`,
       `timeout http-keep-alive ${TIMEOUTS.httpKeepAlive}`,
       `timeout queue ${TIMEOUTS.queue}`,
-      "default-server inter 1s fall 2 rise 2",
+      "default-server inter 500ms fall 2 rise 2",
     ]),
     section("frontend public", [
       `bind ${placement.bindAddress}:${placement.listenPort}`,

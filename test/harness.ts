@@ -207,3 +207,123 @@ export async function countColors(
   }
   return counts;
 }
+
+/** One command on HAProxy's admin socket. */
+export function adminCommand(placement: HaproxyPlacement, commandLine: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(path.join(placement.runtimeDir, "admin.sock"));
+    let out = "";
+    socket.setTimeout(5000, () => socket.destroy(new Error("admin socket timeout")));
+    socket.on("connect", () => socket.end(`${commandLine}\n`));
+    socket.on("data", (chunk) => (out += chunk));
+    socket.on("end", () => resolve(out));
+    socket.on("error", reject);
+  });
+}
+
+/** Status of a server as HAProxy sees it ("UP", "DOWN", "no check", ...). */
+export async function serverStatus(placement: HaproxyPlacement, backend: string, server: string): Promise<string> {
+  const csv = await adminCommand(placement, "show stat");
+  const header = csv.split("\n")[0].replace(/^# /, "").split(",");
+  const status = header.indexOf("status");
+  for (const line of csv.split("\n").slice(1)) {
+    const fields = line.split(",");
+    if (fields[0] === backend && fields[1] === server) return fields[status];
+  }
+  throw new Error(`no server ${backend}/${server} in show stat`);
+}
+
+/** Waits until a server reaches a status; resolves with the milliseconds it took. */
+export async function waitForStatus(
+  placement: HaproxyPlacement,
+  backend: string,
+  server: string,
+  wanted: RegExp,
+  timeoutMs = 10_000,
+): Promise<number> {
+  const start = Date.now();
+  await waitFor(async () => wanted.test(await serverStatus(placement, backend, server)), `${backend}/${server} ${wanted}`, timeoutMs);
+  return Date.now() - start;
+}
+
+export interface LoadCounts {
+  ok: number;
+  non2xx: number;
+  errors: number;
+  blue: number;
+  green: number;
+  /** The first few failures, for the assertion message. */
+  samples: string[];
+  maxLatencyMs: number;
+}
+
+export interface LoadOptions {
+  /** Clients that reuse one keep-alive connection each. */
+  readonly keepAliveClients: number;
+  /** Clients that open a new connection for every request. */
+  readonly newConnectionClients: number;
+  /** Clients that keep one 2-second request in flight at all times. */
+  readonly slowClients?: number;
+  readonly clientTimeoutMs?: number;
+  /** Hard bounds: the load stops by itself after this long or this many requests per client. */
+  readonly maxDurationMs: number;
+  readonly maxRequestsPerClient?: number;
+}
+
+/** Continuous load from this process; `counts` is live, `stop()` ends it and waits for the clients. */
+export function startLoad(
+  url: string,
+  options: LoadOptions,
+): { counts: LoadCounts; slow: LoadCounts; elapsedMs(): number; stop(): Promise<void> } {
+  const counts: LoadCounts = { ok: 0, non2xx: 0, errors: 0, blue: 0, green: 0, samples: [], maxLatencyMs: 0 };
+  const slow: LoadCounts = { ok: 0, non2xx: 0, errors: 0, blue: 0, green: 0, samples: [], maxLatencyMs: 0 };
+  const began = Date.now();
+  const deadline = began + options.maxDurationMs;
+  const limit = options.maxRequestsPerClient ?? 1_000_000;
+  let stopped = false;
+
+  async function client(target: string, agent: http.Agent | false, into: LoadCounts): Promise<void> {
+    for (let n = 0; n < limit && !stopped && Date.now() < deadline; n++) {
+      const sent = Date.now();
+      try {
+        const { status, body } = await get(target, { agent, timeoutMs: options.clientTimeoutMs ?? 30_000 });
+        if (status >= 200 && status < 300) {
+          into.ok++;
+          const color = body.split(" ")[0];
+          if (color === "blue" || color === "green") into[color]++;
+        } else {
+          into.non2xx++;
+          if (into.samples.length < 10) into.samples.push(`+${Date.now() - began}ms HTTP ${status} ${body.trim().slice(0, 60)}`);
+        }
+      } catch (error) {
+        into.errors++;
+        if (into.samples.length < 10) into.samples.push(`+${Date.now() - began}ms ${(error as Error).message}`);
+      }
+      into.maxLatencyMs = Math.max(into.maxLatencyMs, Date.now() - sent);
+    }
+  }
+
+  const agents: http.Agent[] = [];
+  const clients: Promise<void>[] = [];
+  for (let i = 0; i < options.keepAliveClients; i++) {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    agents.push(agent);
+    clients.push(client(`${url}/`, agent, counts));
+  }
+  for (let i = 0; i < options.newConnectionClients; i++) clients.push(client(`${url}/`, false, counts));
+  for (let i = 0; i < (options.slowClients ?? 0); i++) {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    agents.push(agent);
+    clients.push(client(`${url}/slow?ms=2000`, agent, slow));
+  }
+  return {
+    counts,
+    slow,
+    elapsedMs: () => Date.now() - began,
+    async stop() {
+      stopped = true;
+      await Promise.all(clients);
+      agents.forEach((a) => a.destroy());
+    },
+  };
+}

@@ -44,6 +44,8 @@ export class Environment extends pulumi.ComponentResource {
             image: image.imageId,
             networksAdvanced: [{ name: args.networkName }],
             restart: "unless-stopped",
+            // On removal (a new image), stop with SIGTERM and give requests in flight time to finish.
+            destroyGraceSeconds: 30,
             labels: [
               { label: "traffic-distributor.color", value: args.color },
               { label: "traffic-distributor.environment", value: name },

@@ -1,0 +1,287 @@
+// The traffic itself, through Debian's HAProxy running the config the component renders, in
+// front of real backends on 127.0.0.1, with weight changes applied by the container's own
+// delivery script (validate, swap, SIGUSR2 to the master-worker HAProxy).
+import * as assert from "assert";
+import * as http from "http";
+import { Color, COLORS, HaproxyConfigInput, HaproxyPlacement, renderHaproxyConfig, RoutingMode, STICKY_COOKIE, Weights } from "../components";
+import {
+  Backend,
+  countColors,
+  deliverConfig,
+  get,
+  Haproxy,
+  loopbackPlacement,
+  sleep,
+  startBackend,
+  startHaproxy,
+  startLoad,
+  stopAll,
+  stopProcess,
+  waitForStatus,
+} from "./harness";
+
+/** Two backends per color, a distributor in front, and a way to apply new settings in place. */
+class Rig {
+  backends!: Record<Color, Backend[]>;
+  haproxy!: Haproxy;
+  placement!: HaproxyPlacement;
+  settings!: Omit<HaproxyConfigInput, "servers">;
+
+  static async start(settings: Omit<HaproxyConfigInput, "servers" | "healthCheckPath">): Promise<Rig> {
+    const rig = new Rig();
+    rig.settings = { healthCheckPath: "/", ...settings };
+    rig.backends = {
+      blue: await Promise.all([startBackend("blue", "0"), startBackend("blue", "1")]),
+      green: await Promise.all([startBackend("green", "0"), startBackend("green", "1")]),
+    };
+    rig.placement = await loopbackPlacement();
+    rig.haproxy = await startHaproxy(rig.render(), rig.placement);
+    for (const color of COLORS) await rig.waitUntil(color, /^UP/);
+    return rig;
+  }
+
+  render(): string {
+    const servers = {
+      blue: this.backends.blue.map((b) => ({ host: "127.0.0.1", port: b.port })),
+      green: this.backends.green.map((b) => ({ host: "127.0.0.1", port: b.port })),
+    };
+    return renderHaproxyConfig({ ...this.settings, servers }, this.placement);
+  }
+
+  /** Applies new settings the way `pulumi up` does: render, deliver, validate, reload. */
+  apply(changes: Partial<HaproxyConfigInput>): void {
+    this.settings = { ...this.settings, ...changes };
+    const result = deliverConfig(this.haproxy, this.render());
+    assert.strictEqual(result.status, 0, `delivery failed: ${result.stderr}`);
+  }
+
+  /** Waits until the distributor sees a color as `status`; resolves with the milliseconds taken. */
+  waitUntil(color: Color, status: RegExp, timeoutMs = 10_000): Promise<number> {
+    return waitForStatus(this.placement, "colors", color, status, timeoutMs);
+  }
+
+  /** A color's new version: its servers stop, and start again on the same ports. */
+  async restart(color: Color, version: string): Promise<void> {
+    for (const backend of this.backends[color]) await stopProcess(backend.process, "SIGTERM");
+    this.backends[color] = await Promise.all(
+      this.backends[color].map((b, i) => startBackend(color, `${version}-${i}`, b.port)),
+    );
+  }
+
+  async kill(color: Color): Promise<void> {
+    for (const backend of this.backends[color]) await stopProcess(backend.process, "SIGKILL");
+  }
+
+  freeze(color: Color, signal: "SIGSTOP" | "SIGCONT"): void {
+    for (const backend of this.backends[color]) process.kill(backend.process.pid!, signal);
+  }
+
+  get url(): string {
+    return this.haproxy.url;
+  }
+}
+
+function share(counts: { blue: number; green: number }, color: Color): number {
+  return (100 * counts[color]) / (counts.blue + counts.green);
+}
+
+function expected(weights: Weights, color: Color): number {
+  return (100 * weights[color]) / (weights.blue + weights.green);
+}
+
+/** Requests counted by color over a window, taken from a running load. */
+async function window(load: ReturnType<typeof startLoad>, ms: number): Promise<{ blue: number; green: number }> {
+  const before = { blue: load.counts.blue, green: load.counts.green };
+  await sleep(ms);
+  return { blue: load.counts.blue - before.blue, green: load.counts.green - before.green };
+}
+
+describe("traffic through a real HAProxy", function () {
+  this.timeout(120_000);
+  afterEach(stopAll);
+
+  describe("1. split by weight", () => {
+    const pairs: Array<[number, number]> = [[50, 50], [30, 70], [1, 99], [0, 100], [100, 0], [256, 1]];
+    it(`matches w/Σw within 0.5 points over 2,000 requests, for ${pairs.map((p) => p.join("/")).join(", ")}`, async () => {
+      const rig = await Rig.start({ weights: { blue: 50, green: 50 }, routing: "round-robin" });
+      const report: string[] = [];
+      for (const [blue, green] of pairs) {
+        const weights = { blue, green };
+        rig.apply({ weights });
+        const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+        const counts = await countColors(rig.url, 2000, { agent });
+        agent.destroy();
+        report.push(`${blue}/${green}: ${counts.blue}/${counts.green}`);
+        assert.strictEqual(counts.other, 0, `${blue}/${green}: ${counts.other} requests failed`);
+        for (const color of COLORS) {
+          const diff = Math.abs(share(counts, color) - expected(weights, color));
+          assert.ok(diff <= 0.5, `${blue}/${green}: ${color} got ${share(counts, color).toFixed(2)}%`);
+          if (weights[color] === 0) assert.strictEqual(counts[color], 0, `${color} has weight 0`);
+        }
+      }
+      console.log(`      split over 2,000 requests: ${report.join(", ")}`);
+    });
+  });
+
+  describe("2. zero downtime through a whole release", () => {
+    it("drops nothing under keep-alive and new-connection load, and each step takes the new weights", async () => {
+      const rig = await Rig.start({ weights: { blue: 50, green: 50 }, routing: "round-robin" });
+      const load = startLoad(rig.url, {
+        keepAliveClients: 8,
+        newConnectionClients: 4,
+        slowClients: 2,
+        clientTimeoutMs: 30_000,
+        maxDurationMs: 90_000,
+      });
+      const steps: string[] = [];
+      const check = async (name: string, weights: Weights) => {
+        steps.push(`${name} applied at +${load.elapsedMs()}ms`);
+        await sleep(300); // the old worker's keep-alive connections carry one last request each
+        const seen = await window(load, 1500);
+        steps.push(`${name}: ${seen.blue}/${seen.green}`);
+        for (const color of COLORS) {
+          if (weights[color] === 0) assert.strictEqual(seen[color], 0, `${name}: ${color} still got ${seen[color]}`);
+          assert.ok(Math.abs(share(seen, color) - expected(weights, color)) <= 5, `${name}: ${color} ${share(seen, color)}%`);
+        }
+      };
+      try {
+        await check("50/50", { blue: 50, green: 50 });
+        rig.apply({ weights: { blue: 0, green: 100 } });
+        await check("0/100", { blue: 0, green: 100 });
+        steps.push(`blue restart at +${load.elapsedMs()}ms`);
+        await rig.restart("blue", "v2");
+        await rig.waitUntil("blue", /^UP/);
+        rig.apply({ weights: { blue: 100, green: 0 } });
+        await check("100/0", { blue: 100, green: 0 });
+        steps.push(`green restart at +${load.elapsedMs()}ms`);
+        await rig.restart("green", "v2");
+        await rig.waitUntil("green", /^UP/);
+        rig.apply({ weights: { blue: 50, green: 50 } });
+        await check("50/50 again", { blue: 50, green: 50 });
+        await sleep(2500); // let the last slow requests cross the reloads and finish
+      } finally {
+        await load.stop();
+      }
+      const { ok, non2xx, errors, samples } = load.counts;
+      console.log(`      release under load: ${ok} ok, ${non2xx} non-2xx, ${errors} errors; slow: ${load.slow.ok} ok; ${steps.join(", ")}`);
+      assert.deepStrictEqual({ non2xx, errors, samples }, { non2xx: 0, errors: 0, samples: [] });
+      assert.deepStrictEqual({ non2xx: load.slow.non2xx, errors: load.slow.errors, samples: load.slow.samples }, {
+        non2xx: 0,
+        errors: 0,
+        samples: [],
+      });
+      assert.ok(ok > 1000, `only ${ok} requests completed`);
+      assert.ok(load.slow.ok >= 8, `only ${load.slow.ok} slow requests completed`);
+    });
+  });
+
+  describe("3. a color that dies leaves rotation and comes back", () => {
+    for (const how of ["killed", "frozen"] as const) {
+      it(`${how}: out of rotation within 2 s, 0 failed GETs, back after recovery`, async () => {
+        const rig = await Rig.start({ weights: { blue: 50, green: 50 }, routing: "round-robin" });
+        const load = startLoad(rig.url, { keepAliveClients: 6, newConnectionClients: 2, clientTimeoutMs: 30_000, maxDurationMs: 90_000 });
+        let downMs = 0;
+        let upMs = 0;
+        try {
+          await sleep(500);
+          if (how === "killed") await rig.kill("green");
+          else rig.freeze("green", "SIGSTOP");
+          downMs = await rig.waitUntil("green", /^DOWN/, 10_000);
+          await sleep(1000);
+          const during = await window(load, 1000);
+          assert.strictEqual(during.green, 0, "green still served while down");
+          if (how === "killed") {
+            rig.backends.green = await Promise.all(rig.backends.green.map((b, i) => startBackend("green", `r${i}`, b.port)));
+          } else {
+            rig.freeze("green", "SIGCONT");
+          }
+          upMs = await rig.waitUntil("green", /^UP/, 10_000);
+          await sleep(300);
+          const after = await window(load, 1000);
+          assert.ok(after.green > 0, "green did not rejoin");
+        } finally {
+          await load.stop();
+        }
+        const { ok, non2xx, errors, samples, maxLatencyMs } = load.counts;
+        console.log(`      ${how}: down after ${downMs} ms, up ${upMs} ms after recovery; ${ok} ok, ${non2xx} non-2xx, ${errors} errors, max latency ${maxLatencyMs} ms`);
+        assert.ok(downMs <= 2000, `green left rotation only after ${downMs} ms`);
+        assert.deepStrictEqual({ non2xx, errors, samples }, { non2xx: 0, errors: 0, samples: [] });
+      });
+    }
+  });
+
+  describe("4. sticky sessions", () => {
+    const clients = 500;
+
+    /** One request per client, concurrently; updates each client's cookie. */
+    async function round(url: string, jars: Array<string | undefined>, agent: http.Agent): Promise<Color[]> {
+      const colors: Color[] = new Array(jars.length);
+      let next = 0;
+      const worker = async () => {
+        while (next < jars.length) {
+          const i = next++;
+          const res = await get(`${url}/`, { agent, headers: jars[i] ? { cookie: jars[i] } : {} });
+          assert.strictEqual(res.status, 200, `client ${i}: HTTP ${res.status}`);
+          const setCookie = (res.headers["set-cookie"] ?? []).find((c) => c.startsWith(`${STICKY_COOKIE}=`));
+          if (setCookie) jars[i] = setCookie.split(";")[0];
+          colors[i] = res.body.split(" ")[0] as Color;
+        }
+      };
+      await Promise.all(Array.from({ length: 16 }, worker));
+      return colors;
+    }
+
+    const tally = (colors: Color[]) => ({ blue: colors.filter((c) => c === "blue").length, green: colors.filter((c) => c === "green").length });
+
+    it(`pins ${clients} clients to their color through weight changes, drains, and moves them when it dies`, async () => {
+      const rig = await Rig.start({ weights: { blue: 30, green: 70 }, routing: "sticky" });
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+      try {
+        const jars: Array<string | undefined> = new Array(clients).fill(undefined);
+        const first = await round(rig.url, jars, agent);
+        assert.ok(Math.abs(share(tally(first), "blue") - 30) <= 1, `new clients at 30/70: ${JSON.stringify(tally(first))}`);
+        for (let r = 0; r < 3; r++) assert.deepStrictEqual(await round(rig.url, jars, agent), first, "a client changed color");
+
+        rig.apply({ weights: { blue: 10, green: 90 } });
+        assert.deepStrictEqual(await round(rig.url, jars, agent), first, "the weight change moved clients");
+        const fresh = await round(rig.url, new Array(clients).fill(undefined), agent);
+        assert.ok(Math.abs(share(tally(fresh), "blue") - 10) <= 1, `new clients at 10/90: ${JSON.stringify(tally(fresh))}`);
+
+        rig.apply({ weights: { blue: 0, green: 100 } });
+        assert.deepStrictEqual(await round(rig.url, jars, agent), first, "draining blue moved its clients");
+        assert.deepStrictEqual(tally(await round(rig.url, new Array(clients).fill(undefined), agent)), { blue: 0, green: clients });
+
+        await rig.kill("blue");
+        const moved = await round(rig.url, jars, agent);
+        assert.deepStrictEqual(tally(moved), { blue: 0, green: clients }, "blue's clients were not moved");
+        assert.deepStrictEqual(await round(rig.url, jars, agent), moved, "moved clients did not stay");
+        console.log(`      sticky: first ${JSON.stringify(tally(first))}, new at 10/90 ${JSON.stringify(tally(fresh))}, 0 moved by the weight change or the drain, ${tally(first).blue} moved when blue died`);
+      } finally {
+        agent.destroy();
+      }
+    });
+  });
+
+  describe("5. failover routing", () => {
+    it("only the primary serves while healthy; the backup takes over when it dies", async () => {
+      const routing: RoutingMode = "failover";
+      const rig = await Rig.start({ weights: { blue: 10, green: 90 }, routing, failoverPrimary: "blue" });
+      assert.deepStrictEqual(await countColors(rig.url, 500), { blue: 500, green: 0, other: 0 });
+      await rig.kill("blue");
+      await rig.waitUntil("blue", /^DOWN/);
+      assert.deepStrictEqual(await countColors(rig.url, 200), { blue: 0, green: 200, other: 0 });
+    });
+  });
+
+  describe("6. a rejected config is never loaded", () => {
+    it("keeps serving the previous weights and reports HAProxy's message", async () => {
+      const rig = await Rig.start({ weights: { blue: 0, green: 100 }, routing: "round-robin" });
+      const broken = rig.render().replace("option httpchk GET /", "option httpchk GET / \\");
+      const result = deliverConfig(rig.haproxy, broken.replace(/weight 0 check/, "weight 300 check"));
+      assert.strictEqual(result.status, 1);
+      assert.match(result.stderr, /rejected the new config/);
+      assert.match(result.stderr, /weight/);
+      assert.deepStrictEqual(await countColors(rig.url, 100), { blue: 0, green: 100, other: 0 });
+    });
+  });
+});
