@@ -1,0 +1,56 @@
+// The closest NGINX (open source) equivalent of the rendered HAProxy config, for the
+// benchmark's side-by-side figures only. NGINX OSS has no active health checks, no weight 0
+// (a drained color's servers are marked `down`) and no cookie stickiness.
+import { Color, COLORS, ServerAddress, Weights } from "../components";
+
+export interface NginxPlacement {
+  readonly listenPort: number;
+  readonly dir: string;
+}
+
+export function renderNginxConfig(
+  weights: Weights,
+  servers: Readonly<Record<Color, readonly ServerAddress[]>>,
+  placement: NginxPlacement,
+): string {
+  const upstream = COLORS.flatMap((color) =>
+    servers[color].map((s) =>
+      weights[color] === 0
+        ? `server ${s.host}:${s.port} down;`
+        : // The same share per color as HAProxy's two levels, when both colors have as many replicas.
+          `server ${s.host}:${s.port} weight=${weights[color]} max_fails=1 fail_timeout=10s;`,
+    ),
+  );
+  const d = placement.dir;
+  return `worker_processes 1;
+pid ${d}/nginx.pid;
+error_log ${d}/error.log warn;
+events { worker_connections 4096; }
+http {
+    client_body_temp_path ${d}/body;
+    proxy_temp_path ${d}/proxy;
+    fastcgi_temp_path ${d}/fastcgi;
+    uwsgi_temp_path ${d}/uwsgi;
+    scgi_temp_path ${d}/scgi;
+    access_log off;
+    keepalive_timeout 10s;
+    upstream app {
+        zone app 64k;
+        ${upstream.join("\n        ")}
+        keepalive 256;
+    }
+    server {
+        listen 127.0.0.1:${placement.listenPort};
+        location / {
+            proxy_pass http://app;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_connect_timeout 2s;
+            proxy_read_timeout 10s;
+            proxy_next_upstream error timeout http_502 http_503 http_504;
+            proxy_next_upstream_tries 3;
+        }
+    }
+}
+`;
+}
