@@ -7,19 +7,22 @@ import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { Color, COLORS, renderHaproxyConfig, ServerAddress, Weights } from "../components";
+import { Color, renderHaproxyConfig, Weights } from "../components";
 import {
-  Backend,
   deliverConfig,
+  Fleet,
+  fleetServers,
   freePort,
   Haproxy,
   loopbackPlacement,
+  signalColor,
   sleep,
-  startBackend,
+  startColor,
+  startFleet,
   startHaproxy,
   startLoad,
   stopAll,
-  stopProcess,
+  stopColor,
   waitForStatus,
 } from "../test/harness";
 import { renderNginxConfig } from "./nginxConfig";
@@ -38,11 +41,8 @@ interface Engine {
   waitUp(color: Color): Promise<void>;
 }
 
-const backends = {} as Record<Color, Backend[]>;
-const addresses = (): Record<Color, ServerAddress[]> => ({
-  blue: backends.blue.map((b) => ({ host: "127.0.0.1", port: b.port })),
-  green: backends.green.map((b) => ({ host: "127.0.0.1", port: b.port })),
-});
+let backends: Fleet;
+const addresses = () => fleetServers(backends);
 
 async function startHaproxyEngine(weights: Weights): Promise<Engine> {
   const placement = await loopbackPlacement();
@@ -90,8 +90,8 @@ async function startNginxEngine(weights: Weights): Promise<Engine> {
 }
 
 async function restart(color: Color, version: string): Promise<void> {
-  for (const b of backends[color]) await stopProcess(b.process, "SIGTERM");
-  backends[color] = await Promise.all(backends[color].map((b, i) => startBackend(color, `${version}-${i}`, b.port)));
+  await stopColor(backends, color, "SIGTERM");
+  await startColor(backends, color, version);
 }
 
 async function throughput(url: string) {
@@ -161,14 +161,14 @@ async function failover(engine: Engine, how: "killed" | "frozen") {
   let detectionMs: number | null = null;
   try {
     await sleep(1000);
-    if (how === "killed") for (const b of backends.green) await stopProcess(b.process, "SIGKILL");
-    else for (const b of backends.green) process.kill(b.process.pid!, "SIGSTOP");
+    if (how === "killed") await stopColor(backends, "green", "SIGKILL");
+    else signalColor(backends, "green", "SIGSTOP");
     detectionMs = await engine.detectDown("green");
     await sleep(how === "frozen" ? 11_000 : 3000); // past NGINX's 10 s read timeout
     if (how === "killed") {
-      backends.green = await Promise.all(backends.green.map((b, i) => startBackend("green", `r${i}`, b.port)));
+      await startColor(backends, "green", "r");
     } else {
-      for (const b of backends.green) process.kill(b.process.pid!, "SIGCONT");
+      signalColor(backends, "green", "SIGCONT");
     }
     await engine.waitUp("green");
   } finally {
@@ -184,9 +184,7 @@ async function failover(engine: Engine, how: "killed" | "frozen") {
 
 async function main() {
   const started = Date.now();
-  for (const color of COLORS) {
-    backends[color] = await Promise.all([startBackend(color, "0"), startBackend(color, "1")]);
-  }
+  backends = await startFleet();
   const report: Record<string, unknown> = {
     machine: { cpus: os.cpus().length, node: process.version, haproxy: version("haproxy", ["-v"]), nginx: version("nginx", ["-v"]) },
     load: { throughput: `autocannon, ${CANNON.connections} keep-alive connections, ${CANNON.duration} s`, release: "8 keep-alive + 4 new-connection + 2 slow (2 s) Node clients" },

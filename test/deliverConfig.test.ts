@@ -2,36 +2,23 @@
 // config is validated and reloaded in place; a rejected one is never loaded.
 import * as assert from "assert";
 import * as fs from "fs";
-import { renderHaproxyConfig, ServerAddress, Weights } from "../components";
-import {
-  Backend,
-  countColors,
-  deliverConfig,
-  Haproxy,
-  loopbackPlacement,
-  startBackend,
-  startHaproxy,
-  stopAll,
-} from "./harness";
+import { renderHaproxyConfig, Weights } from "../components";
+import { countColors, deliverConfig, Fleet, fleetServers, Haproxy, loopbackPlacement, startFleet, startHaproxy, stopAll } from "./harness";
 
 describe("config delivery: validate in place, then reload (real HAProxy)", function () {
   this.timeout(60_000);
-  let blue: Backend[];
-  let green: Backend[];
+  let backends: Fleet;
 
   beforeEach(async () => {
-    blue = await Promise.all([startBackend("blue", "0"), startBackend("blue", "1")]);
-    green = await Promise.all([startBackend("green", "0"), startBackend("green", "1")]);
+    backends = await startFleet();
   });
   afterEach(stopAll);
-
-  const addresses = (backends: Backend[]): ServerAddress[] => backends.map((b) => ({ host: "127.0.0.1", port: b.port }));
 
   async function setup(weights: Weights): Promise<{ haproxy: Haproxy; render: (w: Weights) => string }> {
     const placement = await loopbackPlacement();
     const render = (w: Weights) =>
       renderHaproxyConfig(
-        { weights: w, routing: "round-robin", servers: { blue: addresses(blue), green: addresses(green) }, healthCheckPath: "/" },
+        { weights: w, routing: "round-robin", servers: fleetServers(backends), healthCheckPath: "/" },
         placement,
       );
     return { haproxy: await startHaproxy(render(weights), placement), render };

@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as http from "http";
 import * as net from "net";
 import * as path from "path";
-import { Color, HaproxyPlacement } from "../components";
+import { Color, COLORS, HaproxyPlacement, ServerAddress } from "../components";
 import { tempDir } from "./haproxy";
 
 const FIXTURES = path.join(__dirname, "fixtures");
@@ -94,6 +94,37 @@ export async function startBackend(color: Color, id: string, port?: number): Pro
     child.stdout!.once("data", () => resolve());
   });
   return { color, id, port: chosen, process: child };
+}
+
+/** Both colors' backends, two per color. */
+export type Fleet = Record<Color, Backend[]>;
+
+export async function startFleet(): Promise<Fleet> {
+  const fleet = {} as Fleet;
+  for (const color of COLORS) fleet[color] = await Promise.all([startBackend(color, "0"), startBackend(color, "1")]);
+  return fleet;
+}
+
+/** The fleet as the renderer addresses it. */
+export function fleetServers(fleet: Fleet): Record<Color, ServerAddress[]> {
+  const servers = {} as Record<Color, ServerAddress[]>;
+  for (const color of COLORS) servers[color] = fleet[color].map((b) => ({ host: "127.0.0.1", port: b.port }));
+  return servers;
+}
+
+/** Stops a color's backends: SIGTERM lets them drain like `docker stop`, SIGKILL is a crash. */
+export async function stopColor(fleet: Fleet, color: Color, signal: "SIGTERM" | "SIGKILL"): Promise<void> {
+  for (const backend of fleet[color]) await stopProcess(backend.process, signal);
+}
+
+/** Starts a color's backends again on the same ports, answering with ids `<version>-<i>`. */
+export async function startColor(fleet: Fleet, color: Color, version: string): Promise<void> {
+  fleet[color] = await Promise.all(fleet[color].map((b, i) => startBackend(color, `${version}-${i}`, b.port)));
+}
+
+/** Signals every backend of a color (SIGSTOP freezes it: connections open, nothing answers). */
+export function signalColor(fleet: Fleet, color: Color, signal: "SIGSTOP" | "SIGCONT"): void {
+  for (const backend of fleet[color]) process.kill(backend.process.pid!, signal);
 }
 
 export async function stopProcess(child: ChildProcess, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {

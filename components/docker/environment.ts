@@ -33,7 +33,7 @@ export class Environment extends pulumi.ComponentResource {
     // keepLocally: another stack or color may run the same image.
     const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this });
 
-    const containers = (this.containers = Array.from(
+    this.containers = Array.from(
       { length: args.replicas },
       (_, i) =>
         new docker.Container(
@@ -53,9 +53,9 @@ export class Environment extends pulumi.ComponentResource {
           },
           { parent: this },
         ),
-    ));
+    );
 
-    this.containerNames = pulumi.all(containers.map((c) => c.name));
+    this.containerNames = pulumi.all(this.containers.map((c) => c.name));
     this.servers = this.containerNames.apply((names) => names.map((host) => ({ host, port: args.port })));
     this.registerOutputs({ servers: this.servers, containerNames: this.containerNames });
   }
