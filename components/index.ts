@@ -4,5 +4,7 @@ export * from "./settings";
 export * from "./haproxyConfig";
 export * from "./naming";
 export * from "./stackConfig";
-export { Environment, EnvironmentArgs } from "./docker/environment";
-export { Distributor, DistributorArgs, DELIVER_CONFIG_SCRIPT } from "./docker/distributor";
+export * from "./deployment";
+export { Environment, EnvironmentArgs, Distributor, DistributorArgs, DELIVER_CONFIG_SCRIPT, deployOnDocker } from "./docker";
+/** The `aws` target's components and pure helpers (user data, the delivery document). */
+export * as aws from "./aws";

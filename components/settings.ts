@@ -2,6 +2,7 @@
 // that turn loosely typed input (component args or stack config) into a validated whole.
 // No Pulumi resources here, so everything is tested without mocks.
 import type * as pulumi from "@pulumi/pulumi";
+import { isIP } from "net";
 
 export const COLORS = ["blue", "green"] as const;
 export type Color = (typeof COLORS)[number];
@@ -14,7 +15,8 @@ export const ROUTING_MODES = ["round-robin", "sticky", "failover"] as const;
  */
 export type RoutingMode = (typeof ROUTING_MODES)[number];
 
-export const TARGETS = ["docker"] as const;
+/** `docker`: the local Docker engine. `aws`: EC2 instances, an Elastic IP and Route 53. */
+export const TARGETS = ["docker", "aws"] as const;
 export type Target = (typeof TARGETS)[number];
 
 /** HAProxy's own bounds for a server weight; 0 means "no new traffic" (drain). */
@@ -37,7 +39,15 @@ export const DEFAULTS = {
   statsPort: 8404,
   distributorImage: DEFAULT_DISTRIBUTOR_IMAGE,
   target: "docker" as Target,
+  instanceType: "t3.micro",
+  ingressCidrs: ["0.0.0.0/0"] as readonly string[],
+  dnsTtl: 60,
+  dnsRecordType: "A" as DnsRecordType,
 };
+
+export const DNS_RECORD_TYPES = ["A", "CNAME"] as const;
+/** `A`: the Elastic IP itself. `CNAME`: the Elastic IP's public DNS name (not at a zone apex). */
+export type DnsRecordType = (typeof DNS_RECORD_TYPES)[number];
 
 export interface Weights {
   readonly blue: number;
@@ -69,6 +79,36 @@ export interface ExistingColor {
 
 export type ColorPlan = ProvisionedColor | ExistingColor;
 
+/** Route 53 records that point at the distributor. */
+export interface DnsSettings {
+  readonly zoneId: pulumi.Input<string>;
+  /** Full name, or a name relative to the zone (Route 53 appends the zone's domain). */
+  readonly name: string;
+  readonly ttl: number;
+  /** More names with the same record, e.g. "www". */
+  readonly aliases: readonly string[];
+  readonly recordType: DnsRecordType;
+  /** Overwrite a record that already exists (the cutover of a running app). */
+  readonly takeOver: boolean;
+}
+
+/** Where and how the `aws` target runs. */
+export interface AwsSettings {
+  /** Absent: the account's default VPC and its default subnets. */
+  readonly vpcId?: pulumi.Input<string>;
+  /** Subnets the app instances are spread over (required with `vpcId`). */
+  readonly subnetIds?: pulumi.Input<readonly string[]>;
+  /** Subnet of the distributor; must route to an internet gateway. Default: the first of `subnetIds`. */
+  readonly distributorSubnetId?: pulumi.Input<string>;
+  readonly instanceType: string;
+  readonly distributorInstanceType: string;
+  /** Absent: the newest Amazon Linux 2023 at creation, kept until `ami` is set. */
+  readonly ami?: string;
+  /** Who may reach the distributor's listen port. */
+  readonly ingressCidrs: readonly string[];
+  readonly dns?: DnsSettings;
+}
+
 /** The validated, defaulted settings a distributor is built from. */
 export interface DistributorSettings {
   readonly target: Target;
@@ -81,6 +121,8 @@ export interface DistributorSettings {
   readonly listenPort: number;
   readonly statsPort: number;
   readonly distributorImage: string;
+  /** Present exactly when `target` is `aws`. */
+  readonly aws?: AwsSettings;
 }
 
 /** Invalid input; the message names the setting and says what is allowed. */
@@ -166,20 +208,91 @@ export function parseServer(label: string, value: unknown): ServerAddress {
   return { host: match[1], port };
 }
 
-/** A list of servers: an array, or its JSON text as `pulumi config set` stores it. */
-export function parseServerList(label: string, value: unknown): ServerAddress[] {
+/** A DNS name: RFC 1123 labels, not an address; relative names ("www") are allowed. */
+export function parseDnsName(label: string, value: unknown): string {
+  if (typeof value === "string" && !IPV4.test(value) && !value.includes(":") && isValidHost(value)) {
+    return value.toLowerCase();
+  }
+  return fail(label, value, 'must be a DNS name such as "app.example.com" or "www" (letters, digits, hyphens, dots)');
+}
+
+/** An AWS resource ID such as "vpc-0abc1234" (8 or 17 hex digits after the prefix). */
+export function parseAwsId(label: string, value: unknown, prefix: "vpc" | "subnet" | "ami"): string {
+  if (typeof value === "string" && new RegExp(`^${prefix}-([0-9a-f]{8}|[0-9a-f]{17})$`).test(value)) return value;
+  return fail(label, value, `must be an ID such as "${prefix}-0123456789abcdef0"`);
+}
+
+/** A Route 53 hosted zone ID, as the console shows it (e.g. "Z0123456789ABCDEFGHIJ"). */
+export function parseZoneId(label: string, value: unknown): string {
+  if (typeof value === "string" && /^Z[A-Z0-9]{1,31}$/.test(value)) return value;
+  return fail(label, value, 'must be a Route 53 hosted zone ID such as "Z0123456789ABCDEFGHIJ"');
+}
+
+/** An EC2 instance type: family with a generation digit, a dot, a size ("t3.micro", "m7g.large"). */
+export function parseInstanceType(label: string, value: unknown): string {
+  if (typeof value === "string" && /^[a-z][a-z0-9-]*\d[a-z0-9-]*\.[a-z0-9]+$/.test(value)) return value;
+  return fail(label, value, 'must be an EC2 instance type such as "t3.micro" or "m7g.large"');
+}
+
+/** Graviton families carry a "g" after the generation (t4g, m7g, c7gn): they need an arm64 AMI. */
+export function isArmInstanceType(instanceType: string): boolean {
+  return /^[a-z]+\d+[a-z]*g[a-z]*\./.test(instanceType);
+}
+
+/** An IPv4 CIDR with no host bits set ("203.0.113.0/24"), or an IPv6 one ("2001:db8::/32"). */
+export function parseCidr(label: string, value: unknown): string {
+  const allowed = 'must be a CIDR block such as "203.0.113.0/24", "0.0.0.0/0" or "::/0"';
+  if (typeof value !== "string") return fail(label, value, allowed);
+  const match = /^([^/]+)\/(\d{1,3})$/.exec(value);
+  if (!match) return fail(label, value, allowed);
+  const prefix = Number(match[2]);
+  if (IPV4.test(match[1])) {
+    if (prefix > 32) return fail(label, value, allowed);
+    const address = match[1].split(".").reduce((n, octet) => n * 256 + Number(octet), 0);
+    const hostBits = prefix === 32 ? 0 : address % 2 ** (32 - prefix);
+    if (hostBits !== 0) {
+      const network = address - hostBits;
+      const dotted = [24, 16, 8, 0].map((shift) => Math.floor(network / 2 ** shift) % 256).join(".");
+      return fail(label, value, `has host bits set; the network is "${dotted}/${prefix}"`);
+    }
+    return value;
+  }
+  if (isIP(match[1]) === 6 && prefix <= 128) return value.toLowerCase();
+  return fail(label, value, allowed);
+}
+
+/** `true`/`false`, as a boolean or the string the CLI stores. */
+export function parseBoolean(label: string, value: unknown): boolean {
+  if (value === true || value === "true") return true;
+  if (value === false || value === "false") return false;
+  return fail(label, value, "must be true or false");
+}
+
+/**
+ * A list given as an array or as the JSON text `pulumi config set` stores; `what` describes
+ * its items with an example, for the error message.
+ */
+export function parseList<T>(
+  label: string,
+  value: unknown,
+  what: string,
+  item: (label: string, value: unknown) => T,
+): T[] {
   let list = value;
   if (typeof value === "string") {
     try {
       list = JSON.parse(value);
     } catch {
-      return fail(label, value, 'must be a JSON list of "host:port" strings, e.g. ["10.0.0.5:8080"]');
+      return fail(label, value, `must be a JSON list of ${what}`);
     }
   }
-  if (!Array.isArray(list)) {
-    return fail(label, value, 'must be a list of "host:port" strings, e.g. ["10.0.0.5:8080"]');
-  }
-  return list.map((item, i) => parseServer(`${label}[${i}]`, item));
+  if (!Array.isArray(list)) return fail(label, value, `must be a list of ${what}`);
+  return list.map((entry, i) => item(`${label}[${i}]`, entry));
+}
+
+/** A list of servers: an array, or its JSON text as `pulumi config set` stores it. */
+export function parseServerList(label: string, value: unknown): ServerAddress[] {
+  return parseList(label, value, '"host:port" strings, e.g. ["10.0.0.5:8080"]', parseServer);
 }
 
 // registry[:port]/path[:tag][@digest], lower-case path components as Docker requires.

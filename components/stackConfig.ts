@@ -32,6 +32,19 @@ export const CONFIG_KEYS: Record<SettingPath, string> = {
   statsPort: "statsPort",
   statsPassword: "statsPassword",
   distributorImage: "distributor.image",
+  "aws.vpcId": "aws.vpcId",
+  "aws.subnetIds": "aws.subnetIds",
+  "aws.distributorSubnetId": "aws.distributorSubnetId",
+  "aws.instanceType": "aws.instanceType",
+  "aws.distributorInstanceType": "aws.distributorInstanceType",
+  "aws.ami": "aws.ami",
+  "aws.ingressCidrs": "aws.ingressCidrs",
+  "dns.zoneId": "dns.zoneId",
+  "dns.name": "dns.name",
+  "dns.ttl": "dns.ttl",
+  "dns.aliases": "dns.aliases",
+  "dns.recordType": "dns.recordType",
+  "dns.takeOver": "dns.takeOver",
 };
 
 export const CONFIG_LABELS = Object.fromEntries(
@@ -147,6 +160,8 @@ export function readStackConfig(source: ConfigSource): StackSettings {
     listenPort: read("listenPort"),
     statsPort: read("statsPort"),
     distributorImage: read("distributorImage"),
+    // The aws and dns keys have Pulumi.yaml defaults, so they are always present: read them for aws only.
+    aws: read("target") === "aws" ? readAws(read) : undefined,
   } as unknown as TrafficDistributorArgs;
   const settings = validateTrafficDistributorArgs(withParsedServers(raw), CONFIG_LABELS);
 
@@ -166,8 +181,30 @@ export function readStackConfig(source: ConfigSource): StackSettings {
     listenPort: settings.listenPort,
     statsPort: settings.statsPort,
     distributorImage: settings.distributorImage,
+    // Validated settings are valid args: the aws fields carry the same names.
+    aws: settings.aws,
   };
   return { args, settings, statsPassword };
+}
+
+function readAws(read: (path: SettingPath) => unknown): Record<string, unknown> {
+  return {
+    vpcId: read("aws.vpcId"),
+    subnetIds: read("aws.subnetIds"),
+    distributorSubnetId: read("aws.distributorSubnetId"),
+    instanceType: read("aws.instanceType"),
+    distributorInstanceType: read("aws.distributorInstanceType"),
+    ami: read("aws.ami"),
+    ingressCidrs: read("aws.ingressCidrs"),
+    dns: {
+      zoneId: read("dns.zoneId"),
+      name: read("dns.name"),
+      ttl: read("dns.ttl"),
+      aliases: read("dns.aliases"),
+      recordType: read("dns.recordType"),
+      takeOver: read("dns.takeOver"),
+    },
+  };
 }
 
 // `pulumi config set blue.servers '["a:1"]'` stores JSON text; the validator wants a list.

@@ -1,111 +1,111 @@
-import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { Distributor } from "./docker/distributor";
-import { Environment } from "./docker/environment";
+import * as awsTarget from "./aws";
+import { Deployment, DeploymentContext } from "./deployment";
+import * as dockerTarget from "./docker";
 import { renderHaproxyConfig } from "./haproxyConfig";
-import { environmentName } from "./naming";
-import { Color, COLORS, parseServerList, RoutingMode, ServerAddress, weightPercentages } from "./settings";
+import { Color, parseServerList, RoutingMode, ServerAddress, weightPercentages } from "./settings";
 import { ARG_LABELS, TrafficDistributorArgs, validateTrafficDistributorArgs } from "./trafficDistributorArgs";
 
 /**
  * Blue-green traffic distribution: two colors of an app behind an HAProxy that splits HTTP
- * traffic between them by weight. Each color is provisioned (containers of an image) or
- * existing (`host:port` servers). Changing weights or routing re-renders the HAProxy config
- * and reloads it in place; no container is replaced and no request is dropped.
+ * traffic between them by weight, on the local Docker engine or on AWS. Each color is
+ * provisioned (containers or instances running an image) or existing (`host:port` servers).
+ * Changing weights or routing re-renders the HAProxy config and reloads it in place; no
+ * container or instance is replaced and no request is dropped.
  */
 export class TrafficDistributor extends pulumi.ComponentResource {
   /** Public URL of the distributor. */
   public readonly url: pulumi.Output<string>;
-  /** Host name or address clients connect to. */
+  /** Host name or address clients connect to: "localhost", the DNS name or the Elastic IP. */
   public readonly publicAddress: pulumi.Output<string>;
+  /** The distributor's public IP (aws); undefined on docker. */
+  public readonly publicIp: pulumi.Output<string | undefined>;
+  /** The full name of the DNS record (aws with `dns`); undefined otherwise. */
+  public readonly dnsName: pulumi.Output<string | undefined>;
   /** Share of new traffic per color, in percent. */
   public readonly weights: pulumi.Output<{ blue: number; green: number }>;
   /** The routing mode in force. */
   public readonly routing: pulumi.Output<RoutingMode>;
-  /** HAProxy stats page, reachable from the Docker host only. */
+  /** HAProxy stats page, on the distributor host's loopback (aws: through `statsTunnelCommand`). */
   public readonly statsUrl: pulumi.Output<string>;
+  /** Forwards the stats port of the AWS distributor to this machine; undefined on docker. */
+  public readonly statsTunnelCommand: pulumi.Output<string | undefined>;
   /** The servers of each color, as the distributor addresses them. */
   public readonly servers: pulumi.Output<Record<Color, ServerAddress[]>>;
   /** The HAProxy config deployed (a secret when it holds the stats password). */
   public readonly haproxyConfig: pulumi.Output<string>;
+  /** The distributor's container name (docker) or instance ID (aws). */
+  public readonly distributorId: pulumi.Output<string>;
   /** The provisioned environments, by color (absent for existing colors). */
-  public readonly environments: Partial<Record<Color, Environment>>;
-  public readonly distributor: Distributor;
+  public readonly environments: Partial<Record<Color, dockerTarget.Environment | awsTarget.Environment>>;
+  public readonly distributor: dockerTarget.Distributor | awsTarget.Distributor;
 
   constructor(name: string, args: TrafficDistributorArgs = {}, opts: pulumi.ComponentResourceOptions = {}) {
     // Validate before anything is registered: a bad setting fails preview and touches nothing.
     const settings = validateTrafficDistributorArgs(args);
     super("traffic-distributor:index:TrafficDistributor", name, {}, opts);
 
-    const network = new docker.Network(`${name}-net`, { name: `${name}-net` }, { parent: this });
+    const context: DeploymentContext = {
+      name,
+      settings,
+      parent: this,
+      existingServers: (color) => this.checkedServers(color, settings.colors[color]),
+      // Output.all carries the password's secret bit over to the config.
+      renderConfig: (servers) =>
+        pulumi.all([servers.blue, servers.green, args.statsPassword]).apply(([blue, green, statsPassword]) =>
+          renderHaproxyConfig({
+            weights: settings.weights,
+            routing: settings.routing,
+            failoverPrimary: settings.failoverPrimary,
+            servers: { blue, green },
+            healthCheckPath: settings.healthCheckPath,
+            statsPassword,
+          }),
+        ),
+    };
+    const deployment: Deployment<dockerTarget.Environment | awsTarget.Environment, dockerTarget.Distributor | awsTarget.Distributor> =
+      settings.target === "aws" ? awsTarget.deployOnAws(context) : dockerTarget.deployOnDocker(context);
 
-    this.environments = {};
-    const servers = {} as Record<Color, pulumi.Output<ServerAddress[]>>;
-    for (const color of COLORS) {
-      const plan = settings.colors[color];
-      if (plan.kind === "provisioned") {
-        const environment = new Environment(
-          environmentName(name, color),
-          { color, image: plan.image, replicas: plan.replicas, port: plan.port, networkName: network.name },
-          { parent: this },
-        );
-        this.environments[color] = environment;
-        servers[color] = environment.servers;
-      } else {
-        // Lists that come from another stack are only known now: check them the same way.
-        servers[color] = pulumi.output(plan.servers).apply((list) => {
-          try {
-            const parsed = parseServerList(ARG_LABELS[`${color}.servers`], list);
-            if (parsed.length === 0) throw new Error(`${ARG_LABELS[`${color}.servers`]} is empty`);
-            return parsed;
-          } catch (error) {
-            throw new pulumi.ResourceError((error as Error).message, this);
-          }
-        });
-      }
-    }
-
-    // Output.all carries the password's secret bit over to the config.
-    this.haproxyConfig = pulumi
-      .all([servers.blue, servers.green, args.statsPassword])
-      .apply(([blue, green, statsPassword]) =>
-        renderHaproxyConfig({
-          weights: settings.weights,
-          routing: settings.routing,
-          failoverPrimary: settings.failoverPrimary,
-          servers: { blue, green },
-          healthCheckPath: settings.healthCheckPath,
-          statsPassword,
-        }),
-      );
-
-    this.distributor = new Distributor(
-      `${name}-distributor`,
-      {
-        networkName: network.name,
-        config: this.haproxyConfig,
-        image: settings.distributorImage,
-        listenPort: settings.listenPort,
-        statsPort: settings.statsPort,
-      },
-      { parent: this },
-    );
-
-    this.publicAddress = pulumi.output("localhost");
-    this.url = pulumi.interpolate`http://${this.publicAddress}:${settings.listenPort}/`;
+    this.environments = deployment.environments;
+    this.distributor = deployment.distributor;
+    this.haproxyConfig = deployment.config;
+    this.distributorId = deployment.distributorId;
+    this.publicAddress = deployment.publicAddress;
+    this.publicIp = deployment.publicIp ?? pulumi.output(undefined);
+    this.dnsName = deployment.dnsName ?? pulumi.output(undefined);
+    const port = settings.listenPort === 80 ? "" : `:${settings.listenPort}`;
+    this.url = pulumi.interpolate`http://${this.publicAddress}${port}/`;
     this.statsUrl = pulumi.output(`http://127.0.0.1:${settings.statsPort}/stats`);
+    this.statsTunnelCommand = deployment.statsTunnelCommand ?? pulumi.output(undefined);
     this.weights = pulumi.output(weightPercentages(settings.weights));
     this.routing = pulumi.output(settings.routing);
-    this.servers = pulumi.all([servers.blue, servers.green]).apply(([blue, green]) => ({ blue, green }));
+    this.servers = pulumi.all([deployment.servers.blue, deployment.servers.green]).apply(([blue, green]) => ({ blue, green }));
 
     this.registerOutputs({
       url: this.url,
       publicAddress: this.publicAddress,
+      publicIp: this.publicIp,
+      dnsName: this.dnsName,
       weights: this.weights,
       routing: this.routing,
       statsUrl: this.statsUrl,
+      statsTunnelCommand: this.statsTunnelCommand,
       servers: this.servers,
       haproxyConfig: this.haproxyConfig,
+      distributorId: this.distributorId,
+    });
+  }
+
+  /** Lists that come from another stack are only known now: check them the same way. */
+  private checkedServers(color: Color, plan: { kind: string; servers?: pulumi.Input<readonly string[]> }) {
+    return pulumi.output(plan.servers!).apply((list) => {
+      try {
+        const parsed = parseServerList(ARG_LABELS[`${color}.servers`], list);
+        if (parsed.length === 0) throw new Error(`${ARG_LABELS[`${color}.servers`]} is empty`);
+        return parsed;
+      } catch (error) {
+        throw new pulumi.ResourceError((error as Error).message, this);
+      }
     });
   }
 }

@@ -12,9 +12,12 @@ const distributor = new TrafficDistributor(pulumi.getStack(), {
 
 export const url = distributor.url;
 export const publicAddress = distributor.publicAddress;
+export const publicIp = distributor.publicIp;
+export const dnsName = distributor.dnsName;
 export const weights = distributor.weights;
 export const routing = distributor.routing;
 export const statsUrl = distributor.statsUrl;
+export const statsTunnelCommand = distributor.statsTunnelCommand;
 export const servers = distributor.servers;
-export const distributorContainer = distributor.distributor.containerName;
+export const distributorId = distributor.distributorId;
 export const haproxyConfig = distributor.haproxyConfig;

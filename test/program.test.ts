@@ -18,7 +18,7 @@ describe("infra program (mocks)", () => {
     assert.deepStrictEqual(await promiseOf(program.weights), { blue: 0, green: 100 });
     assert.strictEqual(await promiseOf(program.routing), "sticky");
     assert.strictEqual(await promiseOf(program.url), "http://localhost:8080/");
-    assert.strictEqual(await promiseOf(program.distributorContainer), "test-distributor");
+    assert.strictEqual(await promiseOf(program.distributorId), "test-distributor");
     assert.strictEqual((await promiseOf(program.servers)).green.length, 3);
     await promiseOf(program.haproxyConfig);
     await settled();

@@ -55,7 +55,7 @@ describe("stack config", () => {
     [{ "green.replicas": "0" }, /^SettingsError: traffic-distributor:green.replicas is "0": must be a whole number from 1 to 20$/],
     [{ listenPort: "70000" }, /^SettingsError: traffic-distributor:listenPort is "70000": must be a whole number from 1 to 65535$/],
     [{ "healthCheck.path": "health" }, /^SettingsError: traffic-distributor:healthCheck.path is "health": must be an HTTP path/],
-    [{ target: "kubernetes" }, /^SettingsError: traffic-distributor:target is "kubernetes": must be one of "docker"$/],
+    [{ target: "kubernetes" }, /^SettingsError: traffic-distributor:target is "kubernetes": must be one of "docker", "aws"$/],
     [{ "failover.primary": "red", routing: "failover" }, /traffic-distributor:failover.primary is "red": must be one of "blue", "green"/],
     [{ "weight.bleu": "3" }, /^SettingsError: unknown config traffic-distributor:weight.bleu: the keys this project reads are /],
     [{ blue: '{"imgae":"x"}' }, /^SettingsError: unknown config traffic-distributor:blue.imgae:/],

@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import {
   configSourceFromMap,
   DELIVER_CONFIG_SCRIPT,
+  Environment,
   readStackConfig,
   replicaContainerName,
   TrafficDistributor,
@@ -71,7 +72,7 @@ describe("TrafficDistributor on Docker (mocks)", () => {
     assert.strictEqual(await urnTail(td.environments.blue!), `${root}$traffic-distributor:docker:Environment::shop-blue`);
     assert.strictEqual(await urnTail(td.distributor), `${root}$traffic-distributor:docker:Distributor::shop-distributor`);
     assert.strictEqual(
-      await urnTail(td.environments.blue!.containers[1]),
+      await urnTail((td.environments.blue as Environment).containers[1]),
       `traffic-distributor:docker:Environment$${CONTAINER}::shop-blue-1`,
     );
     assert.strictEqual(

@@ -1,0 +1,131 @@
+// Runs the delivery document on the distributor through SSM Run Command and waits for it, so
+// that `pulumi up` ends only when the new config serves, and fails with HAProxy's own message
+// when the host rejects it. (An SSM association would run the same document, but AWS waits
+// for its success on creation only: an update would return before the config was checked.)
+import * as pulumi from "@pulumi/pulumi";
+import type * as ssm from "@aws-sdk/client-ssm";
+import { DELIVERY_TIMEOUT_SECONDS } from "./configDocument";
+
+export interface ConfigDeliveryInputs {
+  readonly instanceId: string;
+  readonly documentName: string;
+  readonly parameterName: string;
+  readonly parameterVersion: number;
+  readonly region: string;
+  /** Named AWS profile for the SSM calls; absent, the AWS SDK's default credentials. */
+  readonly profile?: string;
+}
+
+/** The part of an SSM client the delivery uses (the tests pass a fake). */
+export interface SsmSender {
+  send(command: ssm.SendCommandCommand | ssm.GetCommandInvocationCommand): Promise<any>;
+}
+
+export interface DeliveryClock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+const realClock: DeliveryClock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+/**
+ * Sends the document to the instance and waits for the outcome. A new instance is not yet
+ * registered with SSM ("InvalidInstanceId"): that is retried until `timeoutSeconds`. Resolves
+ * with the script's output; rejects with its error output when it fails.
+ */
+export async function deliverThroughSsm(
+  inputs: ConfigDeliveryInputs,
+  client: SsmSender,
+  sdk: Pick<typeof ssm, "SendCommandCommand" | "GetCommandInvocationCommand">,
+  clock: DeliveryClock = realClock,
+  timeoutSeconds: number = DELIVERY_TIMEOUT_SECONDS + 300,
+): Promise<string> {
+  const deadline = clock.now() + timeoutSeconds * 1000;
+  const where = `${inputs.instanceId} (${inputs.parameterName} version ${inputs.parameterVersion})`;
+  let commandId: string | undefined;
+  while (commandId === undefined) {
+    try {
+      const sent = await client.send(
+        new sdk.SendCommandCommand({
+          InstanceIds: [inputs.instanceId],
+          DocumentName: inputs.documentName,
+          Comment: "traffic-distributor config delivery",
+          Parameters: {
+            parameterName: [inputs.parameterName],
+            parameterVersion: [String(inputs.parameterVersion)],
+            region: [inputs.region],
+          },
+        }),
+      );
+      commandId = sent.Command?.CommandId as string;
+    } catch (error) {
+      if ((error as Error).name !== "InvalidInstanceId") throw error;
+      if (clock.now() > deadline) {
+        throw new Error(`config delivery to ${where}: the instance did not register with SSM within ${timeoutSeconds} s`);
+      }
+      await clock.sleep(10_000);
+    }
+  }
+
+  for (;;) {
+    await clock.sleep(3_000);
+    let invocation: any;
+    try {
+      invocation = await client.send(new sdk.GetCommandInvocationCommand({ CommandId: commandId, InstanceId: inputs.instanceId }));
+    } catch (error) {
+      // The invocation shows up a moment after SendCommand returns.
+      if ((error as Error).name !== "InvocationDoesNotExist") throw error;
+      invocation = { Status: "Pending" };
+    }
+    const status = invocation.Status as string;
+    if (status === "Success") return String(invocation.StandardOutputContent ?? "").trim();
+    if (status === "Pending" || status === "InProgress" || status === "Delayed") {
+      if (clock.now() > deadline) {
+        throw new Error(`config delivery to ${where}: still ${status} after ${timeoutSeconds} s (SSM command ${commandId})`);
+      }
+      continue;
+    }
+    const detail = String(invocation.StandardErrorContent || invocation.StatusDetails || "").trim();
+    throw new Error(`config delivery to ${where} ended ${status} (SSM command ${commandId}):\n${detail}`);
+  }
+}
+
+async function deliver(inputs: ConfigDeliveryInputs): Promise<string> {
+  // Loaded here, not at the top: the provider is serialized and runs in Pulumi's provider host.
+  const sdk: typeof ssm = require("@aws-sdk/client-ssm");
+  const client = new sdk.SSMClient({ region: inputs.region, ...(inputs.profile ? { profile: inputs.profile } : {}) });
+  try {
+    return await deliverThroughSsm(inputs, client, sdk);
+  } finally {
+    client.destroy();
+  }
+}
+
+const provider: pulumi.dynamic.ResourceProvider = {
+  async create(inputs: ConfigDeliveryInputs) {
+    const report = await deliver(inputs);
+    return { id: `${inputs.instanceId}/${inputs.parameterName}`, outs: { ...inputs, report } };
+  },
+  async update(_id: string, _olds: ConfigDeliveryInputs, news: ConfigDeliveryInputs) {
+    return { outs: { ...news, report: await deliver(news) } };
+  },
+  // Removing the delivery leaves the running config alone; the instance goes with the stack.
+};
+
+export type ConfigDeliveryArgs = { [K in keyof ConfigDeliveryInputs]: pulumi.Input<ConfigDeliveryInputs[K]> };
+
+/**
+ * One delivery of a config version to a distributor instance. A new parameter version, or a
+ * new instance, runs the delivery again; nothing else does.
+ */
+export class ConfigDelivery extends pulumi.dynamic.Resource {
+  /** What the delivery printed on the instance: the reload confirmation. */
+  public readonly report!: pulumi.Output<string>;
+
+  constructor(name: string, args: ConfigDeliveryArgs, opts: pulumi.CustomResourceOptions = {}) {
+    super(provider, name, { ...args, report: undefined }, opts, "traffic-distributor", "ConfigDelivery");
+  }
+}

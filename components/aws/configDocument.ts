@@ -1,0 +1,92 @@
+// The SSM Command document that installs a rendered config on the distributor instance. Its
+// content never changes with weights: each run names the parameter version to install, so a
+// release step updates the parameter and runs this document, and nothing else on AWS.
+import { DELIVER_CONFIG_SCRIPT } from "../docker/distributor";
+import { DISTRIBUTOR_CONTAINER } from "./userData";
+
+/** Seconds one delivery may take on the instance, first boot (Docker install, image pull) included. */
+export const DELIVERY_TIMEOUT_SECONDS = 900;
+
+/**
+ * The script SSM runs as root on the distributor. `{{ name }}` are document parameters, which
+ * SSM substitutes before the run; their allowed patterns keep them free of shell syntax.
+ * It reads the exact parameter version Pulumi wrote, then hands it to the same
+ * deliver-config.sh the Docker target uses: `haproxy -c` in the container, swap, SIGUSR2.
+ */
+export function renderDeliveryScript(): string {
+  return `#!/bin/sh
+# traffic-distributor: install HAProxy config version {{ parameterVersion }} of {{ parameterName }}.
+set -eu
+say() { printf 'traffic-distributor: %s\\n' "$*" >&2; }
+
+# On a new instance, wait for cloud-init (Docker and the HAProxy unit), then for the container.
+if command -v cloud-init >/dev/null 2>&1; then
+  cloud-init status --wait >/dev/null 2>&1 || say "cloud-init reported an error; see /var/log/cloud-init-output.log"
+fi
+tries=0
+until docker top ${DISTRIBUTOR_CONTAINER} >/dev/null 2>&1; do
+  tries=$((tries + 1))
+  if [ "$tries" -gt 300 ]; then
+    say "container ${DISTRIBUTOR_CONTAINER} is not running after 10 min; see 'journalctl -u traffic-distributor'"
+    exit 1
+  fi
+  sleep 2
+done
+
+config=$(aws ssm get-parameter --region '{{ region }}' --name '{{ parameterName }}:{{ parameterVersion }}' \\
+  --with-decryption --query Parameter.Value --output text)
+if [ -z "$config" ]; then
+  say "parameter {{ parameterName }} version {{ parameterVersion }} is empty"
+  exit 1
+fi
+
+script=$(mktemp)
+trap 'rm -f "$script"' EXIT
+cat > "$script" <<'DELIVER_CONFIG'
+${DELIVER_CONFIG_SCRIPT.trimEnd()}
+DELIVER_CONFIG
+printf '%s\\n' "$config" | CONTAINER=${DISTRIBUTOR_CONTAINER} sh "$script"
+`;
+}
+
+/** Document parameters, each constrained so that substituting it into the script is inert. */
+export const DELIVERY_PARAMETERS = {
+  parameterName: { pattern: "^[a-zA-Z0-9_.\\-/]{1,1011}$", description: "SSM parameter that holds the config" },
+  parameterVersion: { pattern: "^[0-9]{1,10}$", description: "Version of that parameter to install" },
+  region: { pattern: "^[a-z]{2}(-[a-z]+)+-[0-9]$", description: "Region of the parameter" },
+} as const;
+
+/** SSM Command document (schema 2.2) content, as JSON text. */
+export function renderDeliveryDocument(): string {
+  return JSON.stringify(
+    {
+      schemaVersion: "2.2",
+      description: "traffic-distributor: validate a rendered HAProxy config in the running container, install it, reload gracefully",
+      parameters: Object.fromEntries(
+        Object.entries(DELIVERY_PARAMETERS).map(([name, spec]) => [
+          name,
+          { type: "String", description: spec.description, allowedPattern: spec.pattern },
+        ]),
+      ),
+      mainSteps: [
+        {
+          action: "aws:runShellScript",
+          name: "deliverConfig",
+          precondition: { StringEquals: ["platformType", "Linux"] },
+          inputs: { timeoutSeconds: String(DELIVERY_TIMEOUT_SECONDS), runCommand: renderDeliveryScript().split("\n") },
+        },
+      ],
+    },
+    null,
+    2,
+  );
+}
+
+/** The script as SSM runs it for the given parameter values (what the tests run and shellcheck). */
+export function substituteParameters(script: string, values: Record<keyof typeof DELIVERY_PARAMETERS, string>): string {
+  for (const [name, value] of Object.entries(values)) {
+    const pattern = DELIVERY_PARAMETERS[name as keyof typeof DELIVERY_PARAMETERS].pattern;
+    if (!new RegExp(pattern).test(value)) throw new Error(`${name} "${value}" does not match ${pattern}`);
+  }
+  return script.replace(/\{\{ (\w+) \}\}/g, (match, name: string) => (values as Record<string, string>)[name] ?? match);
+}

@@ -1,0 +1,92 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { colorsOf, Deployment, DeploymentContext } from "../deployment";
+import { environmentName } from "../naming";
+import { Color, COLORS, parseServerList } from "../settings";
+import { Distributor } from "./distributor";
+import { Environment } from "./environment";
+import { resolveAmi, resolveNetwork } from "./network";
+import { ColorAccess, createSecurityGroups } from "./securityGroups";
+
+/** Ports of existing servers given as a plain list; undefined when they arrive as an Output. */
+function existingPorts(servers: pulumi.Input<readonly string[]>): number[] | undefined {
+  if (pulumi.Output.isInstance(servers) || servers instanceof Promise) return undefined;
+  return [...new Set(parseServerList("servers", servers).map((server) => server.port))];
+}
+
+/**
+ * The `aws` target: security groups, one Environment of EC2 instances per provisioned color,
+ * and the distributor instance with its Elastic IP, SSM-delivered config and DNS records.
+ */
+export function deployOnAws(context: DeploymentContext): Deployment<Environment, Distributor> {
+  const { name, settings, parent } = context;
+  const target = settings.aws!;
+  const network = resolveNetwork(target, parent);
+
+  const access = Object.fromEntries(
+    COLORS.map((color): [Color, ColorAccess] => {
+      const plan = settings.colors[color];
+      return [color, plan.kind === "provisioned" ? plan : { kind: "existing", ports: existingPorts(plan.servers) }];
+    }),
+  ) as Record<Color, ColorAccess>;
+  const securityGroups = createSecurityGroups(
+    name,
+    { vpcId: network.vpcId, listenPort: settings.listenPort, ingressCidrs: target.ingressCidrs, colors: access },
+    parent,
+  );
+
+  const appImage = resolveAmi(target.ami, target.instanceType, parent);
+  const { environments, servers } = colorsOf(
+    context,
+    (color, plan) =>
+      new Environment(
+        environmentName(name, color),
+        {
+          color,
+          image: plan.image,
+          replicas: plan.replicas,
+          port: plan.port,
+          instanceType: target.instanceType,
+          machineImage: appImage,
+          subnetIds: network.subnetIds,
+          securityGroupId: securityGroups.environments[color]!.id,
+        },
+        { parent },
+      ),
+  );
+
+  const config = context.renderConfig(servers);
+  const distributor = new Distributor(
+    `${name}-distributor`,
+    {
+      config,
+      image: settings.distributorImage,
+      listenPort: settings.listenPort,
+      statsPort: settings.statsPort,
+      instanceType: target.distributorInstanceType,
+      machineImage:
+        target.distributorInstanceType === target.instanceType
+          ? appImage
+          : resolveAmi(target.ami, target.distributorInstanceType, parent),
+      subnetId: network.distributorSubnetId,
+      securityGroupId: securityGroups.distributor.id,
+      dns: target.dns,
+      region: aws.getRegionOutput({}, { parent }).region,
+      // The delivery calls SSM itself: with the profile the default AWS provider is configured with.
+      profile: new pulumi.Config("aws").get("profile"),
+    },
+    { parent },
+  );
+
+  return {
+    environments,
+    servers,
+    config,
+    distributor,
+    distributorId: distributor.instanceId,
+    publicAddress: pulumi.all([distributor.dnsName, distributor.publicIp]).apply(([dnsName, ip]) => dnsName ?? ip),
+    publicIp: distributor.publicIp,
+    dnsName: distributor.dnsName,
+    statsTunnelCommand: pulumi.interpolate`aws ssm start-session --target ${distributor.instanceId} --document-name AWS-StartPortForwardingSession --parameters portNumber=${settings.statsPort},localPortNumber=${settings.statsPort}`,
+  };
+}

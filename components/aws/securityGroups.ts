@@ -1,0 +1,126 @@
+// The firewall of an AWS deployment, in one place: only the distributor's listen port is open
+// to the world; each color's app port is open to the distributor's security group alone; no
+// SSH anywhere (Session Manager replaces it). Every rule is its own resource, so adding or
+// removing one never rewrites the others.
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { isIP } from "net";
+import { Color, COLORS } from "../settings";
+
+/** What each color needs from the firewall. */
+export type ColorAccess =
+  | { readonly kind: "provisioned"; readonly port: number }
+  /** Existing servers: their ports when known up front, otherwise every TCP port. */
+  | { readonly kind: "existing"; readonly ports?: readonly number[] };
+
+export interface SecurityGroupsArgs {
+  readonly vpcId: pulumi.Input<string>;
+  readonly listenPort: number;
+  readonly ingressCidrs: readonly string[];
+  readonly colors: Readonly<Record<Color, ColorAccess>>;
+}
+
+export interface SecurityGroups {
+  readonly distributor: aws.ec2.SecurityGroup;
+  /** One per provisioned color. */
+  readonly environments: Partial<Record<Color, aws.ec2.SecurityGroup>>;
+}
+
+const ANYWHERE = "0.0.0.0/0";
+/** The distributor pulls its image and reaches SSM over HTTPS. */
+const HTTPS = 443;
+
+function cidr(block: string): { cidrIpv4: string } | { cidrIpv6: string } {
+  return isIP(block.split("/")[0]) === 6 ? { cidrIpv6: block } : { cidrIpv4: block };
+}
+
+export function createSecurityGroups(name: string, args: SecurityGroupsArgs, parent: pulumi.Resource): SecurityGroups {
+  const group = (groupName: string, description: string) =>
+    new aws.ec2.SecurityGroup(
+      groupName,
+      { vpcId: args.vpcId, description, tags: { Name: groupName } },
+      // The rules below are separate resources; inline ones would fight them.
+      { parent },
+    );
+
+  const distributor = group(`${name}-distributor-sg`, `traffic-distributor ${name}: the distributor`);
+  args.ingressCidrs.forEach((block, i) => {
+    new aws.vpc.SecurityGroupIngressRule(
+      `${name}-distributor-in-${i}`,
+      {
+        securityGroupId: distributor.id,
+        description: `clients on the listen port from ${block}`,
+        ipProtocol: "tcp",
+        fromPort: args.listenPort,
+        toPort: args.listenPort,
+        ...cidr(block),
+      },
+      { parent },
+    );
+  });
+
+  // Egress to anywhere, by port range; a range is created once even when several reasons need it.
+  const anywhere = new Map<string, { from: number; to: number; why: string }>();
+  const allowAnywhere = (from: number, to: number, why: string) => {
+    const key = from === to ? `${from}` : `${from}-${to}`;
+    if (!anywhere.has(key)) anywhere.set(key, { from, to, why });
+  };
+  allowAnywhere(HTTPS, HTTPS, "image pulls, packages and SSM over HTTPS");
+
+  const environments: Partial<Record<Color, aws.ec2.SecurityGroup>> = {};
+  for (const color of COLORS) {
+    const access = args.colors[color];
+    if (access.kind === "existing") {
+      for (const port of access.ports ?? []) allowAnywhere(port, port, `${color}'s existing servers`);
+      if (access.ports === undefined) allowAnywhere(1, 65535, `${color}'s existing servers (ports known only at deploy time)`);
+      continue;
+    }
+    const environment = group(`${name}-${color}-sg`, `traffic-distributor ${name}: ${color}'s app instances`);
+    environments[color] = environment;
+    new aws.vpc.SecurityGroupIngressRule(
+      `${name}-${color}-in`,
+      {
+        securityGroupId: environment.id,
+        description: "the app port, from the distributor only",
+        ipProtocol: "tcp",
+        fromPort: access.port,
+        toPort: access.port,
+        referencedSecurityGroupId: distributor.id,
+      },
+      { parent },
+    );
+    // Apps reach their own dependencies (databases, APIs, registries) on any port.
+    new aws.vpc.SecurityGroupEgressRule(
+      `${name}-${color}-out`,
+      { securityGroupId: environment.id, description: "the app's own outbound traffic", ipProtocol: "-1", cidrIpv4: ANYWHERE },
+      { parent },
+    );
+    new aws.vpc.SecurityGroupEgressRule(
+      `${name}-distributor-to-${color}`,
+      {
+        securityGroupId: distributor.id,
+        description: `requests and health checks to ${color}`,
+        ipProtocol: "tcp",
+        fromPort: access.port,
+        toPort: access.port,
+        referencedSecurityGroupId: environment.id,
+      },
+      { parent },
+    );
+  }
+  for (const [key, rule] of anywhere) {
+    new aws.vpc.SecurityGroupEgressRule(
+      `${name}-distributor-out-${key}`,
+      {
+        securityGroupId: distributor.id,
+        description: rule.why,
+        ipProtocol: "tcp",
+        fromPort: rule.from,
+        toPort: rule.to,
+        cidrIpv4: ANYWHERE,
+      },
+      { parent },
+    );
+  }
+  return { distributor, environments };
+}

@@ -1,0 +1,136 @@
+// Cloud-init user data of the EC2 instances. Pure, and deliberately free of anything a release
+// step changes: user data only takes effect at an instance's first boot, and a change to it
+// replaces the instance. Weights, routing and servers reach the distributor through SSM instead.
+import { stringify } from "yaml";
+import { CONTAINER_PLACEMENT, renderBootstrapConfig } from "../haproxyConfig";
+
+/** Name of the HAProxy container on the distributor instance. */
+export const DISTRIBUTOR_CONTAINER = "traffic-distributor";
+/** Host directory bind-mounted as the image's config directory: the delivery swaps files in it. */
+export const DISTRIBUTOR_CONFIG_DIR = "/etc/traffic-distributor";
+/** Name of the app container on an environment instance. */
+export const APP_CONTAINER = "app";
+
+/** Seconds a container gets to finish in-flight requests when it is stopped. */
+const STOP_GRACE_SECONDS = 30;
+
+interface ContainerUnit {
+  readonly unit: string;
+  readonly description: string;
+  readonly container: string;
+  /** `docker run` options and image, one argument each. */
+  readonly runArgs: readonly string[];
+}
+
+/**
+ * A systemd unit that keeps one container running: it restarts it if it dies (or if the first
+ * image pull fails), and stops it gracefully on shutdown.
+ */
+function containerUnit(unit: ContainerUnit): string {
+  return [
+    "[Unit]",
+    `Description=${unit.description}`,
+    "After=docker.service network-online.target",
+    "Wants=network-online.target",
+    "Requires=docker.service",
+    "",
+    "[Service]",
+    `ExecStartPre=-/usr/bin/docker rm --force ${unit.container}`,
+    `ExecStart=/usr/bin/docker run --rm --name ${unit.container} ${unit.runArgs.join(" ")}`,
+    `ExecStop=/usr/bin/docker stop --time ${STOP_GRACE_SECONDS} ${unit.container}`,
+    `TimeoutStopSec=${STOP_GRACE_SECONDS + 10}`,
+    "Restart=always",
+    "RestartSec=5",
+    "",
+    "[Install]",
+    "WantedBy=multi-user.target",
+    "",
+  ].join("\n");
+}
+
+interface CloudConfig {
+  readonly files: ReadonlyArray<{ path: string; content: string }>;
+  readonly unit: string;
+}
+
+/** Installs Docker from the distribution (dnf on Amazon Linux 2023), writes files, starts the unit. */
+function cloudConfig(config: CloudConfig): string {
+  const document = {
+    packages: ["docker"],
+    write_files: config.files.map((file) => ({ path: file.path, permissions: "0644", owner: "root:root", content: file.content })),
+    // Exec form: no shell is involved in starting anything.
+    runcmd: [
+      ["systemctl", "daemon-reload"],
+      ["systemctl", "enable", "--now", "docker.service"],
+      ["systemctl", "enable", "--now", config.unit],
+    ],
+  };
+  return `#cloud-config\n${stringify(document, { lineWidth: 0 })}`;
+}
+
+export interface EnvironmentUserDataInput {
+  /** Image of the app (a validated Docker reference: no spaces or shell characters). */
+  readonly image: string;
+  /** Port the app listens on in its container, published on the same port of the instance. */
+  readonly port: number;
+}
+
+/** An app instance: Docker, and the color's image on `port`, published on the instance's `port`. */
+export function renderEnvironmentUserData(input: EnvironmentUserDataInput): string {
+  const unit = "traffic-distributor-app.service";
+  return cloudConfig({
+    unit,
+    files: [
+      {
+        path: `/etc/systemd/system/${unit}`,
+        content: containerUnit({
+          unit,
+          description: `traffic-distributor app (${input.image})`,
+          container: APP_CONTAINER,
+          runArgs: ["--publish", `${input.port}:${input.port}`, input.image],
+        }),
+      },
+    ],
+  });
+}
+
+export interface DistributorUserDataInput {
+  /** HAProxy image, e.g. "haproxy:2.6.12". */
+  readonly image: string;
+  /** Public port on the instance, published to the container's listen port. */
+  readonly listenPort: number;
+  /** Stats port, published on the instance's loopback only (reach it with SSM port forwarding). */
+  readonly statsPort: number;
+}
+
+/**
+ * The distributor instance: the HAProxy container on the same placement as on Docker (so the
+ * rendered config is the same), starting on the bootstrap config until the real one is delivered.
+ */
+export function renderDistributorUserData(input: DistributorUserDataInput): string {
+  const unit = "traffic-distributor.service";
+  return cloudConfig({
+    unit,
+    files: [
+      { path: `${DISTRIBUTOR_CONFIG_DIR}/haproxy.cfg`, content: renderBootstrapConfig() },
+      {
+        path: `/etc/systemd/system/${unit}`,
+        content: containerUnit({
+          unit,
+          description: `traffic-distributor HAProxy (${input.image})`,
+          container: DISTRIBUTOR_CONTAINER,
+          runArgs: [
+            "--publish",
+            `${input.listenPort}:${CONTAINER_PLACEMENT.listenPort}`,
+            "--publish",
+            `127.0.0.1:${input.statsPort}:${CONTAINER_PLACEMENT.statsPort}`,
+            // A directory, not the file: the delivery replaces the file by rename.
+            "--volume",
+            `${DISTRIBUTOR_CONFIG_DIR}:/usr/local/etc/haproxy`,
+            input.image,
+          ],
+        }),
+      },
+    ],
+  });
+}

@@ -1,0 +1,41 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { colorsOf, Deployment, DeploymentContext } from "../deployment";
+import { environmentName } from "../naming";
+import { Distributor } from "./distributor";
+import { Environment } from "./environment";
+
+/** The `docker` target: a private network, one Environment per provisioned color, the distributor. */
+export function deployOnDocker(context: DeploymentContext): Deployment<Environment, Distributor> {
+  const { name, settings, parent } = context;
+  const network = new docker.Network(`${name}-net`, { name: `${name}-net` }, { parent });
+  const { environments, servers } = colorsOf(
+    context,
+    (color, plan) =>
+      new Environment(
+        environmentName(name, color),
+        { color, image: plan.image, replicas: plan.replicas, port: plan.port, networkName: network.name },
+        { parent },
+      ),
+  );
+  const config = context.renderConfig(servers);
+  const distributor = new Distributor(
+    `${name}-distributor`,
+    {
+      networkName: network.name,
+      config,
+      image: settings.distributorImage,
+      listenPort: settings.listenPort,
+      statsPort: settings.statsPort,
+    },
+    { parent },
+  );
+  return {
+    environments,
+    servers,
+    config,
+    distributor,
+    distributorId: distributor.containerName,
+    publicAddress: pulumi.output("localhost"),
+  };
+}

@@ -1,0 +1,3 @@
+export * from "./deployment";
+export * from "./distributor";
+export * from "./environment";
