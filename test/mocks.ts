@@ -1,5 +1,6 @@
 // Pulumi's mock runtime for every test file, set before any program code is imported.
-// Records each registered resource; cleared before each test.
+// Records each registered resource and each invoke; cleared before each test.
+import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 
 export interface RecordedResource {
@@ -10,19 +11,79 @@ export interface RecordedResource {
 }
 
 export const registered: RecordedResource[] = [];
+export const invoked: Array<{ token: string; inputs: Record<string, any> }> = [];
+
+/** What the AWS data sources answer under the mocks. */
+export const AWS_FIXTURES = {
+  defaultVpcId: "vpc-0d0d0d0d0d0d0d0d0",
+  // Unsorted on purpose: the component sorts them.
+  defaultSubnetIds: ["subnet-0bbbbbbbbbbbbbbbb", "subnet-0aaaaaaaaaaaaaaaa"],
+  amis: { x86_64: "ami-0a1b2c3d4e5f60718", arm64: "ami-0f1e2d3c4b5a69788" },
+  region: "eu-west-1",
+};
+
+function digest(text: string): Buffer {
+  return createHash("sha256").update(text).digest();
+}
+
+/** Computed outputs of the AWS resources the components read, derived from names and inputs. */
+function awsOutputs(type: string, name: string, inputs: Record<string, any>): Record<string, unknown> {
+  switch (type) {
+    case "aws:ec2/instance:Instance": {
+      const [a, b] = digest(name);
+      return { privateIp: `10.0.${a}.${b}` };
+    }
+    case "aws:ec2/eip:Eip":
+      return {
+        allocationId: `eipalloc-${name}`,
+        publicIp: "203.0.113.10",
+        publicDns: "ec2-203-0-113-10.eu-west-1.compute.amazonaws.com",
+      };
+    case "aws:ssm/parameter:Parameter": {
+      // A new value is a new version, as in SSM.
+      const version = digest(JSON.stringify(inputs.value)).readUInt16BE(0) + 1;
+      return { name: `${name}-a1b2c3d`, arn: `arn:aws:ssm:eu-west-1:123456789012:parameter/${name}-a1b2c3d`, version };
+    }
+    case "aws:ssm/document:Document":
+      return { name: `${name}-e4f5a6b` };
+    case "aws:iam/role:Role":
+      return { name: `${name}-r1`, arn: `arn:aws:iam::123456789012:role/${name}-r1` };
+    case "aws:iam/instanceProfile:InstanceProfile":
+      return { name: `${name}-p1` };
+    case "aws:route53/record:Record":
+      return { fqdn: String(inputs.name).includes(".") ? inputs.name : `${inputs.name}.example.com` };
+    case "pulumi-nodejs:dynamic/traffic-distributor:ConfigDelivery":
+      return { report: "traffic-distributor: traffic-distributor reloaded (attempt 1, new worker 42)" };
+    default:
+      return {};
+  }
+}
 
 pulumi.runtime.setMocks(
   {
     newResource(args: pulumi.runtime.MockResourceArgs) {
       registered.push({ type: args.type, name: args.name, inputs: args.inputs, custom: args.custom ?? false });
-      const state: Record<string, unknown> = { ...args.inputs };
-      // Computed outputs the components read.
+      const state: Record<string, unknown> = { ...args.inputs, ...awsOutputs(args.type, args.name, args.inputs) };
+      // Computed outputs the Docker components read.
       if (args.type === "docker:index/remoteImage:RemoteImage") state.imageId = `sha256:${args.inputs.name}`;
       if (args.type === "command:local:Command") state.stdout = "reloaded";
       return { id: args.custom ? `${args.name}-id` : undefined, state };
     },
     call(args: pulumi.runtime.MockCallArgs) {
-      throw new Error(`unexpected invoke ${args.token}: the components must not call data sources`);
+      invoked.push({ token: args.token, inputs: args.inputs });
+      switch (args.token) {
+        case "aws:ec2/getVpc:getVpc":
+          return { id: AWS_FIXTURES.defaultVpcId, default: true, cidrBlock: "172.31.0.0/16" };
+        case "aws:ec2/getSubnets:getSubnets":
+          return { id: AWS_FIXTURES.region, ids: AWS_FIXTURES.defaultSubnetIds };
+        case "aws:ssm/getParameter:getParameter": {
+          const ami = String(args.inputs.name).endsWith("arm64") ? AWS_FIXTURES.amis.arm64 : AWS_FIXTURES.amis.x86_64;
+          return { id: args.inputs.name, name: args.inputs.name, type: "String", value: ami, insecureValue: ami };
+        }
+        case "aws:index/getRegion:getRegion":
+          return { id: AWS_FIXTURES.region, name: AWS_FIXTURES.region, region: AWS_FIXTURES.region };
+      }
+      throw new Error(`unexpected invoke ${args.token}: the components must not call other data sources`);
     },
   },
   "traffic-distributor",
@@ -43,5 +104,6 @@ export async function settled(): Promise<void> {
 export const mochaHooks = {
   beforeEach() {
     registered.length = 0;
+    invoked.length = 0;
   },
 };

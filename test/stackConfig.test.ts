@@ -66,6 +66,86 @@ describe("stack config", () => {
     });
   }
 
+  describe("target aws", () => {
+    const aws = (values: Record<string, unknown>) => ns({ target: "aws", ...values });
+
+    it("reads the aws and dns keys in both forms, with the code's defaults", () => {
+      const { settings, args } = readStackConfig(
+        aws({
+          "aws.vpcId": "vpc-0123456789abcdef0",
+          "aws.subnetIds": '["subnet-01111111111111111"]',
+          dns: '{"zoneId":"Z0123456789ABCDEFGHIJ","name":"App.Example.com","aliases":["www"]}',
+          "dns.takeOver": "true",
+          "dns.ttl": "30",
+        }),
+      );
+      assert.deepStrictEqual(settings.aws, {
+        vpcId: "vpc-0123456789abcdef0",
+        subnetIds: ["subnet-01111111111111111"],
+        distributorSubnetId: undefined,
+        instanceType: "t3.micro",
+        distributorInstanceType: "t3.micro",
+        ami: undefined,
+        ingressCidrs: ["0.0.0.0/0"],
+        dns: {
+          zoneId: "Z0123456789ABCDEFGHIJ",
+          name: "app.example.com",
+          ttl: 30,
+          aliases: ["www"],
+          recordType: "A",
+          takeOver: true,
+        },
+      });
+      assert.strictEqual(args.aws, settings.aws);
+    });
+
+    it("ignores the aws keys' Pulumi.yaml defaults on target docker", () => {
+      const { settings, args } = readStackConfig(ns({ aws: '{"instanceType":"t3.micro","ingressCidrs":["0.0.0.0/0"]}', dns: '{"ttl":60}' }));
+      assert.strictEqual(settings.target, "docker");
+      assert.strictEqual(settings.aws, undefined);
+      assert.strictEqual(args.aws, undefined);
+    });
+
+    it("the worked example stacks/Pulumi.aws.yaml is valid", () => {
+      const values = parseYaml(fs.readFileSync(path.join(__dirname, "..", "stacks", "Pulumi.aws.yaml"), "utf8")).config;
+      const { settings } = readStackConfig(configSourceFromMap(values));
+      assert.strictEqual(settings.target, "aws");
+      assert.strictEqual(settings.listenPort, 80);
+      assert.strictEqual(settings.aws!.dns!.name, "app.example.com");
+      assert.deepStrictEqual(settings.aws!.dns!.aliases, ["www"]);
+      assert.strictEqual(settings.aws!.dns!.takeOver, false);
+    });
+
+    const awsErrors: Array<[Record<string, unknown>, RegExp]> = [
+      [{ "dns.name": "app.example.com" }, /^SettingsError: traffic-distributor:dns.name is set but traffic-distributor:dns.zoneId is not: give the ID of the Route 53 hosted zone/],
+      [{ "dns.zoneId": "Z0123456789ABCDEFGHIJ" }, /^SettingsError: traffic-distributor:dns.zoneId is set but traffic-distributor:dns.name is not/],
+      [{ "dns.zoneId": "z123", "dns.name": "app" }, /^SettingsError: traffic-distributor:dns.zoneId is "z123": must be a Route 53 hosted zone ID/],
+      [{ "dns.zoneId": "Z1", "dns.name": "app_1.example.com" }, /^SettingsError: traffic-distributor:dns.name is "app_1.example.com": must be a DNS name/],
+      [{ "dns.zoneId": "Z1", "dns.name": "10.0.0.1" }, /^SettingsError: traffic-distributor:dns.name is "10.0.0.1": must be a DNS name/],
+      [{ "dns.zoneId": "Z1", "dns.name": "app", "dns.aliases": '["www","-bad"]' }, /^SettingsError: traffic-distributor:dns.aliases\[1\] is "-bad": must be a DNS name/],
+      [{ "dns.zoneId": "Z1", "dns.name": "app", "dns.ttl": "90000" }, /^SettingsError: traffic-distributor:dns.ttl is "90000": must be a whole number from 0 to 86400$/],
+      [{ "dns.zoneId": "Z1", "dns.name": "app", "dns.recordType": "AAAA" }, /^SettingsError: traffic-distributor:dns.recordType is "AAAA": must be one of "A", "CNAME"$/],
+      [{ "dns.zoneId": "Z1", "dns.name": "app", "dns.takeOver": "yes" }, /^SettingsError: traffic-distributor:dns.takeOver is "yes": must be true or false$/],
+      [{ "aws.ingressCidrs": '["0.0.0.0/33"]' }, /^SettingsError: traffic-distributor:aws.ingressCidrs\[0\] is "0.0.0.0\/33": must be a CIDR block/],
+      [{ "aws.ingressCidrs": '["10.1.2.3/16"]' }, /^SettingsError: traffic-distributor:aws.ingressCidrs\[0\] is "10.1.2.3\/16": has host bits set; the network is "10.1.0.0\/16"$/],
+      [{ "aws.ingressCidrs": '["300.0.0.0/8"]' }, /traffic-distributor:aws.ingressCidrs\[0\] is "300.0.0.0\/8": must be a CIDR block/],
+      [{ "aws.ingressCidrs": "0.0.0.0/0" }, /^SettingsError: traffic-distributor:aws.ingressCidrs is "0.0.0.0\/0": must be a JSON list of CIDR blocks/],
+      [{ "aws.instanceType": "t3-micro" }, /^SettingsError: traffic-distributor:aws.instanceType is "t3-micro": must be an EC2 instance type such as "t3.micro" or "m7g.large"$/],
+      [{ "aws.distributorInstanceType": "T3.MICRO" }, /^SettingsError: traffic-distributor:aws.distributorInstanceType is "T3.MICRO": must be an EC2 instance type/],
+      [{ "aws.vpcId": "vpc-123" }, /^SettingsError: traffic-distributor:aws.vpcId is "vpc-123": must be an ID such as "vpc-0123456789abcdef0"$/],
+      [{ "aws.vpcId": "vpc-0123456789abcdef0" }, /^SettingsError: traffic-distributor:aws.vpcId is set but traffic-distributor:aws.subnetIds is not/],
+      [{ "aws.subnetIds": '["subnet-01111111111111111"]' }, /^SettingsError: traffic-distributor:aws.subnetIds is set but traffic-distributor:aws.vpcId is not/],
+      [{ "aws.distributorSubnetId": "subnet-01111111111111111" }, /^SettingsError: traffic-distributor:aws.distributorSubnetId is set but traffic-distributor:aws.vpcId is not/],
+      [{ "aws.ami": "ami-latest" }, /^SettingsError: traffic-distributor:aws.ami is "ami-latest": must be an ID such as "ami-0123456789abcdef0"$/],
+      [{ "aws.region": "eu-west-1" }, /^SettingsError: unknown config traffic-distributor:aws.region:/],
+    ];
+    for (const [values, pattern] of awsErrors) {
+      it(`rejects ${JSON.stringify(values)} naming the key`, () => {
+        assert.throws(() => readStackConfig(aws(values)), pattern);
+      });
+    }
+  });
+
   it("Pulumi.yaml declares every key, typed and described, with the code's defaults", () => {
     const project = parseYaml(fs.readFileSync(path.join(__dirname, "..", "Pulumi.yaml"), "utf8"));
     assert.strictEqual(project.name, "traffic-distributor");

@@ -46,7 +46,7 @@ export async function deliverThroughSsm(
   const deadline = clock.now() + timeoutSeconds * 1000;
   const where = `${inputs.instanceId} (${inputs.parameterName} version ${inputs.parameterVersion})`;
   let commandId: string | undefined;
-  while (commandId === undefined) {
+  while (!commandId) {
     try {
       const sent = await client.send(
         new sdk.SendCommandCommand({
@@ -60,7 +60,8 @@ export async function deliverThroughSsm(
           },
         }),
       );
-      commandId = sent.Command?.CommandId as string;
+      commandId = sent.Command?.CommandId;
+      if (!commandId) throw new Error(`config delivery to ${where}: SSM accepted the command but returned no command ID`);
     } catch (error) {
       if ((error as Error).name !== "InvalidInstanceId") throw error;
       if (clock.now() > deadline) {

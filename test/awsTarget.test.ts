@@ -1,0 +1,340 @@
+// The `aws` target under Pulumi's mocks: the resource graph, the firewall, the security
+// defaults, and the proof that a release step replaces nothing.
+import * as assert from "assert";
+import * as pulumi from "@pulumi/pulumi";
+import { aws, TrafficDistributor, TrafficDistributorArgs } from "../components";
+import { AWS_FIXTURES, invoked, promiseOf, RecordedResource, registered, settled } from "./mocks";
+
+const INSTANCE = "aws:ec2/instance:Instance";
+const INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
+const EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule";
+const SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup";
+const RECORD = "aws:route53/record:Record";
+const PARAMETER = "aws:ssm/parameter:Parameter";
+const DELIVERY = "pulumi-nodejs:dynamic/traffic-distributor:ConfigDelivery";
+const EIP = "aws:ec2/eip:Eip";
+const EIP_ASSOCIATION = "aws:ec2/eipAssociation:EipAssociation";
+
+const DNS = { zoneId: "Z0123456789ABCDEFGHIJ", name: "app.example.com" };
+
+/** Builds a distributor on AWS and waits until every resource of it has been registered. */
+async function deploy(name: string, args: TrafficDistributorArgs = {}): Promise<TrafficDistributor> {
+  const td = new TrafficDistributor(name, { target: "aws", ...args });
+  // The records (if any) come last: they wait for the address association, which waits for the delivery.
+  await promiseOf(td.url);
+  await promiseOf((td.distributor as aws.Distributor).deliveryReport);
+  await settled();
+  await settled();
+  return td;
+}
+
+async function snapshot(name: string, args: TrafficDistributorArgs): Promise<Map<string, RecordedResource>> {
+  registered.length = 0;
+  await deploy(name, args);
+  return new Map(registered.map((r) => [`${r.type} ${r.name}`, r] as [string, RecordedResource]).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+function changedBetween(before: Map<string, RecordedResource>, after: Map<string, RecordedResource>): string[] {
+  return [...after.keys()].filter((key) => JSON.stringify(after.get(key)!.inputs) !== JSON.stringify(before.get(key)?.inputs));
+}
+
+function ofType(type: string): RecordedResource[] {
+  return registered.filter((r) => r.type === type);
+}
+
+function only(type: string, name: string): RecordedResource {
+  const matches = registered.filter((r) => r.type === type && r.name === name);
+  assert.strictEqual(matches.length, 1, `${type} ${name} registered ${matches.length} times`);
+  return matches[0];
+}
+
+/** The unwrapped value of an input that may be a secret. */
+function plain(value: any): any {
+  return value !== null && typeof value === "object" && "value" in value && Object.keys(value).length === 2 ? value.value : value;
+}
+
+describe("TrafficDistributor on AWS (mocks)", () => {
+  it("registers the environments, the distributor and the firewall, named after the component", async () => {
+    await deploy("shop", { aws: { dns: { ...DNS, aliases: ["www"] } } });
+    const counts = new Map<string, number>();
+    for (const r of registered) counts.set(r.type, (counts.get(r.type) ?? 0) + 1);
+    assert.deepStrictEqual(Object.fromEntries([...counts].sort()), {
+      "aws:ec2/eip:Eip": 1,
+      "aws:ec2/eipAssociation:EipAssociation": 1,
+      "aws:ec2/instance:Instance": 5,
+      "aws:ec2/securityGroup:SecurityGroup": 3,
+      "aws:iam/instanceProfile:InstanceProfile": 3,
+      "aws:iam/role:Role": 3,
+      "aws:iam/rolePolicy:RolePolicy": 1,
+      "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 3,
+      "aws:route53/record:Record": 2,
+      "aws:ssm/document:Document": 1,
+      "aws:ssm/parameter:Parameter": 1,
+      "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": 5,
+      "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": 3,
+      "pulumi-nodejs:dynamic/traffic-distributor:ConfigDelivery": 1,
+      "traffic-distributor:aws:Distributor": 1,
+      "traffic-distributor:aws:Environment": 2,
+      "traffic-distributor:index:TrafficDistributor": 1,
+    });
+    assert.deepStrictEqual(ofType(INSTANCE).map((r) => r.name).sort(), [
+      "shop-blue-0",
+      "shop-blue-1",
+      "shop-distributor",
+      "shop-green-0",
+      "shop-green-1",
+    ]);
+    for (const r of registered) assert.ok(r.name.startsWith("shop"), `${r.type} ${r.name} is not named after the component`);
+    // No Docker resources and no local command on this target.
+    assert.ok(!registered.some((r) => r.type.startsWith("docker:") || r.type.startsWith("command:")));
+  });
+
+  it("parents every child under the component", async () => {
+    const td = await deploy("shop");
+    const urnTail = async (r: pulumi.Resource) => (await promiseOf(r.urn)).split("::").slice(2).join("::");
+    const root = "traffic-distributor:index:TrafficDistributor";
+    const distributor = td.distributor as aws.Distributor;
+    const blue = td.environments.blue as aws.Environment;
+    assert.strictEqual(await urnTail(blue), `${root}$traffic-distributor:aws:Environment::shop-blue`);
+    assert.strictEqual(await urnTail(distributor), `${root}$traffic-distributor:aws:Distributor::shop-distributor`);
+    assert.strictEqual(await urnTail(blue.instances[1]), `traffic-distributor:aws:Environment$${INSTANCE}::shop-blue-1`);
+    assert.strictEqual(await urnTail(distributor.instance), `traffic-distributor:aws:Distributor$${INSTANCE}::shop-distributor`);
+    assert.strictEqual(await urnTail(distributor.configDelivery), `traffic-distributor:aws:Distributor$${DELIVERY}::shop-distributor-delivery`);
+  });
+
+  it("opens the listen port to the configured CIDRs only, and each app port to the distributor's group only", async () => {
+    await deploy("shop", {
+      listenPort: 80,
+      blue: { port: 8080 },
+      green: { port: 3000 },
+      aws: { ingressCidrs: ["203.0.113.0/24", "2001:db8::/32"] },
+    });
+    const distributorGroup = "shop-distributor-sg-id";
+    const ingress = ofType(INGRESS).map((r) => r.inputs);
+    assert.deepStrictEqual(
+      ingress.filter((rule) => rule.securityGroupId === distributorGroup),
+      [
+        { securityGroupId: distributorGroup, description: "clients on the listen port from 203.0.113.0/24", ipProtocol: "tcp", fromPort: 80, toPort: 80, cidrIpv4: "203.0.113.0/24" },
+        { securityGroupId: distributorGroup, description: "clients on the listen port from 2001:db8::/32", ipProtocol: "tcp", fromPort: 80, toPort: 80, cidrIpv6: "2001:db8::/32" },
+      ],
+    );
+    for (const [color, port] of [["blue", 8080], ["green", 3000]] as const) {
+      assert.deepStrictEqual(only(INGRESS, `shop-${color}-in`).inputs, {
+        securityGroupId: `shop-${color}-sg-id`,
+        description: "the app port, from the distributor only",
+        ipProtocol: "tcp",
+        fromPort: port,
+        toPort: port,
+        referencedSecurityGroupId: distributorGroup,
+      });
+      assert.deepStrictEqual(only(EGRESS, `shop-distributor-to-${color}`).inputs.referencedSecurityGroupId, `shop-${color}-sg-id`);
+    }
+    for (const rule of ingress) {
+      // No backend port and no SSH is reachable from an address range.
+      if (rule.securityGroupId !== distributorGroup) assert.strictEqual(rule.cidrIpv4 ?? rule.cidrIpv6, undefined);
+      assert.ok(rule.fromPort !== 22 && rule.toPort !== 22, "port 22 is open");
+    }
+    assert.strictEqual(ingress.length, 4);
+    // The distributor's own egress: HTTPS anywhere (image, packages, SSM) and the two app ports.
+    assert.deepStrictEqual(
+      ofType(EGRESS).filter((r) => r.inputs.securityGroupId === distributorGroup).map((r) => [r.name, r.inputs.fromPort, r.inputs.toPort, r.inputs.cidrIpv4 ?? r.inputs.referencedSecurityGroupId]).sort(),
+      [
+        ["shop-distributor-out-443", 443, 443, "0.0.0.0/0"],
+        ["shop-distributor-to-blue", 8080, 8080, "shop-blue-sg-id"],
+        ["shop-distributor-to-green", 3000, 3000, "shop-green-sg-id"],
+      ],
+    );
+    // Security groups carry no inline rules: every rule above is its own resource.
+    for (const group of ofType(SECURITY_GROUP)) {
+      assert.strictEqual(group.inputs.ingress, undefined);
+      assert.strictEqual(group.inputs.egress, undefined);
+    }
+  });
+
+  it("lets the distributor reach existing servers on their ports, and provisions nothing for them", async () => {
+    const td = await deploy("shop", { blue: { servers: ["10.1.0.5:8080", "10.1.0.6:8080", "10.1.0.7:9000"] } });
+    assert.strictEqual(td.environments.blue, undefined);
+    assert.ok(!registered.some((r) => r.name.startsWith("shop-blue")));
+    const egress = ofType(EGRESS).map((r) => [r.name, r.inputs.fromPort, r.inputs.toPort]).sort();
+    assert.deepStrictEqual(egress, [
+      ["shop-distributor-out-443", 443, 443],
+      ["shop-distributor-out-8080", 8080, 8080],
+      ["shop-distributor-out-9000", 9000, 9000],
+      ["shop-distributor-to-green", 80, 80],
+      ["shop-green-out", undefined, undefined],
+    ]);
+    const config = plain(only(PARAMETER, "shop-distributor-config").inputs.value) as string;
+    assert.match(config, /server blue-2 10\.1\.0\.7:9000 check/);
+  });
+
+  it("requires IMDSv2, encrypts root volumes, and replaces (never reboots) an instance whose user data changes", async () => {
+    await deploy("shop");
+    const instances = ofType(INSTANCE);
+    assert.strictEqual(instances.length, 5);
+    for (const instance of instances) {
+      assert.deepStrictEqual(instance.inputs.metadataOptions, { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 }, instance.name);
+      assert.deepStrictEqual(instance.inputs.rootBlockDevice, { encrypted: true, volumeType: "gp3", deleteOnTermination: true }, instance.name);
+      assert.strictEqual(instance.inputs.userDataReplaceOnChange, true);
+      assert.strictEqual(instance.inputs.keyName, undefined, `${instance.name} has an SSH key`);
+      assert.strictEqual(instance.inputs.ami, AWS_FIXTURES.amis.x86_64);
+    }
+    assert.strictEqual(only(INSTANCE, "shop-distributor").inputs.vpcSecurityGroupIds[0], "shop-distributor-sg-id");
+    assert.deepStrictEqual(only(INSTANCE, "shop-green-1").inputs.vpcSecurityGroupIds, ["shop-green-sg-id"]);
+  });
+
+  it("gives the instance roles SSM core, and the distributor's the read of its own parameter only", async () => {
+    await deploy("shop");
+    const attachments = ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment");
+    assert.deepStrictEqual(
+      attachments.map((r) => [r.name, r.inputs.policyArn]).sort(),
+      ["shop-blue", "shop-distributor", "shop-green"].map((n) => [`${n}-ssm-core`, "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"]),
+    );
+    const policy = JSON.parse(only("aws:iam/rolePolicy:RolePolicy", "shop-distributor-policy").inputs.policy);
+    assert.deepStrictEqual(policy.Statement, [
+      { Effect: "Allow", Action: "ssm:GetParameter", Resource: "arn:aws:ssm:eu-west-1:123456789012:parameter/shop-distributor-config-a1b2c3d" },
+    ]);
+    const trust = JSON.parse(only("aws:iam/role:Role", "shop-distributor-role").inputs.assumeRolePolicy);
+    assert.deepStrictEqual(trust.Statement[0].Principal, { Service: "ec2.amazonaws.com" });
+    assert.strictEqual(only(INSTANCE, "shop-distributor").inputs.iamInstanceProfile, "shop-distributor-profile-p1");
+  });
+
+  it("keeps the config a SecureString and delivers the parameter's exact version to the distributor instance", async () => {
+    const td = await deploy("shop", { statsPassword: pulumi.secret("s3cret-pass") });
+    const parameter = only(PARAMETER, "shop-distributor-config");
+    assert.strictEqual(parameter.inputs.type, "SecureString");
+    assert.strictEqual(plain(parameter.inputs.value), await promiseOf(td.haproxyConfig));
+    assert.match(plain(parameter.inputs.value), /stats auth admin:'s3cret-pass'/);
+    assert.strictEqual(await pulumi.isSecret(td.haproxyConfig), true);
+    const delivery = only(DELIVERY, "shop-distributor-delivery").inputs;
+    assert.strictEqual(delivery.instanceId, "shop-distributor-id");
+    assert.strictEqual(delivery.documentName, "shop-distributor-deliver-config-e4f5a6b");
+    assert.strictEqual(delivery.parameterName, "shop-distributor-config-a1b2c3d");
+    assert.strictEqual(typeof delivery.parameterVersion, "number");
+    assert.strictEqual(delivery.region, AWS_FIXTURES.region);
+    assert.strictEqual(only("aws:ssm/document:Document", "shop-distributor-deliver-config").inputs.content, aws.renderDeliveryDocument());
+    // The provider is serialized for Pulumi's provider host: it must load and expose create/update.
+    assert.match(delivery.__provider, /SendCommandCommand/);
+  });
+
+  it("renders the servers from the instances' private addresses", async () => {
+    const td = await deploy("shop", { green: { port: 8081, replicas: 3 } });
+    const servers = await promiseOf(td.servers);
+    const blue = td.environments.blue as aws.Environment;
+    assert.deepStrictEqual(servers.blue.map((s) => s.host), await promiseOf(pulumi.all(blue.instances.map((i) => i.privateIp))));
+    assert.deepStrictEqual(servers.green.map((s) => s.port), [8081, 8081, 8081]);
+    assert.match(await promiseOf(td.haproxyConfig), new RegExp(`server green-2 ${servers.green[2].host}:8081 check`));
+  });
+
+  it("attaches the Elastic IP to the distributor, and points the records at it", async () => {
+    const td = await deploy("shop", { listenPort: 80, aws: { dns: { ...DNS, ttl: 30, aliases: ["www"], takeOver: true } } });
+    assert.deepStrictEqual(only(EIP, "shop-distributor-ip").inputs, { domain: "vpc", tags: { Name: "shop-distributor" } });
+    assert.deepStrictEqual(only(EIP_ASSOCIATION, "shop-distributor-ip").inputs, {
+      allocationId: "eipalloc-shop-distributor-ip",
+      instanceId: "shop-distributor-id",
+    });
+    assert.deepStrictEqual(only(RECORD, "shop-distributor-record").inputs, {
+      zoneId: DNS.zoneId,
+      name: "app.example.com",
+      type: "A",
+      ttl: 30,
+      records: ["203.0.113.10"],
+      allowOverwrite: true,
+    });
+    assert.deepStrictEqual(only(RECORD, "shop-distributor-record-www").inputs.records, ["203.0.113.10"]);
+    assert.strictEqual(await promiseOf(td.publicIp), "203.0.113.10");
+    assert.strictEqual(await promiseOf(td.dnsName), "app.example.com");
+    assert.strictEqual(await promiseOf(td.url), "http://app.example.com/");
+    assert.match(await promiseOf(td.statsTunnelCommand) as string, /^aws ssm start-session --target shop-distributor-id --document-name AWS-StartPortForwardingSession --parameters portNumber=8404,localPortNumber=8404$/);
+  });
+
+  it("as a CNAME, points the record at the Elastic IP's public DNS name; without DNS, the URL is the IP", async () => {
+    await deploy("shop", { aws: { dns: { ...DNS, recordType: "CNAME" } } });
+    const record = only(RECORD, "shop-distributor-record").inputs;
+    assert.strictEqual(record.type, "CNAME");
+    assert.deepStrictEqual(record.records, ["ec2-203-0-113-10.eu-west-1.compute.amazonaws.com"]);
+    assert.strictEqual(record.allowOverwrite, false);
+    const bare = await deploy("bare", { listenPort: 8000 });
+    assert.strictEqual(await promiseOf(bare.url), "http://203.0.113.10:8000/");
+    assert.strictEqual(await promiseOf(bare.dnsName), undefined);
+    assert.strictEqual(registered.filter((r) => r.type === RECORD && r.name.startsWith("bare")).length, 0);
+  });
+
+  it("changes weights and routing in place: instances, address and records keep their inputs; only the config and its delivery differ", async () => {
+    const args = { aws: { dns: DNS } };
+    const before = await snapshot("shop", { ...args, weights: { blue: 50, green: 50 } });
+    const after = await snapshot("shop", { ...args, weights: { blue: 0, green: 100 }, routing: "sticky" });
+    assert.deepStrictEqual([...after.keys()], [...before.keys()]);
+    assert.deepStrictEqual(changedBetween(before, after), [
+      `${PARAMETER} shop-distributor-config`,
+      `${DELIVERY} shop-distributor-delivery`,
+    ]);
+    for (const type of [INSTANCE, EIP, EIP_ASSOCIATION, RECORD]) {
+      const keys = [...after.keys()].filter((key) => key.startsWith(`${type} `));
+      assert.ok(keys.length > 0, type);
+      for (const key of keys) assert.deepStrictEqual(after.get(key)!.inputs, before.get(key)!.inputs, key);
+    }
+    const delivery = (m: Map<string, RecordedResource>) => m.get(`${DELIVERY} shop-distributor-delivery`)!.inputs;
+    assert.notStrictEqual(delivery(after).parameterVersion, delivery(before).parameterVersion);
+    assert.match(plain(after.get(`${PARAMETER} shop-distributor-config`)!.inputs.value), /server blue abns@traffic-distributor-blue weight 0 check cookie blue/);
+  });
+
+  it("a new image for blue replaces blue's instances only (new user data); green, the distributor and the address stay", async () => {
+    const before = await snapshot("shop", {});
+    const after = await snapshot("shop", { blue: { image: "nginx:1.27" } });
+    assert.deepStrictEqual(changedBetween(before, after), [`${INSTANCE} shop-blue-0`, `${INSTANCE} shop-blue-1`]);
+    assert.match(after.get(`${INSTANCE} shop-blue-0`)!.inputs.userData, /docker run --rm --name app --publish 80:80 nginx:1.27/);
+  });
+
+  it("uses the default VPC's default subnets, sorted, and spreads the instances over them", async () => {
+    await deploy("shop", { blue: { replicas: 3 } });
+    assert.deepStrictEqual(invoked.find((i) => i.token === "aws:ec2/getVpc:getVpc")!.inputs, { default: true });
+    const subnets = [...AWS_FIXTURES.defaultSubnetIds].sort();
+    assert.deepStrictEqual(ofType(INSTANCE).filter((r) => r.name.startsWith("shop-blue")).map((r) => r.inputs.subnetId), [subnets[0], subnets[1], subnets[0]]);
+    assert.strictEqual(only(INSTANCE, "shop-distributor").inputs.subnetId, subnets[0]);
+    assert.strictEqual(only(INSTANCE, "shop-distributor").inputs.associatePublicIpAddress, true);
+    for (const group of ofType(SECURITY_GROUP)) assert.strictEqual(group.inputs.vpcId, AWS_FIXTURES.defaultVpcId);
+  });
+
+  it("uses a given VPC, subnets and AMI without looking anything up", async () => {
+    await deploy("shop", {
+      aws: {
+        vpcId: "vpc-0123456789abcdef0",
+        subnetIds: ["subnet-01111111111111111", "subnet-02222222222222222"],
+        distributorSubnetId: "subnet-0ffffffffffffffff",
+        ami: "ami-0123456789abcdef0",
+        instanceType: "m7g.large",
+      },
+    });
+    assert.deepStrictEqual(invoked.map((i) => i.token), ["aws:index/getRegion:getRegion"]);
+    assert.strictEqual(only(INSTANCE, "shop-distributor").inputs.subnetId, "subnet-0ffffffffffffffff");
+    assert.strictEqual(only(INSTANCE, "shop-green-1").inputs.subnetId, "subnet-02222222222222222");
+    assert.strictEqual(only(INSTANCE, "shop-green-1").inputs.instanceType, "m7g.large");
+    for (const instance of ofType(INSTANCE)) assert.strictEqual(instance.inputs.ami, "ami-0123456789abcdef0");
+    for (const group of ofType(SECURITY_GROUP)) assert.strictEqual(group.inputs.vpcId, "vpc-0123456789abcdef0");
+  });
+
+  it("picks the Amazon Linux 2023 AMI of each instance type's architecture", async () => {
+    await deploy("shop", { aws: { instanceType: "t4g.small", distributorInstanceType: "c7i.large" } });
+    assert.strictEqual(only(INSTANCE, "shop-blue-0").inputs.ami, AWS_FIXTURES.amis.arm64);
+    assert.strictEqual(only(INSTANCE, "shop-distributor").inputs.ami, AWS_FIXTURES.amis.x86_64);
+    assert.deepStrictEqual(
+      invoked.filter((i) => i.token === "aws:ssm/getParameter:getParameter").map((i) => i.inputs.name).sort(),
+      [
+        "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
+        "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
+      ],
+    );
+  });
+
+  it("throws on bad AWS input before registering any resource", async () => {
+    const cases: Array<[TrafficDistributorArgs, RegExp]> = [
+      [{ target: "aws", aws: { dns: { name: "app.example.com" } as any } }, /^SettingsError: aws.dns.name is set but aws.dns.zoneId is not/],
+      [{ target: "aws", aws: { ingressCidrs: ["10.0.0.1/8"] } }, /^SettingsError: aws.ingressCidrs\[0\] is "10.0.0.1\/8": has host bits set; the network is "10.0.0.0\/8"$/],
+      [{ target: "aws", aws: { instanceType: "large" } }, /^SettingsError: aws.instanceType is "large": must be an EC2 instance type/],
+      [{ target: "docker", aws: {} }, /^SettingsError: aws is set but target is "docker"/],
+    ];
+    for (const [args, pattern] of cases) assert.throws(() => new TrafficDistributor("bad", args), pattern);
+    await settled();
+    assert.deepStrictEqual(registered, []);
+  });
+});
