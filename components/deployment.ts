@@ -33,6 +33,8 @@ export interface Deployment<E extends EnvironmentLike = EnvironmentLike, D exten
   readonly dnsName?: pulumi.Output<string | undefined>;
   /** The distributor's public IP (aws). */
   readonly publicIp?: pulumi.Output<string>;
+  /** The distributor's security group (aws): let it in to existing servers' groups. */
+  readonly securityGroupId?: pulumi.Output<string>;
   /** A command that forwards the stats port of a remote distributor to this machine (aws). */
   readonly statsTunnelCommand?: pulumi.Output<string>;
 }

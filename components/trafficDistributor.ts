@@ -22,6 +22,8 @@ export class TrafficDistributor extends pulumi.ComponentResource {
   public readonly publicIp: pulumi.Output<string | undefined>;
   /** The full name of the DNS record (aws with `dns`); undefined otherwise. */
   public readonly dnsName: pulumi.Output<string | undefined>;
+  /** The distributor's security group (aws); undefined on docker. Existing servers admit it. */
+  public readonly securityGroupId: pulumi.Output<string | undefined>;
   /** Share of new traffic per color, in percent. */
   public readonly weights: pulumi.Output<{ blue: number; green: number }>;
   /** The routing mode in force. */
@@ -73,6 +75,7 @@ export class TrafficDistributor extends pulumi.ComponentResource {
     this.publicAddress = deployment.publicAddress;
     this.publicIp = deployment.publicIp ?? pulumi.output(undefined);
     this.dnsName = deployment.dnsName ?? pulumi.output(undefined);
+    this.securityGroupId = deployment.securityGroupId ?? pulumi.output(undefined);
     const port = settings.listenPort === 80 ? "" : `:${settings.listenPort}`;
     this.url = pulumi.interpolate`http://${this.publicAddress}${port}/`;
     this.statsUrl = pulumi.output(`http://127.0.0.1:${settings.statsPort}/stats`);
@@ -86,6 +89,7 @@ export class TrafficDistributor extends pulumi.ComponentResource {
       publicAddress: this.publicAddress,
       publicIp: this.publicIp,
       dnsName: this.dnsName,
+      securityGroupId: this.securityGroupId,
       weights: this.weights,
       routing: this.routing,
       statsUrl: this.statsUrl,

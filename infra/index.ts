@@ -14,6 +14,7 @@ export const url = distributor.url;
 export const publicAddress = distributor.publicAddress;
 export const publicIp = distributor.publicIp;
 export const dnsName = distributor.dnsName;
+export const securityGroupId = distributor.securityGroupId;
 export const weights = distributor.weights;
 export const routing = distributor.routing;
 export const statsUrl = distributor.statsUrl;

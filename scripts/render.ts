@@ -52,10 +52,12 @@ export function renderStack(options: RenderOptions): string {
   const servers = {} as Record<Color, ServerAddress[]>;
   for (const color of COLORS) {
     const plan = settings.colors[color];
-    servers[color] =
-      plan.kind === "provisioned"
-        ? provisionedServers(environmentName(options.stack, color), plan)
-        : parseServerList(color, plan.servers);
+    const environment = environmentName(options.stack, color);
+    if (plan.kind === "existing") servers[color] = parseServerList(color, plan.servers);
+    else if (settings.target === "docker") servers[color] = provisionedServers(environment, plan);
+    // On AWS the instances' private addresses exist only once they do; the stack output
+    // haproxyConfig holds the deployed config.
+    else servers[color] = Array.from({ length: plan.replicas }, (_, i) => ({ host: `${environment}-${i}.private-ip.invalid`, port: plan.port }));
   }
   return renderHaproxyConfig({
     weights: settings.weights,

@@ -154,6 +154,8 @@ describe("TrafficDistributor on AWS (mocks)", () => {
   it("lets the distributor reach existing servers on their ports, and provisions nothing for them", async () => {
     const td = await deploy("shop", { blue: { servers: ["10.1.0.5:8080", "10.1.0.6:8080", "10.1.0.7:9000"] } });
     assert.strictEqual(td.environments.blue, undefined);
+    // Exported, so that the existing servers' own security group can admit the distributor.
+    assert.strictEqual(await promiseOf(td.securityGroupId), "shop-distributor-sg-id");
     assert.ok(!registered.some((r) => r.name.startsWith("shop-blue")));
     const egress = ofType(EGRESS).map((r) => [r.name, r.inputs.fromPort, r.inputs.toPort]).sort();
     assert.deepStrictEqual(egress, [

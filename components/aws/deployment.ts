@@ -86,6 +86,7 @@ export function deployOnAws(context: DeploymentContext): Deployment<Environment,
     distributorId: distributor.instanceId,
     publicAddress: pulumi.all([distributor.dnsName, distributor.publicIp]).apply(([dnsName, ip]) => dnsName ?? ip),
     publicIp: distributor.publicIp,
+    securityGroupId: securityGroups.distributor.id,
     dnsName: distributor.dnsName,
     statsTunnelCommand: pulumi.interpolate`aws ssm start-session --target ${distributor.instanceId} --document-name AWS-StartPortForwardingSession --parameters portNumber=${settings.statsPort},localPortNumber=${settings.statsPort}`,
   };
