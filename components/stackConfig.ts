@@ -4,6 +4,7 @@
 // Pulumi.yaml defaults arrive in the object form, so the flat key wins when both exist.
 import {
   SettingLabels,
+  settingLabels,
   SettingPath,
   TrafficDistributorArgs,
   validateTrafficDistributorArgs,
@@ -12,40 +13,17 @@ import { DistributorSettings, parseStatsPassword, SettingsError } from "./settin
 
 export const CONFIG_NAMESPACE = "traffic-distributor";
 
-/** Stack config keys (without the namespace) for each setting. */
-export const CONFIG_KEYS: Record<SettingPath, string> = {
-  target: "target",
+/** Where a stack config key differs from the arg's path. */
+const RENAMED_KEYS: Partial<Record<SettingPath, string>> = {
   "weights.blue": "weight.blue",
   "weights.green": "weight.green",
-  routing: "routing",
   failoverPrimary: "failover.primary",
-  "blue.image": "blue.image",
-  "blue.replicas": "blue.replicas",
-  "blue.port": "blue.port",
-  "blue.servers": "blue.servers",
-  "green.image": "green.image",
-  "green.replicas": "green.replicas",
-  "green.port": "green.port",
-  "green.servers": "green.servers",
   healthCheckPath: "healthCheck.path",
-  listenPort: "listenPort",
-  statsPort: "statsPort",
-  statsPassword: "statsPassword",
   distributorImage: "distributor.image",
-  "aws.vpcId": "aws.vpcId",
-  "aws.subnetIds": "aws.subnetIds",
-  "aws.distributorSubnetId": "aws.distributorSubnetId",
-  "aws.instanceType": "aws.instanceType",
-  "aws.distributorInstanceType": "aws.distributorInstanceType",
-  "aws.ami": "aws.ami",
-  "aws.ingressCidrs": "aws.ingressCidrs",
-  "dns.zoneId": "dns.zoneId",
-  "dns.name": "dns.name",
-  "dns.ttl": "dns.ttl",
-  "dns.aliases": "dns.aliases",
-  "dns.recordType": "dns.recordType",
-  "dns.takeOver": "dns.takeOver",
 };
+
+/** Stack config keys (without the namespace) for each setting. */
+export const CONFIG_KEYS: Record<SettingPath, string> = settingLabels((path) => RENAMED_KEYS[path] ?? path);
 
 export const CONFIG_LABELS = Object.fromEntries(
   Object.entries(CONFIG_KEYS).map(([path, key]) => [path, `${CONFIG_NAMESPACE}:${key}`]),

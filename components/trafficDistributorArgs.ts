@@ -89,7 +89,7 @@ export interface AwsTargetArgs {
   /** Instance type of the distributor. @default "t3.micro" */
   readonly distributorInstanceType?: string;
   /**
-   * AMI of every instance: an image with cloud-init, dnf and the SSM agent (Amazon Linux 2023),
+   * AMI of every instance: an image with cloud-init, dnf, the SSM agent and the AWS CLI (Amazon Linux 2023),
    * of the instance types' architecture. @default the newest Amazon Linux 2023 when an instance
    * is created; an instance keeps its AMI until this is set
    */
@@ -133,57 +133,34 @@ export interface TrafficDistributorArgs {
 /** How each setting is named in error messages: by argument, or by stack config key. */
 export type SettingLabels = Record<SettingPath, string>;
 
-export type SettingPath =
-  | "target"
-  | "weights.blue"
-  | "weights.green"
-  | "routing"
-  | "failoverPrimary"
-  | `${Color}.image`
-  | `${Color}.replicas`
-  | `${Color}.port`
-  | `${Color}.servers`
-  | "healthCheckPath"
-  | "listenPort"
-  | "statsPort"
-  | "statsPassword"
-  | "distributorImage"
-  | `aws.${"vpcId" | "subnetIds" | "distributorSubnetId" | "instanceType" | "distributorInstanceType" | "ami" | "ingressCidrs"}`
-  | `dns.${"zoneId" | "name" | "ttl" | "aliases" | "recordType" | "takeOver"}`;
+/** Every setting, by its path in the args (`dns.*` stands for `aws.dns.*`). */
+export const SETTING_PATHS = [
+  "target",
+  "weights.blue",
+  "weights.green",
+  "routing",
+  "failoverPrimary",
+  ...COLORS.flatMap((color) => (["image", "replicas", "port", "servers"] as const).map((field) => `${color}.${field}` as const)),
+  "healthCheckPath",
+  "listenPort",
+  "statsPort",
+  "statsPassword",
+  "distributorImage",
+  ...(["vpcId", "subnetIds", "distributorSubnetId", "instanceType", "distributorInstanceType", "ami", "ingressCidrs"] as const).map(
+    (field) => `aws.${field}` as const,
+  ),
+  ...(["zoneId", "name", "ttl", "aliases", "recordType", "takeOver"] as const).map((field) => `dns.${field}` as const),
+] as const;
 
-export const ARG_LABELS: SettingLabels = {
-  target: "target",
-  "weights.blue": "weights.blue",
-  "weights.green": "weights.green",
-  routing: "routing",
-  failoverPrimary: "failoverPrimary",
-  "blue.image": "blue.image",
-  "blue.replicas": "blue.replicas",
-  "blue.port": "blue.port",
-  "blue.servers": "blue.servers",
-  "green.image": "green.image",
-  "green.replicas": "green.replicas",
-  "green.port": "green.port",
-  "green.servers": "green.servers",
-  healthCheckPath: "healthCheckPath",
-  listenPort: "listenPort",
-  statsPort: "statsPort",
-  statsPassword: "statsPassword",
-  distributorImage: "distributorImage",
-  "aws.vpcId": "aws.vpcId",
-  "aws.subnetIds": "aws.subnetIds",
-  "aws.distributorSubnetId": "aws.distributorSubnetId",
-  "aws.instanceType": "aws.instanceType",
-  "aws.distributorInstanceType": "aws.distributorInstanceType",
-  "aws.ami": "aws.ami",
-  "aws.ingressCidrs": "aws.ingressCidrs",
-  "dns.zoneId": "aws.dns.zoneId",
-  "dns.name": "aws.dns.name",
-  "dns.ttl": "aws.dns.ttl",
-  "dns.aliases": "aws.dns.aliases",
-  "dns.recordType": "aws.dns.recordType",
-  "dns.takeOver": "aws.dns.takeOver",
-};
+export type SettingPath = (typeof SETTING_PATHS)[number];
+
+/** A label for every setting, e.g. its arg name or its stack config key. */
+export function settingLabels(label: (path: SettingPath) => string): SettingLabels {
+  return Object.fromEntries(SETTING_PATHS.map((path) => [path, label(path)])) as SettingLabels;
+}
+
+/** Settings named as component args: the path itself (the DNS settings live under `aws`). */
+export const ARG_LABELS: SettingLabels = settingLabels((path) => (path.startsWith("dns.") ? `aws.${path}` : path));
 
 /** A value known now (checked up front), as opposed to an Output or a promise (checked by AWS). */
 function isPlain<T>(value: pulumi.Input<T> | undefined): value is T {
