@@ -5,14 +5,19 @@
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as http from "http";
+import Module from "module";
+import { AddressInfo } from "net";
 import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
 import * as ssm from "@aws-sdk/client-ssm";
 import { parse } from "yaml";
 import { renderBootstrapConfig, renderHaproxyConfig, Weights } from "../components";
-import { DeliveryClock, deliverThroughSsm, SsmSender } from "../components/aws/configDelivery";
+import { ConfigDelivery, DeliveryClock, deliverThroughSsm, SsmSender } from "../components/aws/configDelivery";
 import { DELIVERY_PARAMETERS, renderDeliveryDocument, renderDeliveryScript, substituteParameters } from "../components/aws/configDocument";
 import { renderDistributorUserData, renderEnvironmentUserData } from "../components/aws/userData";
 import { checkConfig, tempDir } from "./haproxy";
+import { promiseOf, registered } from "./mocks";
 import { countColors, DeliveryResult, Fleet, fleetServers, Haproxy, loopbackPlacement, startFleet, startHaproxy, stopAll } from "./harness";
 
 const FIXTURES = path.join(__dirname, "fixtures");
@@ -406,5 +411,96 @@ describe("deliverThroughSsm (fake SSM client)", () => {
     assert.strictEqual(client.named("GetCommandInvocationCommand").length, 21);
     assert.strictEqual(clock.ms, 63_000);
     assert.ok(clock.sleeps.every((ms) => ms === 3000));
+  });
+});
+
+describe("the delivery provider as Pulumi serializes it, against a local SSM endpoint", function () {
+  this.timeout(30_000);
+  const saved = { ...process.env };
+  let server: http.Server | undefined;
+
+  afterEach(async () => {
+    process.env = { ...saved };
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    server = undefined;
+  });
+
+  /** An SSM endpoint on loopback that answers the two calls of the delivery (AWS JSON 1.1). */
+  async function fakeSsm(invocation: Record<string, unknown>): Promise<Array<{ target: string; body: any }>> {
+    const calls: Array<{ target: string; body: any }> = [];
+    server = http.createServer((request, response) => {
+      let text = "";
+      request.on("data", (chunk) => (text += chunk));
+      request.on("end", () => {
+        const target = String(request.headers["x-amz-target"]);
+        calls.push({ target, body: JSON.parse(text) });
+        const answer = target === "AmazonSSM.SendCommand" ? { Command: { CommandId: "cmd-0123" } } : invocation;
+        response.writeHead(200, { "content-type": "application/x-amz-json-1.1" });
+        response.end(JSON.stringify(answer));
+      });
+    });
+    await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve));
+    const { port } = server!.address() as AddressInfo;
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL_SSM: `http://127.0.0.1:${port}`,
+      AWS_ACCESS_KEY_ID: "AKIDEXAMPLE",
+      AWS_SECRET_ACCESS_KEY: "secret",
+    });
+    delete process.env.AWS_PROFILE;
+    return calls;
+  }
+
+  /** The provider text a ConfigDelivery hands to Pulumi, loaded the way the provider host loads it. */
+  async function serializedProvider(): Promise<pulumi.dynamic.ResourceProvider> {
+    registered.length = 0;
+    const delivery = new ConfigDelivery("probe", {
+      instanceId: "i-0123456789abcdef0",
+      documentName: "doc",
+      parameterName: "p",
+      parameterVersion: 1,
+      region: "eu-west-1",
+    });
+    await promiseOf(delivery.urn);
+    const text = registered.find((r) => r.name === "probe")!.inputs.__provider as string;
+    const file = path.join(scratchDir("provider"), "provider.js");
+    fs.writeFileSync(file, text);
+    // The provider host evaluates the text as a module of the program, where node_modules is.
+    const loaded = new Module(file, module);
+    loaded.filename = file;
+    loaded.paths = module.paths;
+    (loaded as any)._compile(text, file);
+    return loaded.exports.handler();
+  }
+
+  const inputs = {
+    instanceId: "i-0123456789abcdef0",
+    documentName: "shop-distributor-deliver-config-e4f5a6b",
+    parameterName: "shop-distributor-config-a1b2c3d",
+    parameterVersion: 7,
+    region: "eu-west-1",
+  };
+
+  it("creates by sending the document and resolving with the script's output", async () => {
+    const calls = await fakeSsm({ Status: "Success", StandardOutputContent: "traffic-distributor: reloaded\n" });
+    const provider = await serializedProvider();
+    const result = await provider.create!(inputs);
+    assert.deepStrictEqual(result.outs, { ...inputs, report: "traffic-distributor: reloaded" });
+    assert.strictEqual(result.id, "i-0123456789abcdef0/shop-distributor-config-a1b2c3d");
+    assert.deepStrictEqual(calls.map((c) => c.target), ["AmazonSSM.SendCommand", "AmazonSSM.GetCommandInvocation"]);
+    assert.deepStrictEqual(calls[0].body.Parameters, {
+      parameterName: ["shop-distributor-config-a1b2c3d"],
+      parameterVersion: ["7"],
+      region: ["eu-west-1"],
+    });
+    assert.deepStrictEqual(calls[1].body, { CommandId: "cmd-0123", InstanceId: "i-0123456789abcdef0" });
+  });
+
+  it("fails an update with the host's error output when the delivery fails", async () => {
+    await fakeSsm({ Status: "Failed", StandardErrorContent: "HAProxy in traffic-distributor rejected the new config" });
+    const provider = await serializedProvider();
+    await assert.rejects(
+      provider.update!("id", inputs, { ...inputs, parameterVersion: 8 }),
+      /ended Failed \(SSM command cmd-0123\):\nHAProxy in traffic-distributor rejected the new config/,
+    );
   });
 });
