@@ -166,5 +166,10 @@ describe("stack config", () => {
     }
     const fromYaml = readStackConfig(ns({ ...flat, ...objects })).settings;
     assert.deepStrictEqual(fromYaml, readStackConfig(ns({})).settings);
+    // The same on target aws, where the aws and dns defaults are read.
+    const onAws = readStackConfig(ns({ ...flat, ...objects, target: "aws" })).settings;
+    assert.deepStrictEqual(onAws, readStackConfig(ns({ target: "aws" })).settings);
+    assert.deepStrictEqual(onAws.aws!.ingressCidrs, ["0.0.0.0/0"]);
+    assert.strictEqual(onAws.aws!.dns, undefined);
   });
 });
