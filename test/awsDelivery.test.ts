@@ -12,13 +12,13 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as ssm from "@aws-sdk/client-ssm";
 import { parse } from "yaml";
-import { renderBootstrapConfig, renderHaproxyConfig, Weights } from "../components";
+import { renderBootstrapConfig, Weights } from "../components";
 import { ConfigDelivery, DeliveryClock, deliverThroughSsm, SsmSender } from "../components/aws/configDelivery";
 import { DELIVERY_PARAMETERS, renderDeliveryDocument, renderDeliveryScript, substituteParameters } from "../components/aws/configDocument";
 import { renderDistributorUserData, renderEnvironmentUserData } from "../components/aws/userData";
 import { checkConfig, tempDir } from "./haproxy";
 import { promiseOf, registered } from "./mocks";
-import { countColors, DeliveryResult, Fleet, fleetServers, Haproxy, loopbackPlacement, startFleet, startHaproxy, stopAll } from "./harness";
+import { countColors, DeliveryResult, Fleet, Haproxy, startFleet, startRoundRobin, stopAll } from "./harness";
 
 const FIXTURES = path.join(__dirname, "fixtures");
 
@@ -48,14 +48,9 @@ describe("SSM delivery document, run for real against HAProxy", function () {
   afterEach(cleanUp);
 
   async function setup(weights: Weights): Promise<{ haproxy: Haproxy; render: (w: Weights) => string }> {
-    const placement = await loopbackPlacement();
-    createdDirs.push(placement.runtimeDir);
-    const render = (w: Weights) =>
-      renderHaproxyConfig(
-        { weights: w, routing: "round-robin", servers: fleetServers(backends), healthCheckPath: "/" },
-        placement,
-      );
-    return { haproxy: await startHaproxy(render(weights), placement), render };
+    const started = await startRoundRobin(backends, weights);
+    createdDirs.push(started.haproxy.placement.runtimeDir);
+    return started;
   }
 
   /**

@@ -2,8 +2,8 @@
 // config is validated and reloaded in place; a rejected one is never loaded.
 import * as assert from "assert";
 import * as fs from "fs";
-import { renderHaproxyConfig, Weights } from "../components";
-import { countColors, deliverConfig, Fleet, fleetServers, Haproxy, loopbackPlacement, startFleet, startHaproxy, stopAll } from "./harness";
+import { Weights } from "../components";
+import { countColors, deliverConfig, Fleet, startFleet, startRoundRobin, stopAll } from "./harness";
 
 describe("config delivery: validate in place, then reload (real HAProxy)", function () {
   this.timeout(60_000);
@@ -14,15 +14,7 @@ describe("config delivery: validate in place, then reload (real HAProxy)", funct
   });
   afterEach(stopAll);
 
-  async function setup(weights: Weights): Promise<{ haproxy: Haproxy; render: (w: Weights) => string }> {
-    const placement = await loopbackPlacement();
-    const render = (w: Weights) =>
-      renderHaproxyConfig(
-        { weights: w, routing: "round-robin", servers: fleetServers(backends), healthCheckPath: "/" },
-        placement,
-      );
-    return { haproxy: await startHaproxy(render(weights), placement), render };
-  }
+  const setup = (weights: Weights) => startRoundRobin(backends, weights);
 
   it("applies a weight change with a graceful reload", async () => {
     const { haproxy, render } = await setup({ blue: 100, green: 0 });

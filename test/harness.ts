@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as http from "http";
 import * as net from "net";
 import * as path from "path";
-import { Color, COLORS, HaproxyPlacement, ServerAddress } from "../components";
+import { Color, COLORS, HaproxyPlacement, renderHaproxyConfig, ServerAddress, Weights } from "../components";
 import { tempDir } from "./haproxy";
 
 const FIXTURES = path.join(__dirname, "fixtures");
@@ -357,4 +357,15 @@ export function startLoad(
       agents.forEach((a) => a.destroy());
     },
   };
+}
+
+/** A round-robin HAProxy on loopback in front of `backends`, and the renderer for its later configs. */
+export async function startRoundRobin(
+  backends: Fleet,
+  weights: Weights,
+): Promise<{ haproxy: Haproxy; render: (w: Weights) => string }> {
+  const placement = await loopbackPlacement();
+  const render = (w: Weights) =>
+    renderHaproxyConfig({ weights: w, routing: "round-robin", servers: fleetServers(backends), healthCheckPath: "/" }, placement);
+  return { haproxy: await startHaproxy(render(weights), placement), render };
 }
