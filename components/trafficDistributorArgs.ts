@@ -162,8 +162,8 @@ export function settingLabels(label: (path: SettingPath) => string): SettingLabe
 /** Settings named as component args: the path itself (the DNS settings live under `aws`). */
 export const ARG_LABELS: SettingLabels = settingLabels((path) => (path.startsWith("dns.") ? `aws.${path}` : path));
 
-/** A value known now (checked up front), as opposed to an Output or a promise (checked by AWS). */
-function isPlain<T>(value: pulumi.Input<T> | undefined): value is T {
+/** A value known now (checked up front), as opposed to an Output or a promise (checked when it resolves). */
+export function isPlain<T>(value: pulumi.Input<T> | undefined): value is T {
   return value !== undefined && !pulumi.Output.isInstance(value) && !(value instanceof Promise);
 }
 
@@ -243,8 +243,7 @@ function validateColor(color: Color, args: ColorArgs | undefined, labels: Settin
       );
     }
     // Plain lists are checked now; a list that arrives as an Output is checked when it resolves.
-    const deferred = pulumi.Output.isInstance(args.servers) || args.servers instanceof Promise;
-    if (!deferred) {
+    if (isPlain(args.servers)) {
       const servers = parseServerList(labels[`${color}.servers`], args.servers);
       if (servers.length === 0) {
         throw new SettingsError(`${labels[`${color}.servers`]} is empty: list at least one "host:port"`);

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { colorsOf, Deployment, DeploymentContext } from "../deployment";
 import { environmentName } from "../naming";
 import { Color, COLORS, parseServerList } from "../settings";
+import { isPlain } from "../trafficDistributorArgs";
 import { Distributor } from "./distributor";
 import { Environment } from "./environment";
 import { resolveAmi, resolveNetwork } from "./network";
@@ -10,7 +11,7 @@ import { ColorAccess, createSecurityGroups } from "./securityGroups";
 
 /** Ports of existing servers given as a plain list; undefined when they arrive as an Output. */
 function existingPorts(servers: pulumi.Input<readonly string[]>): number[] | undefined {
-  if (pulumi.Output.isInstance(servers) || servers instanceof Promise) return undefined;
+  if (!isPlain(servers)) return undefined;
   return [...new Set(parseServerList("servers", servers).map((server) => server.port))];
 }
 
