@@ -152,10 +152,11 @@ export function renderHaproxyConfig(
       "balance roundrobin",
       healthCheck,
       `timeout server ${TIMEOUTS.colorServer}`,
-      // A color that cannot answer (no healthy replica: 503) hands the request to the other color.
+      // A color that cannot answer hands the request to the other color: no healthy replica
+      // (503), or its last replica reset mid-request after the color's own retries (502).
       "retries 1",
       "option redispatch 1",
-      "retry-on conn-failure empty-response 503",
+      "retry-on conn-failure empty-response 502 503",
       l7RetryOnlyIdempotent,
       ...(input.routing === "sticky" ? [`cookie ${STICKY_COOKIE} insert indirect nocache httponly`] : []),
       ...COLORS.map((color) => colorServerLine(input, placement, color)),

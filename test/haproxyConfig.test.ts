@@ -108,6 +108,8 @@ describe("HAProxy config renderer", () => {
     for (const backend of ["backend colors", "backend blue", "backend green"]) {
       assert.ok(sectionLines(config, backend).includes("http-request disable-l7-retry unless METH_GET || METH_HEAD"));
     }
+    // Between colors: a color's own 502 (its last replica reset) and 503 (none healthy) move on.
+    assert.ok(sectionLines(config, "backend colors").includes("retry-on conn-failure empty-response 502 503"));
   });
 
   it("protects the stats page with the password when one is given, and binds it where told", () => {

@@ -201,13 +201,14 @@ export function deliverConfig(haproxy: Haproxy, config: string): DeliveryResult 
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
-/** One GET; resolves with the status and body, rejects on a connection error or timeout. */
-export function get(
+/** One request (a GET unless told); resolves with the status and body, rejects on a connection error or timeout. */
+export function request(
   url: string,
-  options: { agent?: http.Agent | false; timeoutMs?: number; headers?: http.OutgoingHttpHeaders } = {},
+  options: { agent?: http.Agent | false; timeoutMs?: number; headers?: http.OutgoingHttpHeaders; method?: string } = {},
 ): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: options.agent ?? agent, headers: options.headers }, (res) => {
+    const method = options.method ?? "GET";
+    const req = http.request(url, { method, agent: options.agent ?? agent, headers: options.headers }, (res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (chunk) => (body += chunk));
@@ -216,6 +217,7 @@ export function get(
     });
     req.setTimeout(options.timeoutMs ?? 10_000, () => req.destroy(new Error("client timeout")));
     req.on("error", reject);
+    req.end();
   });
 }
 
@@ -231,7 +233,7 @@ export async function countColors(
 ): Promise<Record<Color, number> & { other: number }> {
   const counts = { blue: 0, green: 0, other: 0 };
   for (let i = 0; i < count; i++) {
-    const { status, body } = await get(url, options);
+    const { status, body } = await request(url, options);
     const color = body.split(" ")[0];
     if (status === 200 && (color === "blue" || color === "green")) counts[color]++;
     else counts.other++;
@@ -317,7 +319,7 @@ export function startLoad(
     for (let n = 0; n < limit && !stopped && Date.now() < deadline; n++) {
       const sent = Date.now();
       try {
-        const { status, body } = await get(target, { agent, timeoutMs: options.clientTimeoutMs ?? 30_000 });
+        const { status, body } = await request(target, { agent, timeoutMs: options.clientTimeoutMs ?? 30_000 });
         if (status >= 200 && status < 300) {
           into.ok++;
           const color = body.split(" ")[0];

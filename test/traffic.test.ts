@@ -9,9 +9,9 @@ import {
   deliverConfig,
   Fleet,
   fleetServers,
-  get,
   Haproxy,
   loopbackPlacement,
+  request,
   signalColor,
   sleep,
   startColor,
@@ -204,6 +204,29 @@ describe("traffic through a real HAProxy", function () {
     }
   });
 
+  describe("3b. a color that crashes mid-request", () => {
+    it("hands GETs to the other color, and never replays a POST", async () => {
+      const rig = await Rig.start({ weights: { blue: 50, green: 50 }, routing: "round-robin" });
+      // Green's replicas pass their health checks but reset every connection on this path.
+      const crashing = `${rig.url}/reset?color=green`;
+      const answers = async (method: string) => {
+        const seen: Record<string, number> = {};
+        for (let i = 0; i < 100; i++) {
+          const { status, body } = await request(crashing, { method, agent: false });
+          const key = `${status} ${status === 200 ? body.split(" ")[0] : ""}`.trim();
+          seen[key] = (seen[key] ?? 0) + 1;
+        }
+        return seen;
+      };
+      const gets = await answers("GET");
+      const posts = await answers("POST");
+      console.log(`      crashing green: GET ${JSON.stringify(gets)}, POST ${JSON.stringify(posts)}`);
+      assert.deepStrictEqual(gets, { "200 blue": 100 });
+      // Round-robin sends half the POSTs to green; each fails once, none is sent again.
+      assert.deepStrictEqual(posts, { "200 blue": 50, "502": 50 });
+    });
+  });
+
   describe("4. sticky sessions", () => {
     const clients = 500;
 
@@ -214,7 +237,7 @@ describe("traffic through a real HAProxy", function () {
       const worker = async () => {
         while (next < jars.length) {
           const i = next++;
-          const res = await get(`${url}/`, { agent, headers: jars[i] ? { cookie: jars[i] } : {} });
+          const res = await request(`${url}/`, { agent, headers: jars[i] ? { cookie: jars[i] } : {} });
           assert.strictEqual(res.status, 200, `client ${i}: HTTP ${res.status}`);
           const setCookie = (res.headers["set-cookie"] ?? []).find((c) => c.startsWith(`${STICKY_COOKIE}=`));
           if (setCookie) jars[i] = setCookie.split(";")[0];
