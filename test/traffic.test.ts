@@ -2,6 +2,7 @@
 // front of real backends on 127.0.0.1, with weight changes applied by the container's own
 // delivery script (validate, swap, SIGUSR2 to the master-worker HAProxy).
 import * as assert from "assert";
+import * as fs from "fs";
 import * as http from "http";
 import { Color, COLORS, HaproxyConfigInput, HaproxyPlacement, renderHaproxyConfig, RoutingMode, STICKY_COOKIE, Weights } from "../components";
 import {
@@ -222,8 +223,14 @@ describe("traffic through a real HAProxy", function () {
       const posts = await answers("POST");
       console.log(`      crashing green: GET ${JSON.stringify(gets)}, POST ${JSON.stringify(posts)}`);
       assert.deepStrictEqual(gets, { "200 blue": 100 });
-      // Round-robin sends half the POSTs to green; each fails once, none is sent again.
+      // Round-robin sends half the POSTs to green; each fails once, none is sent again: HAProxy
+      // logged every POST, at both levels, with a retry count of 0.
       assert.deepStrictEqual(posts, { "200 blue": 50, "502": 50 });
+      const postLines = fs.readFileSync(rig.haproxy.logPath, "utf8").split("\n").filter((l) => l.includes('"POST /reset'));
+      // After the termination state: actconn/feconn/beconn/srv_conn/retries.
+      const retries = postLines.map((line) => / [-A-Za-z]{4} \d+\/\d+\/\d+\/\d+\/(\+?\d+) /.exec(line)?.[1]);
+      // 100 at the public frontend, and each once more at the color that answered it.
+      assert.deepStrictEqual({ logged: retries.length, retried: retries.filter((r) => r !== "0") }, { logged: 200, retried: [] });
     });
   });
 
