@@ -179,6 +179,7 @@ async function failover(engine: Engine, how: "killed" | "frozen") {
     requests: load.counts.ok + load.counts.non2xx + load.counts.errors,
     failed: load.counts.errors + load.counts.non2xx,
     maxLatencyMs: load.counts.maxLatencyMs,
+    failureSamples: load.counts.samples.slice(0, 5),
   };
 }
 

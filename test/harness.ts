@@ -216,7 +216,8 @@ export function request(
       res.on("error", reject);
     });
     req.setTimeout(options.timeoutMs ?? 10_000, () => req.destroy(new Error("client timeout")));
-    req.on("error", reject);
+    // A reused keep-alive connection can meet the server's idle timeout: say so in the error.
+    req.on("error", (error) => reject(req.reusedSocket ? new Error(`${error.message} (reused keep-alive connection)`) : error));
     req.end();
   });
 }
