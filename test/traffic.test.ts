@@ -226,10 +226,17 @@ describe("traffic through a real HAProxy", function () {
       // Round-robin sends half the POSTs to green; each fails once, none is sent again: HAProxy
       // logged every POST, at both levels, with a retry count of 0.
       assert.deepStrictEqual(posts, { "200 blue": 50, "502": 50 });
-      const postLines = fs.readFileSync(rig.haproxy.logPath, "utf8").split("\n").filter((l) => l.includes('"POST /reset'));
+      // 100 at the public frontend, and each once more at the color that answered it. HAProxy
+      // writes a line after the response is sent, so the last may still be on its way.
+      const readPostLines = () => fs.readFileSync(rig.haproxy.logPath, "utf8").split("\n").filter((l) => l.includes('"POST /reset'));
+      let postLines = readPostLines();
+      const deadline = Date.now() + 3000;
+      while (postLines.length < 200 && Date.now() < deadline) {
+        await sleep(50);
+        postLines = readPostLines();
+      }
       // After the termination state: actconn/feconn/beconn/srv_conn/retries.
       const retries = postLines.map((line) => / [-A-Za-z]{4} \d+\/\d+\/\d+\/\d+\/(\+?\d+) /.exec(line)?.[1]);
-      // 100 at the public frontend, and each once more at the color that answered it.
       assert.deepStrictEqual({ logged: retries.length, retried: retries.filter((r) => r !== "0") }, { logged: 200, retried: [] });
     });
   });
