@@ -328,6 +328,15 @@ describe("TrafficDistributor on AWS (mocks)", () => {
     );
   });
 
+  it("looks the AMI up once when both instance types share an architecture", async () => {
+    await deploy("shop", { aws: { instanceType: "t3.micro", distributorInstanceType: "c7i.large" } });
+    assert.deepStrictEqual(
+      invoked.filter((i) => i.token === "aws:ssm/getParameter:getParameter").map((i) => i.inputs.name),
+      ["/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"],
+    );
+    for (const instance of ofType(INSTANCE)) assert.strictEqual(instance.inputs.ami, AWS_FIXTURES.amis.x86_64);
+  });
+
   it("throws on bad AWS input before registering any resource", async () => {
     const cases: Array<[TrafficDistributorArgs, RegExp]> = [
       [{ target: "aws", aws: { dns: { name: "app.example.com" } as any } }, /^SettingsError: aws.dns.name is set but aws.dns.zoneId is not/],

@@ -6,7 +6,7 @@ import { Color, COLORS, parseServerList } from "../settings";
 import { isPlain } from "../trafficDistributorArgs";
 import { Distributor } from "./distributor";
 import { Environment } from "./environment";
-import { resolveAmi, resolveNetwork } from "./network";
+import { amazonLinuxParameter, resolveAmi, resolveNetwork } from "./network";
 import { ColorAccess, createSecurityGroups } from "./securityGroups";
 
 /** Ports of existing servers given as a plain list; undefined when they arrive as an Output. */
@@ -65,8 +65,9 @@ export function deployOnAws(context: DeploymentContext): Deployment<Environment,
       listenPort: settings.listenPort,
       statsPort: settings.statsPort,
       instanceType: target.distributorInstanceType,
+      // One lookup per architecture: the same AMI serves every instance type of it.
       machineImage:
-        target.distributorInstanceType === target.instanceType
+        amazonLinuxParameter(target.distributorInstanceType) === amazonLinuxParameter(target.instanceType)
           ? appImage
           : resolveAmi(target.ami, target.distributorInstanceType, parent),
       subnetId: network.distributorSubnetId,
