@@ -15,7 +15,7 @@ export interface DeploymentContext {
   /** The component, parent of every child. */
   readonly parent: pulumi.Resource;
   /** The servers of a color that is not provisioned, checked when they resolve. */
-  readonly existingServers: (color: Color) => pulumi.Output<ServerAddress[]>;
+  readonly existingServers: (color: Color, servers: pulumi.Input<readonly string[]>) => pulumi.Output<ServerAddress[]>;
   /** The HAProxy config for the servers of both colors (a secret when it holds a password). */
   readonly renderConfig: (servers: Record<Color, pulumi.Output<ServerAddress[]>>) => pulumi.Output<string>;
 }
@@ -53,7 +53,7 @@ export function colorsOf<E extends EnvironmentLike>(
       environments[color] = environment;
       servers[color] = environment.servers;
     } else {
-      servers[color] = context.existingServers(color);
+      servers[color] = context.existingServers(color, plan.servers);
     }
   }
   return { environments, servers };

@@ -290,9 +290,11 @@ export function parseList<T>(
   return list.map((entry, i) => item(`${label}[${i}]`, entry));
 }
 
-/** A list of servers: an array, or its JSON text as `pulumi config set` stores it. */
+/** A non-empty list of servers: an array, or its JSON text as `pulumi config set` stores it. */
 export function parseServerList(label: string, value: unknown): ServerAddress[] {
-  return parseList(label, value, '"host:port" strings, e.g. ["10.0.0.5:8080"]', parseServer);
+  const servers = parseList(label, value, '"host:port" strings, e.g. ["10.0.0.5:8080"]', parseServer);
+  if (servers.length === 0) throw new SettingsError(`${label} is empty: list at least one "host:port"`);
+  return servers;
 }
 
 // registry[:port]/path[:tag][@digest], lower-case path components as Docker requires.

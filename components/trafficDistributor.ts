@@ -51,7 +51,7 @@ export class TrafficDistributor extends pulumi.ComponentResource {
       name,
       settings,
       parent: this,
-      existingServers: (color) => this.checkedServers(color, settings.colors[color]),
+      existingServers: (color, servers) => this.checkedServers(color, servers),
       // Output.all carries the password's secret bit over to the config.
       renderConfig: (servers) =>
         pulumi.all([servers.blue, servers.green, args.statsPassword]).apply(([blue, green, statsPassword]) =>
@@ -101,12 +101,10 @@ export class TrafficDistributor extends pulumi.ComponentResource {
   }
 
   /** Lists that come from another stack are only known now: check them the same way. */
-  private checkedServers(color: Color, plan: { kind: string; servers?: pulumi.Input<readonly string[]> }) {
-    return pulumi.output(plan.servers!).apply((list) => {
+  private checkedServers(color: Color, servers: pulumi.Input<readonly string[]>): pulumi.Output<ServerAddress[]> {
+    return pulumi.output(servers).apply((list) => {
       try {
-        const parsed = parseServerList(ARG_LABELS[`${color}.servers`], list);
-        if (parsed.length === 0) throw new Error(`${ARG_LABELS[`${color}.servers`]} is empty`);
-        return parsed;
+        return parseServerList(ARG_LABELS[`${color}.servers`], list);
       } catch (error) {
         throw new pulumi.ResourceError((error as Error).message, this);
       }

@@ -243,12 +243,7 @@ function validateColor(color: Color, args: ColorArgs | undefined, labels: Settin
       );
     }
     // Plain lists are checked now; a list that arrives as an Output is checked when it resolves.
-    if (isPlain(args.servers)) {
-      const servers = parseServerList(labels[`${color}.servers`], args.servers);
-      if (servers.length === 0) {
-        throw new SettingsError(`${labels[`${color}.servers`]} is empty: list at least one "host:port"`);
-      }
-    }
+    if (isPlain(args.servers)) parseServerList(labels[`${color}.servers`], args.servers);
     return { kind: "existing", servers: args.servers };
   }
   return {

@@ -157,12 +157,13 @@ describe("TrafficDistributor on Docker (mocks)", () => {
   });
 
   it("checks servers that arrive as Outputs (e.g. from a StackReference) when they resolve", async () => {
-    const td = new TrafficDistributor("shop", { green: { servers: pulumi.output(["10.0.0.7"]) } });
-    const outcome = (td.haproxyConfig as any).promise().then(
-      () => "resolved",
-      (e: Error) => e.message,
-    );
-    assert.match(await outcome, /green.servers\[0\] is "10.0.0.7": must be "host:port"/);
+    const outcome = (servers: string[]) =>
+      (new TrafficDistributor("shop", { green: { servers: pulumi.output(servers) } }).haproxyConfig as any).promise().then(
+        () => "resolved",
+        (e: Error) => e.message,
+      );
+    assert.match(await outcome(["10.0.0.7"]), /green.servers\[0\] is "10.0.0.7": must be "host:port"/);
+    assert.match(await outcome([]), /green.servers is empty: list at least one "host:port"/);
   });
 
   it("throws on bad input before registering any resource", async () => {
