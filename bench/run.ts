@@ -47,7 +47,7 @@ const addresses = () => fleetServers(backends);
 async function startHaproxyEngine(weights: Weights): Promise<Engine> {
   const placement = await loopbackPlacement();
   const render = (w: Weights) =>
-    renderHaproxyConfig({ weights: w, routing: "round-robin", servers: addresses(), healthCheckPath: "/" }, placement);
+    renderHaproxyConfig({ weights: w, routing: "round-robin", servers: addresses() }, placement);
   const haproxy: Haproxy = await startHaproxy(render(weights), placement);
   return {
     name: "haproxy",

@@ -31,6 +31,8 @@ export interface Deployment<E extends EnvironmentLike = EnvironmentLike, D exten
   readonly publicAddress: pulumi.Output<string>;
   /** The full name of the DNS record, or undefined: the public address is the Elastic IP. */
   readonly dnsName?: pulumi.Output<string | undefined>;
+  /** The Docker network of the distributor and the apps (docker). */
+  readonly networkName?: pulumi.Output<string>;
   /** The distributor's public IP (aws). */
   readonly publicIp?: pulumi.Output<string>;
   /** The distributor's security group (aws): let it in to existing servers' groups. */

@@ -6,7 +6,19 @@
 //                   -> frontend <color>_in (abstract socket) -> backend <color> (its replicas)
 // A weight applies to a whole color, stickiness pins a client to a color (not a container),
 // and a color whose replicas are all down fails its health check as one server.
-import { Color, COLORS, RoutingMode, ServerAddress, Weights, weightPercentages } from "./settings";
+import {
+  Color,
+  COLORS,
+  DEFAULTS,
+  formatDuration,
+  HealthCheckSettings,
+  parseDuration,
+  RoutingMode,
+  ServerAddress,
+  Timeouts,
+  Weights,
+  weightPercentages,
+} from "./settings";
 
 export interface HaproxyConfigInput {
   readonly weights: Weights;
@@ -14,10 +26,26 @@ export interface HaproxyConfigInput {
   /** Required for `failover`. */
   readonly failoverPrimary?: Color;
   readonly servers: Readonly<Record<Color, readonly ServerAddress[]>>;
-  readonly healthCheckPath: string;
+  /** The active health check. @default DEFAULTS.healthCheck */
+  readonly healthCheck?: HealthCheckSettings;
+  /** @default DEFAULTS.timeouts */
+  readonly timeouts?: Timeouts;
+  /** One log line per request. @default true */
+  readonly accessLog?: boolean;
   /** When set, the stats page asks for user `admin` with this password. */
   readonly statsPassword?: string;
 }
+
+/** The documented defaults, in milliseconds: what a config gets for the settings not given. */
+export const DEFAULT_HEALTH_CHECK: HealthCheckSettings = {
+  path: DEFAULTS.healthCheck.path,
+  interval: parseDuration("healthCheck.interval", DEFAULTS.healthCheck.interval, 0, Infinity),
+  timeout: parseDuration("healthCheck.timeout", DEFAULTS.healthCheck.timeout, 0, Infinity),
+  expectStatus: DEFAULTS.healthCheck.expectStatus,
+};
+export const DEFAULT_TIMEOUTS: Timeouts = Object.fromEntries(
+  Object.entries(DEFAULTS.timeouts).map(([key, text]) => [key, parseDuration(`timeouts.${key}`, text, 0, Infinity)]),
+) as unknown as Timeouts;
 
 /** Where the config runs: the distributor container, or a test's loopback. */
 export interface HaproxyPlacement {
@@ -50,17 +78,9 @@ export const CONTAINER_CONFIG_PATH = "/usr/local/etc/haproxy/haproxy.cfg";
 /** Cookie that pins a client to its color with `routing: sticky`. */
 export const STICKY_COOKIE = "td_color";
 
-const TIMEOUTS = {
-  connect: "2s",
-  client: "30s",
-  // Per attempt on one replica; a hung replica costs this long before the request moves on.
-  server: "10s",
-  // The color hop waits for the replica hop to finish all of its attempts.
-  colorServer: "40s",
-  httpRequest: "10s",
-  httpKeepAlive: "10s",
-  queue: "5s",
-};
+/** Header the color hop's own health checks carry; stripped from client requests. */
+export const COLOR_CHECK_HEADER = "x-traffic-distributor-check";
+const COLOR_CHECK_PATH = "/.traffic-distributor/color-health";
 
 function indent(lines: string[]): string {
   return lines.map((line) => `    ${line}`).join("\n");
@@ -78,6 +98,16 @@ function socketName(placement: HaproxyPlacement, color: Color): string {
   return `abns@${placement.instance}-${color}`;
 }
 
+/**
+ * A server's name in HAProxy is the Host header its health checks send (`%[srv_name]`), so a
+ * check reaches the app the way a browser would: the host, with the port unless it is 80.
+ * IPv6 literals cannot be names; those servers get a numbered one (and a Host of that name).
+ */
+export function serverName(color: Color, index: number, server: ServerAddress): string {
+  if (server.host.includes(":")) return `${color}-${index}`;
+  return server.port === 80 ? server.host : `${server.host}:${server.port}`;
+}
+
 /** Weight and role of each color's server in the `colors` backend. */
 function colorServerLine(input: HaproxyConfigInput, placement: HaproxyPlacement, color: Color): string {
   const parts = [`server ${color} ${socketName(placement, color)}`];
@@ -88,7 +118,8 @@ function colorServerLine(input: HaproxyConfigInput, placement: HaproxyPlacement,
   } else {
     parts.push(`weight ${input.weights[color]}`);
   }
-  parts.push("check");
+  // Answered by HAProxy itself, never flaky: one check decides, and it runs often.
+  parts.push("check inter 200ms fall 1 rise 1");
   if (input.routing === "sticky") parts.push(`cookie ${color}`);
   return parts.join(" ");
 }
@@ -112,8 +143,12 @@ export function renderHaproxyConfig(
   if (input.routing === "failover" && !input.failoverPrimary) {
     throw new Error("renderHaproxyConfig: failover routing needs failoverPrimary");
   }
-  const healthCheck = `option httpchk GET ${input.healthCheckPath}`;
+  const check = input.healthCheck ?? DEFAULT_HEALTH_CHECK;
+  const timeouts = input.timeouts ?? DEFAULT_TIMEOUTS;
+  const duration = formatDuration;
   const l7RetryOnlyIdempotent = "http-request disable-l7-retry unless METH_GET || METH_HEAD";
+  // The color hop waits for the replica hop: its connection retries, then one response.
+  const colorServerTimeout = timeouts.server + 3 * timeouts.connect + 1000;
 
   const parts = [
     "# Rendered by traffic-distributor; `pulumi up` replaces this file, do not edit it by hand.",
@@ -124,34 +159,43 @@ export function renderHaproxyConfig(
       "maxconn 4096",
       "log stdout format raw local0 info",
       `stats socket ${placement.runtimeDir}/admin.sock mode 600 level admin`,
-      // Old workers finish in-flight requests after a reload, but not forever.
-      "hard-stop-after 60s",
+      // After a release step, the previous workers finish what they hold, for this long at most.
+      `hard-stop-after ${duration(timeouts.drain)}`,
     ]),
+    // Servers are looked up at run time through the host's resolver (Docker's, the VPC's): a
+    // stopped or missing replica does not fail a reload, and a restarted one is followed.
+    section("resolvers system", ["parse-resolv-conf", "hold valid 10s", "timeout resolve 1s", "timeout retry 1s"]),
     section("defaults", [
       "mode http",
-      "log global",
+      input.accessLog === false ? "no log" : "log global",
       "option httplog",
       "option dontlognull",
       // On reload, idle keep-alive connections are closed after their next response instead
       // of at once, so no client sends a request on a connection the old worker is closing.
       "option idle-close-on-response",
-      `timeout connect ${TIMEOUTS.connect}`,
-      `timeout client ${TIMEOUTS.client}`,
-      `timeout server ${TIMEOUTS.server}`,
-      `timeout http-request ${TIMEOUTS.httpRequest}`,
-      `timeout http-keep-alive ${TIMEOUTS.httpKeepAlive}`,
-      `timeout queue ${TIMEOUTS.queue}`,
-      "default-server inter 500ms fall 2 rise 2",
+      `timeout connect ${duration(timeouts.connect)}`,
+      `timeout client ${duration(timeouts.client)}`,
+      `timeout server ${duration(timeouts.server)}`,
+      `timeout tunnel ${duration(timeouts.tunnel)}`,
+      "timeout http-request 10s",
+      "timeout http-keep-alive 10s",
+      "timeout queue 5s",
+      `timeout check ${duration(check.timeout)}`,
+      `default-server inter ${duration(check.interval)} fall 2 rise 2`,
     ]),
     section("frontend public", [
       `bind ${placement.bindAddress}:${placement.listenPort}`,
       "option forwardfor",
+      `http-request del-header ${COLOR_CHECK_HEADER}`,
       "default_backend colors",
     ]),
     section("backend colors", [
       "balance roundrobin",
-      healthCheck,
-      `timeout server ${TIMEOUTS.colorServer}`,
+      // A color is up while any of its replicas is: its inner frontend answers this itself.
+      "option httpchk",
+      `http-check send meth GET uri ${COLOR_CHECK_PATH} ver HTTP/1.1 hdr Host traffic-distributor hdr ${COLOR_CHECK_HEADER} 1`,
+      "http-check expect status 200",
+      `timeout server ${duration(colorServerTimeout)}`,
       // A color that cannot answer hands the request to the other color: no healthy replica
       // (503), or its last replica reset mid-request after the color's own retries (502).
       "retries 1",
@@ -163,18 +207,31 @@ export function renderHaproxyConfig(
     ]),
   ];
 
+  const host = check.host ?? "%[srv_name]";
   for (const color of COLORS) {
     parts.push(
-      section(`frontend ${color}_in`, [`bind ${socketName(placement, color)}`, `default_backend ${color}`]),
+      section(`frontend ${color}_in`, [
+        `bind ${socketName(placement, color)}`,
+        // The public frontend logs each request once.
+        "no log",
+        `http-request return status 200 if { req.hdr(${COLOR_CHECK_HEADER}) -m found } { nbsrv(${color}) gt 0 }`,
+        `http-request return status 503 if { req.hdr(${COLOR_CHECK_HEADER}) -m found }`,
+        `default_backend ${color}`,
+      ]),
       section(`backend ${color}`, [
         "balance roundrobin",
-        healthCheck,
-        // A replica that refuses, resets or hangs: try another replica of the same color.
+        "option httpchk",
+        `http-check send meth GET uri ${check.path} ver HTTP/1.1 hdr Host ${host}`,
+        `http-check expect status ${check.expectStatus}`,
+        // A replica that refuses or resets: try another replica of the same color. A response
+        // that does not come in time is not retried: the request may have had its effect.
         "retries 2",
         "option redispatch 1",
-        "retry-on conn-failure empty-response response-timeout",
+        "retry-on conn-failure empty-response",
         l7RetryOnlyIdempotent,
-        ...input.servers[color].map((server, i) => `server ${color}-${i} ${address(server)} check`),
+        ...input.servers[color].map(
+          (server, i) => `server ${serverName(color, i, server)} ${address(server)} check resolvers system init-addr last,libc,none`,
+        ),
       ]),
     );
   }

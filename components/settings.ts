@@ -34,15 +34,33 @@ export const DEFAULTS = {
   image: DEFAULT_APP_IMAGE,
   replicas: 2,
   appPort: 80,
-  healthCheckPath: "/",
-  listenPort: 8080,
+  /** Per target: an unprivileged port on a developer's machine, plain HTTP's port on a public IP. */
+  listenPort: { docker: 8080, aws: 80 } as Record<Target, number>,
   statsPort: 8404,
   distributorImage: DEFAULT_DISTRIBUTOR_IMAGE,
+  /** Docker memory limit of the distributor container, in MiB. */
+  distributorMemoryMb: 256,
   target: "docker" as Target,
   instanceType: "t3.micro",
   ingressCidrs: ["0.0.0.0/0"] as readonly string[],
   dnsTtl: 60,
   dnsRecordType: "A" as DnsRecordType,
+  accessLog: true,
+  timeouts: {
+    connect: "2s",
+    client: "30s",
+    server: "30s",
+    tunnel: "1h",
+    drain: "5m",
+  },
+  healthCheck: {
+    path: "/",
+    interval: "500ms",
+    // Room for an app whose health endpoint takes most of a second; a hung server is out
+    // after two failed checks of interval + timeout each.
+    timeout: "1s",
+    expectStatus: "200-399",
+  },
 };
 
 export const DNS_RECORD_TYPES = ["A", "CNAME"] as const;
@@ -66,6 +84,8 @@ export interface ProvisionedColor {
   readonly image: string;
   readonly replicas: number;
   readonly port: number;
+  /** Docker memory limit per container, in MiB; absent: none. */
+  readonly memoryMb?: number;
 }
 
 /**
@@ -109,6 +129,40 @@ export interface AwsSettings {
   readonly dns?: DnsSettings;
 }
 
+/** Durations in milliseconds. */
+export interface Timeouts {
+  /** Connecting to a server. */
+  readonly connect: number;
+  /** A client's inactivity (request headers, body, idle keep-alive excepted). */
+  readonly client: number;
+  /** A server's inactivity: how long a response may take to start. Not retried. */
+  readonly server: number;
+  /** Inactivity of an upgraded connection (WebSocket) or a long response stream. */
+  readonly tunnel: number;
+  /** How long the workers of a replaced config keep their connections after a release step. */
+  readonly drain: number;
+}
+
+export interface HealthCheckSettings {
+  readonly path: string;
+  /** Host header of the checks; absent: the DNS name where one is set, else each server's host. */
+  readonly host?: string;
+  /** Milliseconds between checks. */
+  readonly interval: number;
+  /** Milliseconds a check may take to answer. */
+  readonly timeout: number;
+  /** Status codes and ranges that pass, e.g. "200-399" or "200,204". */
+  readonly expectStatus: string;
+}
+
+/** Where and how the `docker` target runs. */
+export interface DockerSettings {
+  /** An existing network to join instead of creating one (e.g. another stack's). */
+  readonly network?: pulumi.Input<string>;
+  /** Memory limit of the distributor container, in MiB. */
+  readonly distributorMemoryMb: number;
+}
+
 /** The validated, defaulted settings a distributor is built from. */
 export interface DistributorSettings {
   readonly target: Target;
@@ -117,12 +171,19 @@ export interface DistributorSettings {
   /** Only for `failover`: the color that takes all traffic while it is healthy. */
   readonly failoverPrimary?: Color;
   readonly colors: { readonly blue: ColorPlan; readonly green: ColorPlan };
-  readonly healthCheckPath: string;
+  readonly healthCheck: HealthCheckSettings;
+  readonly timeouts: Timeouts;
+  /** One log line per request on the distributor's stdout. */
+  readonly accessLog: boolean;
   readonly listenPort: number;
   readonly statsPort: number;
+  /** Known now, or an Output checked when it resolves; never echoed in an error. */
+  readonly statsPassword?: pulumi.Input<string>;
   readonly distributorImage: string;
   /** Present exactly when `target` is `aws`. */
   readonly aws?: AwsSettings;
+  /** Present exactly when `target` is `docker`. */
+  readonly docker?: DockerSettings;
 }
 
 /** Invalid input; the message names the setting and says what is allowed. */
@@ -133,8 +194,17 @@ export class SettingsError extends Error {
   }
 }
 
-function describe(value: unknown): string {
-  return typeof value === "string" ? JSON.stringify(value) : String(JSON.stringify(value) ?? value);
+/** How a rejected value is quoted in an error: JSON, except for what JSON cannot show (NaN, Infinity, undefined). */
+export function describe(value: unknown): string {
+  if (typeof value === "number" && !Number.isFinite(value)) return String(value);
+  if (typeof value === "string") return JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value);
+  try {
+    const text = JSON.stringify(value);
+    if (text === undefined) return String(value);
+    return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
 }
 
 function fail(label: string, value: unknown, allowed: string): never {
@@ -315,13 +385,80 @@ export function parseHealthCheckPath(label: string, value: unknown): string {
   return fail(label, value, 'must be an HTTP path starting with "/", without spaces, quotes, "#" or "$"');
 }
 
-/** The stats password goes into `stats auth` inside single quotes. */
-export function parseStatsPassword(label: string, value: string): string {
-  if (/^[\x21-\x7e]{8,128}$/.test(value) && !value.includes("'")) return value;
+/** The stats password goes into `stats auth` inside single quotes. Errors never quote it. */
+export function parseStatsPassword(label: string, value: unknown): string {
+  if (typeof value === "string" && /^[\x21-\x7e]{8,128}$/.test(value) && !value.includes("'")) return value;
   throw new SettingsError(
-    `${label} is not allowed: it must be 8 to 128 printable ASCII characters without spaces or single quotes`,
+    `${label} is not allowed (value hidden): it must be 8 to 128 printable ASCII characters without spaces or single quotes`,
   );
 }
+
+const DURATION = /^(\d{1,9})(ms|s|m|h)$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Milliseconds as HAProxy reads a duration, in the largest unit that divides it exactly. */
+export function formatDuration(ms: number): string {
+  for (const [unit, size] of [["h", 3_600_000], ["m", 60_000], ["s", 1000]] as const) {
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+/** A duration with a unit ("500ms", "30s", "5m", "1h") within [min, max] milliseconds. */
+export function parseDuration(label: string, value: unknown, min: number, max: number): number {
+  const allowed = `must be a duration with a unit (ms, s, m or h), e.g. "500ms" or "30s", from ${formatDuration(min)} to ${formatDuration(max)}`;
+  const match = typeof value === "string" ? DURATION.exec(value) : null;
+  if (!match) return fail(label, value, allowed);
+  const ms = Number(match[1]) * UNIT_MS[match[2]];
+  if (ms < min || ms > max) return fail(label, value, allowed);
+  return ms;
+}
+
+/** Status codes and ranges for `http-check expect status`: "200", "200-399", "200,204,300-399". */
+export function parseExpectStatus(label: string, value: unknown): string {
+  const allowed = 'must be HTTP status codes (100-599) or ranges, comma-separated, e.g. "200", "200-399" or "200,204"';
+  if (typeof value !== "string" || value.length > 100) return fail(label, value, allowed);
+  const parts = value.split(",");
+  for (const part of parts) {
+    const match = /^([1-5]\d\d)(?:-([1-5]\d\d))?$/.exec(part);
+    if (!match || (match[2] !== undefined && Number(match[2]) < Number(match[1]))) return fail(label, value, allowed);
+  }
+  return value;
+}
+
+/**
+ * A component name becomes Docker container names (`<name>-green-19-<hash>`, also their DNS
+ * names on the network), HAProxy identifiers and AWS resource names: letters, digits and
+ * hyphens, short enough that every derived name stays a valid DNS label.
+ */
+export const MAX_NAME_LENGTH = 40;
+export function parseComponentName(value: unknown): string {
+  if (typeof value === "string" && value.length <= MAX_NAME_LENGTH && /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$/.test(value)) {
+    return value;
+  }
+  return fail(
+    "the component name",
+    value,
+    `must be 1 to ${MAX_NAME_LENGTH} letters, digits and hyphens, starting and ending with a letter or digit ` +
+      "(it names containers, DNS labels and HAProxy sections; in the program it is the stack name)",
+  );
+}
+
+/** Rejects a list that names the same thing twice (after normalising each item with `key`). */
+export function checkUnique<T>(label: string, items: readonly T[], key: (item: T) => string = String): void {
+  const seen = new Map<string, number>();
+  items.forEach((item, i) => {
+    const k = key(item);
+    const first = seen.get(k);
+    if (first !== undefined) {
+      throw new SettingsError(`${label}[${i}] repeats ${label}[${first}] (${JSON.stringify(k)}): list each one once`);
+    }
+    seen.set(k, i);
+  });
+}
+
+/** Ports no distributor should listen on: SSH and RDP, which scanners and attackers try first. */
+export const REFUSED_LISTEN_PORTS: readonly number[] = [22, 3389];
 
 /** The primary color for `failover`: the one named, or else the one with the higher weight. */
 export function resolveFailoverPrimary(
@@ -337,6 +474,17 @@ export function resolveFailoverPrimary(
     );
   }
   return weights.blue > weights.green ? "blue" : "green";
+}
+
+/**
+ * Share of new traffic per color in percent, as the distributor sends it: by weight, or, with
+ * `failover`, all of it to the primary while it is healthy.
+ */
+export function trafficShares(routing: RoutingMode, weights: Weights, failoverPrimary?: Color): { blue: number; green: number } {
+  if (routing === "failover") {
+    return failoverPrimary === "blue" ? { blue: 100, green: 0 } : { blue: 0, green: 100 };
+  }
+  return weightPercentages(weights);
 }
 
 /** Share of new traffic per color in percent, rounded to two decimals. */

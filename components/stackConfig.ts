@@ -1,15 +1,17 @@
 // Reads the distributor's settings from stack config, in both forms the Pulumi CLI writes:
 //   pulumi config set weight.blue 0          -> flat key   "traffic-distributor:weight.blue" = "0"
 //   pulumi config set --path weight.blue 0   -> object key "traffic-distributor:weight" = {"blue": 0}
-// Pulumi.yaml defaults arrive in the object form, so the flat key wins when both exist.
+// Pulumi.yaml defaults arrive in the object form: the flat key wins over a default, and two
+// different values set by hand are an error.
 import {
+  SETTING_PATHS,
   SettingLabels,
   settingLabels,
   SettingPath,
   TrafficDistributorArgs,
   validateTrafficDistributorArgs,
 } from "./trafficDistributorArgs";
-import { DistributorSettings, parseStatsPassword, SettingsError } from "./settings";
+import { DEFAULTS, describe, DistributorSettings, SettingsError } from "./settings";
 
 export const CONFIG_NAMESPACE = "traffic-distributor";
 
@@ -18,8 +20,8 @@ const RENAMED_KEYS: Partial<Record<SettingPath, string>> = {
   "weights.blue": "weight.blue",
   "weights.green": "weight.green",
   failoverPrimary: "failover.primary",
-  healthCheckPath: "healthCheck.path",
   distributorImage: "distributor.image",
+  distributorMemoryMb: "distributor.memoryMb",
 };
 
 /** Stack config keys (without the namespace) for each setting. */
@@ -28,6 +30,42 @@ export const CONFIG_KEYS: Record<SettingPath, string> = settingLabels((path) => 
 export const CONFIG_LABELS = Object.fromEntries(
   Object.entries(CONFIG_KEYS).map(([path, key]) => [path, `${CONFIG_NAMESPACE}:${key}`]),
 ) as SettingLabels;
+
+/**
+ * The defaults Pulumi.yaml declares (a test keeps them equal to it). The CLI applies them in
+ * the object form, so an object value equal to its default says nothing about the user's intent.
+ */
+export const CONFIG_DEFAULTS: Record<SettingPath, unknown> = (() => {
+  const d = DEFAULTS;
+  const byPath: Partial<Record<SettingPath, unknown>> = {
+    target: d.target,
+    "weights.blue": d.weight,
+    "weights.green": d.weight,
+    routing: d.routing,
+    "healthCheck.path": d.healthCheck.path,
+    "healthCheck.interval": d.healthCheck.interval,
+    "healthCheck.timeout": d.healthCheck.timeout,
+    "healthCheck.expectStatus": d.healthCheck.expectStatus,
+    ...Object.fromEntries(Object.entries(d.timeouts).map(([k, v]) => [`timeouts.${k}`, v])),
+    accessLog: d.accessLog,
+    statsPort: d.statsPort,
+    distributorImage: d.distributorImage,
+    distributorMemoryMb: d.distributorMemoryMb,
+    "aws.instanceType": d.instanceType,
+    "aws.distributorInstanceType": d.instanceType,
+    "aws.ingressCidrs": d.ingressCidrs,
+    "dns.ttl": d.dnsTtl,
+    "dns.recordType": d.dnsRecordType,
+    "dns.takeOver": false,
+  };
+  for (const color of ["blue", "green"] as const) {
+    Object.assign(byPath, { [`${color}.image`]: d.image, [`${color}.replicas`]: d.replicas, [`${color}.port`]: d.appPort, [`${color}.servers`]: [] });
+  }
+  // Every other key's default is empty: unset.
+  return Object.fromEntries(SETTING_PATHS.map((path) => [path, byPath[path] ?? ""])) as Record<SettingPath, unknown>;
+})();
+
+const DEFAULT_BY_KEY = new Map(SETTING_PATHS.map((path) => [CONFIG_KEYS[path], CONFIG_DEFAULTS[path]]));
 
 /**
  * Raw stack config of the project namespace. Values are what the CLI stores: strings, with
@@ -64,10 +102,25 @@ function asObject(value: unknown): Record<string, unknown> | undefined {
     : undefined;
 }
 
-/** The value of a dotted key: the flat key first, then the same path inside the root object. */
-export function readConfigValue(source: ConfigSource, key: string): unknown {
-  const flat = source.get(key);
-  if (flat !== undefined) return flat;
+/** The same value whether the CLI stored it as text or YAML parsed it: `"50"`, `50`, `'["a"]'`, `["a"]`. */
+function sameValue(a: unknown, b: unknown): boolean {
+  const canonical = (value: unknown): string => {
+    if (typeof value === "string") {
+      try {
+        const parsed = JSON.parse(value);
+        if (typeof parsed === "object" && parsed !== null) return JSON.stringify(parsed);
+      } catch {
+        /* plain text */
+      }
+      return value;
+    }
+    return typeof value === "object" && value !== null ? JSON.stringify(value) : String(value);
+  };
+  return canonical(a) === canonical(b);
+}
+
+/** The value of a dotted key in the object form (`pulumi config set --path`), if any. */
+function readObjectForm(source: ConfigSource, key: string): unknown {
   const [root, ...path] = key.split(".");
   if (path.length === 0) return undefined;
   let node: unknown = source.get(root);
@@ -77,6 +130,25 @@ export function readConfigValue(source: ConfigSource, key: string): unknown {
     node = object[part];
   }
   return node;
+}
+
+/**
+ * The value of a dotted key, set as a flat key or inside its root object. Both set to different
+ * values is an error naming both, unless the object's value is only Pulumi.yaml's default.
+ */
+export function readConfigValue(source: ConfigSource, key: string): unknown {
+  const projectDefault = DEFAULT_BY_KEY.get(key);
+  const flat = source.get(key);
+  const nested = readObjectForm(source, key);
+  if (flat === undefined) return nested;
+  if (nested === undefined || sameValue(flat, nested)) return flat;
+  if (projectDefault !== undefined && sameValue(nested, projectDefault)) return flat;
+  const [root, ...rest] = key.split(".");
+  throw new SettingsError(
+    `${CONFIG_NAMESPACE}:${key} is set twice with different values: ${describe(flat)} as a flat key and ` +
+      `${describe(nested)} inside ${CONFIG_NAMESPACE}:${root} (set with --path). Keep one: ` +
+      `\`pulumi config rm ${key}\` or \`pulumi config rm --path ${root}.${rest.join(".")}\``,
+  );
 }
 
 const KNOWN_KEYS = new Set(Object.values(CONFIG_KEYS));
@@ -112,52 +184,69 @@ export interface StackSettings {
   readonly statsPassword?: string;
 }
 
+const AWS_ONLY = (path: SettingPath) => path.startsWith("aws.") || path.startsWith("dns.");
+const DOCKER_ONLY = (path: SettingPath) => path.startsWith("docker.") || path.endsWith("emoryMb");
+const PROVISIONED_FIELDS = ["image", "replicas", "port", "memoryMb"] as const;
+
+/** Writes `value` at a dotted arg path, creating the objects on the way. */
+function setAt(target: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split(".");
+  let node = target;
+  for (const part of parts.slice(0, -1)) node = (node[part] ??= {}) as Record<string, unknown>;
+  node[parts[parts.length - 1]] = value;
+}
+
 /**
- * Builds the component's args from stack config. Every error names the config key
- * (e.g. `traffic-distributor:weight.blue`) and what is allowed.
+ * Builds the component's args from stack config and validates them exactly as the component
+ * validates its args. Every error names the config key (e.g. `traffic-distributor:weight.blue`)
+ * and what is allowed.
  */
 export function readStackConfig(source: ConfigSource): StackSettings {
   checkKnownKeys(source);
   const read = (path: SettingPath): unknown => {
-    const value = readConfigValue(source, CONFIG_KEYS[path]);
+    const key = CONFIG_KEYS[path];
+    const value = readConfigValue(source, key);
+    // An empty list set as a flat key is a deliberate `pulumi config set blue.servers '[]'`,
+    // not Pulumi.yaml's default (that arrives in the object form): say it, do not provision.
+    if (path.endsWith(".servers") && source.get(key) !== undefined && isBlank(value)) {
+      throw new SettingsError(
+        `${CONFIG_LABELS[path]} is ${describe(value)}: list at least one "host:port", ` +
+          `or remove it (\`pulumi config rm ${key}\`) to provision the color`,
+      );
+    }
     return isBlank(value) ? undefined : value;
   };
-  // Values stay loosely typed here: the validator below parses them and names the key on error.
-  const color = (c: "blue" | "green") =>
-    read(`${c}.servers`) !== undefined
-      ? { servers: read(`${c}.servers`) }
-      : { image: read(`${c}.image`), replicas: read(`${c}.replicas`), port: read(`${c}.port`) };
-  const raw = {
-    target: read("target"),
-    weights: { blue: read("weights.blue"), green: read("weights.green") },
-    routing: read("routing"),
-    failoverPrimary: read("failoverPrimary"),
-    blue: color("blue"),
-    green: color("green"),
-    healthCheckPath: read("healthCheckPath"),
-    listenPort: read("listenPort"),
-    statsPort: read("statsPort"),
-    distributorImage: read("distributorImage"),
-    // The aws and dns keys have Pulumi.yaml defaults, so they are always present: read them for aws only.
-    aws: read("target") === "aws" ? readAws(read) : undefined,
-  } as unknown as TrafficDistributorArgs;
-  const settings = validateTrafficDistributorArgs(withParsedServers(raw), CONFIG_LABELS);
-
-  const password = read("statsPassword");
-  const statsPassword =
-    password === undefined ? undefined : parseStatsPassword(CONFIG_LABELS.statsPassword, String(password));
+  const target = read("target");
+  // Values stay loosely typed here: the validator parses them and names the key on error.
+  const raw: Record<string, unknown> = {};
+  for (const path of SETTING_PATHS) {
+    const value = read(path);
+    if (value === undefined) continue;
+    // Pulumi.yaml gives every key a default: those of the other target are left out, unless set otherwise.
+    if (AWS_ONLY(path) && target !== "aws") continue;
+    if (DOCKER_ONLY(path) && (target ?? DEFAULTS.target) !== "docker" && sameValue(value, CONFIG_DEFAULTS[path])) continue;
+    setAt(raw, path.startsWith("dns.") ? `aws.${path}` : path, path.endsWith(".servers") ? parseJsonList(path, value) : value);
+  }
+  // A color given as servers ignores the provisioned keys Pulumi.yaml fills in.
+  for (const color of ["blue", "green"] as const) {
+    const args = raw[color] as Record<string, unknown> | undefined;
+    if (args?.servers !== undefined) for (const field of PROVISIONED_FIELDS) delete args[field];
+  }
+  const settings = validateTrafficDistributorArgs(raw as TrafficDistributorArgs, CONFIG_LABELS);
+  const statsPassword = settings.statsPassword as string | undefined;
 
   // Hand the component typed args that pass its own validation unchanged.
   const args: TrafficDistributorArgs = {
+    ...(raw as TrafficDistributorArgs),
     target: settings.target,
     weights: settings.weights,
     routing: settings.routing,
     failoverPrimary: settings.routing === "failover" ? settings.failoverPrimary : undefined,
     blue: planToArgs(settings.colors.blue),
     green: planToArgs(settings.colors.green),
-    healthCheckPath: settings.healthCheckPath,
     listenPort: settings.listenPort,
     statsPort: settings.statsPort,
+    statsPassword: undefined,
     distributorImage: settings.distributorImage,
     // Validated settings are valid args: the aws fields carry the same names.
     aws: settings.aws,
@@ -165,43 +254,20 @@ export function readStackConfig(source: ConfigSource): StackSettings {
   return { args, settings, statsPassword };
 }
 
-function readAws(read: (path: SettingPath) => unknown): Record<string, unknown> {
-  return {
-    vpcId: read("aws.vpcId"),
-    subnetIds: read("aws.subnetIds"),
-    distributorSubnetId: read("aws.distributorSubnetId"),
-    instanceType: read("aws.instanceType"),
-    distributorInstanceType: read("aws.distributorInstanceType"),
-    ami: read("aws.ami"),
-    ingressCidrs: read("aws.ingressCidrs"),
-    dns: {
-      zoneId: read("dns.zoneId"),
-      name: read("dns.name"),
-      ttl: read("dns.ttl"),
-      aliases: read("dns.aliases"),
-      recordType: read("dns.recordType"),
-      takeOver: read("dns.takeOver"),
-    },
-  };
-}
-
 // `pulumi config set blue.servers '["a:1"]'` stores JSON text; the validator wants a list.
-function withParsedServers(raw: TrafficDistributorArgs): TrafficDistributorArgs {
-  const parse = (c: "blue" | "green") => {
-    const color = raw[c] as { servers?: unknown } | undefined;
-    if (typeof color?.servers !== "string") return raw[c];
-    try {
-      return { servers: JSON.parse(color.servers) };
-    } catch {
-      throw new SettingsError(
-        `${CONFIG_LABELS[`${c}.servers`]} is ${JSON.stringify(color.servers)}: ` +
-          `must be a JSON list of "host:port" strings, e.g. ["10.0.0.5:8080"]`,
-      );
-    }
-  };
-  return { ...raw, blue: parse("blue"), green: parse("green") };
+function parseJsonList(path: SettingPath, value: unknown): unknown {
+  if (typeof value !== "string") return value;
+  try {
+    return JSON.parse(value);
+  } catch {
+    throw new SettingsError(
+      `${CONFIG_LABELS[path]} is ${describe(value)}: must be a JSON list of "host:port" strings, e.g. ["10.0.0.5:8080"]`,
+    );
+  }
 }
 
 function planToArgs(plan: DistributorSettings["colors"]["blue"]) {
-  return plan.kind === "existing" ? { servers: plan.servers } : { image: plan.image, replicas: plan.replicas, port: plan.port };
+  return plan.kind === "existing"
+    ? { servers: plan.servers }
+    : { image: plan.image, replicas: plan.replicas, port: plan.port, ...(plan.memoryMb === undefined ? {} : { memoryMb: plan.memoryMb }) };
 }

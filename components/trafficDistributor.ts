@@ -2,9 +2,40 @@ import * as pulumi from "@pulumi/pulumi";
 import * as awsTarget from "./aws";
 import { Deployment, DeploymentContext } from "./deployment";
 import * as dockerTarget from "./docker";
-import { renderHaproxyConfig } from "./haproxyConfig";
-import { Color, parseServerList, RoutingMode, ServerAddress, weightPercentages } from "./settings";
-import { ARG_LABELS, TrafficDistributorArgs, validateTrafficDistributorArgs } from "./trafficDistributorArgs";
+import { HaproxyConfigInput, renderHaproxyConfig } from "./haproxyConfig";
+import { Color, DistributorSettings, parseComponentName, parseStatsPassword, RoutingMode, ServerAddress, SettingsError, trafficShares } from "./settings";
+import { ARG_LABELS, checkServerList, isPlain, TrafficDistributorArgs, validateTrafficDistributorArgs } from "./trafficDistributorArgs";
+
+/** Host ports taken by the Docker distributors of this program, for a clear error on a clash. */
+const dockerHostPorts = new Map<number, string>();
+
+/** Forgets the claimed ports: a program runs once per process, a test suite many times. */
+export function resetHostPortClaims(): void {
+  dockerHostPorts.clear();
+}
+
+/** Two distributors on one Docker host cannot publish the same port: say so before anything registers. */
+function claimHostPorts(name: string, settings: DistributorSettings): void {
+  if (settings.target !== "docker") return;
+  const wanted: Array<[number, string]> = [
+    [settings.listenPort, "listenPort"],
+    [settings.statsPort, "statsPort"],
+  ];
+  for (const [port, label] of wanted) {
+    const holder = dockerHostPorts.get(port);
+    if (holder !== undefined && holder !== name) {
+      throw new SettingsError(
+        `${label} is ${port}, which the TrafficDistributor "${holder}" in this program already publishes on the Docker host: give each distributor its own listenPort and statsPort`,
+      );
+    }
+  }
+  for (const [port] of wanted) dockerHostPorts.set(port, name);
+}
+
+/** `host:port`, `[ipv6]:port`: the form the `servers` input takes. */
+function serverText(server: ServerAddress): string {
+  return server.host.includes(":") ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`;
+}
 
 /**
  * Blue-green traffic distribution: two colors of an app behind an HAProxy that splits HTTP
@@ -24,7 +55,7 @@ export class TrafficDistributor extends pulumi.ComponentResource {
   public readonly dnsName: pulumi.Output<string | undefined>;
   /** The distributor's security group (aws); undefined on docker. Existing servers admit it. */
   public readonly securityGroupId: pulumi.Output<string | undefined>;
-  /** Share of new traffic per color, in percent. */
+  /** Share of new traffic per color, in percent, as it is sent (failover: the primary's 100). */
   public readonly weights: pulumi.Output<{ blue: number; green: number }>;
   /** The routing mode in force. */
   public readonly routing: pulumi.Output<RoutingMode>;
@@ -32,8 +63,13 @@ export class TrafficDistributor extends pulumi.ComponentResource {
   public readonly statsUrl: pulumi.Output<string>;
   /** Forwards the stats port of the AWS distributor to this machine; undefined on docker. */
   public readonly statsTunnelCommand: pulumi.Output<string | undefined>;
-  /** The servers of each color, as the distributor addresses them. */
-  public readonly servers: pulumi.Output<Record<Color, ServerAddress[]>>;
+  /**
+   * The servers of each color as `host:port`, the form the `servers` input takes: another
+   * stack's `StackReference` output feeds it directly (on docker, with `docker.network`).
+   */
+  public readonly servers: pulumi.Output<Record<Color, string[]>>;
+  /** The Docker network the distributor and the apps share (docker); undefined on aws. */
+  public readonly networkName: pulumi.Output<string | undefined>;
   /** The HAProxy config deployed (a secret when it holds the stats password). */
   public readonly haproxyConfig: pulumi.Output<string>;
   /** The distributor's container name (docker) or instance ID (aws). */
@@ -44,8 +80,21 @@ export class TrafficDistributor extends pulumi.ComponentResource {
 
   constructor(name: string, args: TrafficDistributorArgs = {}, opts: pulumi.ComponentResourceOptions = {}) {
     // Validate before anything is registered: a bad setting fails preview and touches nothing.
+    parseComponentName(name);
     const settings = validateTrafficDistributorArgs(args);
+    claimHostPorts(name, settings);
     super("traffic-distributor:index:TrafficDistributor", name, {}, opts);
+    // A secret password arrives as an Output: check it when it resolves, without showing it.
+    const statsPassword =
+      settings.statsPassword === undefined || isPlain(settings.statsPassword)
+        ? settings.statsPassword
+        : pulumi.output(settings.statsPassword).apply((password) => {
+            try {
+              return parseStatsPassword(ARG_LABELS.statsPassword, password);
+            } catch (error) {
+              throw new pulumi.ResourceError((error as Error).message, this);
+            }
+          });
 
     const context: DeploymentContext = {
       name,
@@ -54,15 +103,8 @@ export class TrafficDistributor extends pulumi.ComponentResource {
       existingServers: (color, servers) => this.checkedServers(color, servers),
       // Output.all carries the password's secret bit over to the config.
       renderConfig: (servers) =>
-        pulumi.all([servers.blue, servers.green, args.statsPassword]).apply(([blue, green, statsPassword]) =>
-          renderHaproxyConfig({
-            weights: settings.weights,
-            routing: settings.routing,
-            failoverPrimary: settings.failoverPrimary,
-            servers: { blue, green },
-            healthCheckPath: settings.healthCheckPath,
-            statsPassword,
-          }),
+        pulumi.all([servers.blue, servers.green, statsPassword]).apply(([blue, green, password]) =>
+          renderHaproxyConfig(renderInput(settings, { blue, green }, password)),
         ),
     };
     const deployment: Deployment<dockerTarget.Environment | awsTarget.Environment, dockerTarget.Distributor | awsTarget.Distributor> =
@@ -80,9 +122,12 @@ export class TrafficDistributor extends pulumi.ComponentResource {
     this.url = pulumi.interpolate`http://${this.publicAddress}${port}/`;
     this.statsUrl = pulumi.output(`http://127.0.0.1:${settings.statsPort}/stats`);
     this.statsTunnelCommand = deployment.statsTunnelCommand ?? pulumi.output(undefined);
-    this.weights = pulumi.output(weightPercentages(settings.weights));
+    this.weights = pulumi.output(trafficShares(settings.routing, settings.weights, settings.failoverPrimary));
     this.routing = pulumi.output(settings.routing);
-    this.servers = pulumi.all([deployment.servers.blue, deployment.servers.green]).apply(([blue, green]) => ({ blue, green }));
+    this.servers = pulumi
+      .all([deployment.servers.blue, deployment.servers.green])
+      .apply(([blue, green]) => ({ blue: blue.map(serverText), green: green.map(serverText) }));
+    this.networkName = deployment.networkName ?? pulumi.output(undefined);
 
     this.registerOutputs({
       url: this.url,
@@ -95,6 +140,7 @@ export class TrafficDistributor extends pulumi.ComponentResource {
       statsUrl: this.statsUrl,
       statsTunnelCommand: this.statsTunnelCommand,
       servers: this.servers,
+      networkName: this.networkName,
       haproxyConfig: this.haproxyConfig,
       distributorId: this.distributorId,
     });
@@ -104,10 +150,30 @@ export class TrafficDistributor extends pulumi.ComponentResource {
   private checkedServers(color: Color, servers: pulumi.Input<readonly string[]>): pulumi.Output<ServerAddress[]> {
     return pulumi.output(servers).apply((list) => {
       try {
-        return parseServerList(ARG_LABELS[`${color}.servers`], list);
+        return checkServerList(ARG_LABELS[`${color}.servers`], list);
       } catch (error) {
         throw new pulumi.ResourceError((error as Error).message, this);
       }
     });
   }
+}
+
+/** The renderer's input from validated settings: one place, for the component and `npm run render`. */
+export function renderInput(
+  settings: DistributorSettings,
+  servers: Record<Color, ServerAddress[]>,
+  statsPassword: string | undefined,
+): HaproxyConfigInput {
+  const dnsName = settings.aws?.dns?.name;
+  return {
+    weights: settings.weights,
+    routing: settings.routing,
+    failoverPrimary: settings.failoverPrimary,
+    servers,
+    // The checks ask for the public name, when it is a full one, as clients do.
+    healthCheck: { ...settings.healthCheck, host: settings.healthCheck.host ?? (dnsName?.includes(".") ? dnsName : undefined) },
+    timeouts: settings.timeouts,
+    accessLog: settings.accessLog,
+    statsPassword,
+  };
 }

@@ -1,6 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import {
   AwsSettings,
+  checkUnique,
+  checkWeights,
   Color,
   COLORS,
   ColorPlan,
@@ -9,28 +11,34 @@ import {
   DNS_RECORD_TYPES,
   DnsRecordType,
   DnsSettings,
-  RoutingMode,
-  ROUTING_MODES,
-  Target,
-  TARGETS,
-  checkWeights,
+  DockerSettings,
+  HealthCheckSettings,
   parseAwsId,
   parseBoolean,
   parseChoice,
   parseCidr,
   parseDnsName,
+  parseDuration,
+  parseExpectStatus,
+  parseHealthCheckPath,
+  parseImage,
   parseInstanceType,
   parseInteger,
   parseList,
-  parseZoneId,
-  parseHealthCheckPath,
-  parseImage,
   parsePort,
   parseReplicas,
   parseServerList,
+  parseStatsPassword,
   parseWeight,
+  parseZoneId,
+  REFUSED_LISTEN_PORTS,
   resolveFailoverPrimary,
+  RoutingMode,
+  ROUTING_MODES,
   SettingsError,
+  Target,
+  TARGETS,
+  Timeouts,
 } from "./settings";
 
 /** A color the component provisions: `replicas` containers of `image`. */
@@ -41,6 +49,8 @@ export interface ProvisionedColorArgs {
   readonly replicas?: number;
   /** Port the app listens on inside its container. @default 80 */
   readonly port?: number;
+  /** Memory limit of each container in MiB, 16–1048576 (`docker` target). @default none */
+  readonly memoryMb?: number;
 }
 
 /**
@@ -116,9 +126,16 @@ export interface TrafficDistributorArgs {
   readonly blue?: ColorArgs;
   /** The green color. @default a provisioned demo app */
   readonly green?: ColorArgs;
-  /** Path of the active HTTP health check sent to every server. @default "/" */
-  readonly healthCheckPath?: string;
-  /** Public port of the distributor (on the Docker host, or the Elastic IP). @default 8080 */
+  /** The active HTTP/1.1 health check sent to every server. */
+  readonly healthCheck?: HealthCheckArgs;
+  /** Timeouts of the distributor. */
+  readonly timeouts?: TimeoutArgs;
+  /** One log line per request on the distributor's output. @default true */
+  readonly accessLog?: boolean;
+  /**
+   * Public port of the distributor (on the Docker host, or the Elastic IP); not 22 or 3389.
+   * @default 8080 on docker, 80 on aws
+   */
   readonly listenPort?: number;
   /** Port of the HAProxy stats page, on the distributor host's loopback only. @default 8404 */
   readonly statsPort?: number;
@@ -126,8 +143,54 @@ export interface TrafficDistributorArgs {
   readonly statsPassword?: pulumi.Input<string>;
   /** HAProxy image of the distributor. @default "haproxy:2.6.12" */
   readonly distributorImage?: string;
+  /** Memory limit of the distributor container in MiB, 16–1048576 (`docker` target). @default 256 */
+  readonly distributorMemoryMb?: number;
   /** Settings of the `aws` target; only allowed with `target: "aws"`. */
   readonly aws?: AwsTargetArgs;
+  /** Settings of the `docker` target; only allowed with `target: "docker"`. */
+  readonly docker?: DockerTargetArgs;
+}
+
+/** Durations are strings with a unit: "500ms", "30s", "5m", "1h". */
+export interface TimeoutArgs {
+  /** Connecting to a server, 100ms–1m; a failed connection is retried on another server. @default "2s" */
+  readonly connect?: string;
+  /** How long a client may stay silent mid-request, 1s–1h. @default "30s" */
+  readonly client?: string;
+  /**
+   * How long a server may take to start answering, 1s–1h. A request that runs out of it gets a
+   * 504 and is not retried (it may have had effects). @default "30s"
+   */
+  readonly server?: string;
+  /** Idle time of a WebSocket or a long stream before it is closed, 1s–24h. @default "1h" */
+  readonly tunnel?: string;
+  /**
+   * After a release step, how long connections served by the previous config may run on (long
+   * downloads, WebSockets) before they are closed, 1s–24h. @default "5m"
+   */
+  readonly drain?: string;
+}
+
+export interface HealthCheckArgs {
+  /** Path of the check, starting with "/". @default "/" */
+  readonly path?: string;
+  /** Host header of the checks. @default the DNS name (aws with `dns`), else each server's host */
+  readonly host?: string;
+  /** Time between checks, 100ms–1h. @default "500ms" */
+  readonly interval?: string;
+  /** How long a check may take, 100ms–1m. @default "1s" */
+  readonly timeout?: string;
+  /** Status codes that pass: codes or ranges, comma-separated. @default "200-399" */
+  readonly expectStatus?: string;
+}
+
+/** Where and how the `docker` target runs. */
+export interface DockerTargetArgs {
+  /**
+   * An existing Docker network to join instead of creating one, e.g. another stack's network so
+   * the distributor reaches its containers by name. @default a network of its own
+   */
+  readonly network?: pulumi.Input<string>;
 }
 
 /** How each setting is named in error messages: by argument, or by stack config key. */
@@ -140,12 +203,18 @@ export const SETTING_PATHS = [
   "weights.green",
   "routing",
   "failoverPrimary",
-  ...COLORS.flatMap((color) => (["image", "replicas", "port", "servers"] as const).map((field) => `${color}.${field}` as const)),
-  "healthCheckPath",
+  ...COLORS.flatMap((color) =>
+    (["image", "replicas", "port", "servers", "memoryMb"] as const).map((field) => `${color}.${field}` as const),
+  ),
+  ...(["path", "host", "interval", "timeout", "expectStatus"] as const).map((field) => `healthCheck.${field}` as const),
+  ...(["connect", "client", "server", "tunnel", "drain"] as const).map((field) => `timeouts.${field}` as const),
+  "accessLog",
   "listenPort",
   "statsPort",
   "statsPassword",
   "distributorImage",
+  "distributorMemoryMb",
+  "docker.network",
   ...(["vpcId", "subnetIds", "distributorSubnetId", "instanceType", "distributorInstanceType", "ami", "ingressCidrs"] as const).map(
     (field) => `aws.${field}` as const,
   ),
@@ -167,6 +236,42 @@ export function isPlain<T>(value: pulumi.Input<T> | undefined): value is T {
   return value !== undefined && !pulumi.Output.isInstance(value) && !(value instanceof Promise);
 }
 
+/** The shape of the args: each object's allowed keys, derived from the setting paths. */
+type ArgTree = { [key: string]: ArgTree | true };
+const ARG_TREE: ArgTree = (() => {
+  const tree: ArgTree = {};
+  for (const path of SETTING_PATHS) {
+    const parts = (path.startsWith("dns.") ? `aws.${path}` : path).split(".");
+    let node = tree;
+    parts.slice(0, -1).forEach((part) => (node = (node[part] ??= {}) as ArgTree));
+    node[parts[parts.length - 1]] = true;
+  }
+  return tree;
+})();
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value) && !pulumi.Output.isInstance(value) && !(value instanceof Promise);
+}
+
+/**
+ * Rejects argument names the component does not read, at run time too: JavaScript callers
+ * and args built from data get no compiler to catch `weigths` or `blue.imgae`.
+ */
+export function checkKnownArgs(args: unknown, tree: ArgTree = ARG_TREE, at = ""): void {
+  const allowed = Object.keys(tree);
+  if (!isRecord(args)) {
+    throw new SettingsError(`${at || "the args"} is ${args === null ? "null" : typeof args}: must be an object with ${allowed.join(", ")}`);
+  }
+  for (const [key, value] of Object.entries(args)) {
+    const path = at ? `${at}.${key}` : key;
+    const node = tree[key];
+    if (node === undefined) {
+      throw new SettingsError(`unknown argument ${path}: ${at ? `the arguments of ${at}` : "the arguments"} are ${allowed.join(", ")}`);
+    }
+    if (node !== true && value !== undefined) checkKnownArgs(value, node, path);
+  }
+}
+
 function validateDns(dns: DnsArgs | undefined, labels: SettingLabels): DnsSettings | undefined {
   if (dns === undefined || (dns.zoneId === undefined && dns.name === undefined)) return undefined;
   if (dns.zoneId === undefined) {
@@ -177,11 +282,18 @@ function validateDns(dns: DnsArgs | undefined, labels: SettingLabels): DnsSettin
   if (dns.name === undefined) {
     throw new SettingsError(`${labels["dns.zoneId"]} is set but ${labels["dns.name"]} is not: give the record name, e.g. "app.example.com"`);
   }
+  const name = parseDnsName(labels["dns.name"], dns.name);
+  const aliases = parseList(labels["dns.aliases"], dns.aliases ?? [], 'DNS names, e.g. ["www"]', parseDnsName);
+  checkUnique(labels["dns.aliases"], aliases);
+  const clash = aliases.indexOf(name);
+  if (clash >= 0) {
+    throw new SettingsError(`${labels["dns.aliases"]}[${clash}] is ${labels["dns.name"]} itself: list only the other names`);
+  }
   return {
     zoneId: isPlain(dns.zoneId) ? parseZoneId(labels["dns.zoneId"], dns.zoneId) : dns.zoneId,
-    name: parseDnsName(labels["dns.name"], dns.name),
+    name,
     ttl: parseInteger(labels["dns.ttl"], dns.ttl ?? DEFAULTS.dnsTtl, 0, 86400),
-    aliases: parseList(labels["dns.aliases"], dns.aliases ?? [], 'DNS names, e.g. ["www"]', parseDnsName),
+    aliases,
     recordType: parseChoice(labels["dns.recordType"], dns.recordType ?? DEFAULTS.dnsRecordType, DNS_RECORD_TYPES),
     takeOver: parseBoolean(labels["dns.takeOver"], dns.takeOver ?? false),
   };
@@ -194,6 +306,7 @@ function validateAws(aws: AwsTargetArgs, labels: SettingLabels): AwsSettings {
   if (isPlain(subnetIds)) {
     subnetIds = parseList(labels["aws.subnetIds"], subnetIds, 'subnet IDs, e.g. ["subnet-0123456789abcdef0"]', subnet);
     if (subnetIds.length === 0) throw new SettingsError(`${labels["aws.subnetIds"]} is empty: list at least one subnet ID`);
+    checkUnique(labels["aws.subnetIds"], subnetIds);
   }
   const distributorSubnetId = isPlain(aws.distributorSubnetId)
     ? subnet(labels["aws.distributorSubnetId"], aws.distributorSubnetId)
@@ -208,6 +321,16 @@ function validateAws(aws: AwsTargetArgs, labels: SettingLabels): AwsSettings {
       `${labels["aws.vpcId"]} is set but ${labels["aws.subnetIds"]} is not: list the subnets of that VPC the instances go in`,
     );
   }
+  const ingressCidrs = parseList(
+    labels["aws.ingressCidrs"],
+    aws.ingressCidrs ?? DEFAULTS.ingressCidrs,
+    'CIDR blocks, e.g. ["0.0.0.0/0"]',
+    parseCidr,
+  );
+  if (ingressCidrs.length === 0) {
+    throw new SettingsError(`${labels["aws.ingressCidrs"]} is empty: list who may reach the distributor, e.g. ["0.0.0.0/0"]`);
+  }
+  checkUnique(labels["aws.ingressCidrs"], ingressCidrs);
   return {
     vpcId,
     subnetIds,
@@ -218,14 +341,13 @@ function validateAws(aws: AwsTargetArgs, labels: SettingLabels): AwsSettings {
       aws.distributorInstanceType ?? DEFAULTS.instanceType,
     ),
     ami: aws.ami === undefined ? undefined : parseAwsId(labels["aws.ami"], aws.ami, "ami"),
-    ingressCidrs: parseList(
-      labels["aws.ingressCidrs"],
-      aws.ingressCidrs ?? DEFAULTS.ingressCidrs,
-      'CIDR blocks, e.g. ["0.0.0.0/0"]',
-      parseCidr,
-    ),
+    ingressCidrs,
     dns: validateDns(aws.dns, labels),
   };
+}
+
+function parseMemoryMb(label: string, value: unknown): number {
+  return parseInteger(label, value, 16, 1_048_576);
 }
 
 function isExisting(color: ColorArgs | undefined): color is ExistingColorArgs {
@@ -235,7 +357,7 @@ function isExisting(color: ColorArgs | undefined): color is ExistingColorArgs {
 function validateColor(color: Color, args: ColorArgs | undefined, labels: SettingLabels): ColorPlan {
   if (isExisting(args)) {
     const provisioned = args as ProvisionedColorArgs;
-    const extra = (["image", "replicas", "port"] as const).find((k) => provisioned[k] !== undefined);
+    const extra = (["image", "replicas", "port", "memoryMb"] as const).find((k) => provisioned[k] !== undefined);
     if (extra) {
       throw new SettingsError(
         `${labels[`${color}.servers`]} and ${labels[`${color}.${extra}`]} are both set: ` +
@@ -243,26 +365,125 @@ function validateColor(color: Color, args: ColorArgs | undefined, labels: Settin
       );
     }
     // Plain lists are checked now; a list that arrives as an Output is checked when it resolves.
-    if (isPlain(args.servers)) parseServerList(labels[`${color}.servers`], args.servers);
+    if (isPlain(args.servers)) checkServerList(labels[`${color}.servers`], args.servers);
     return { kind: "existing", servers: args.servers };
   }
+  const memoryMb = (args as ProvisionedColorArgs | undefined)?.memoryMb;
   return {
     kind: "provisioned",
     image: parseImage(labels[`${color}.image`], args?.image ?? DEFAULTS.image),
     replicas: parseReplicas(labels[`${color}.replicas`], args?.replicas ?? DEFAULTS.replicas),
     port: parsePort(labels[`${color}.port`], args?.port ?? DEFAULTS.appPort),
+    ...(memoryMb === undefined ? {} : { memoryMb: parseMemoryMb(labels[`${color}.memoryMb`], memoryMb) }),
   };
+}
+
+/** A color's servers: valid, not empty, each listed once. */
+export function checkServerList(label: string, value: unknown): ReturnType<typeof parseServerList> {
+  const servers = parseServerList(label, value);
+  checkUnique(label, servers, (s) => `${s.host.toLowerCase()}:${s.port}`);
+  return servers;
+}
+
+/** The same server in both colors would take traffic meant for either: a copy-paste slip. */
+function checkColorsDistinct(colors: Record<Color, ColorPlan>, labels: SettingLabels): void {
+  const { blue, green } = colors;
+  if (blue.kind !== "existing" || green.kind !== "existing" || !isPlain(blue.servers) || !isPlain(green.servers)) return;
+  const key = (s: { host: string; port: number }) => `${s.host.toLowerCase()}:${s.port}`;
+  const blueServers = new Set(parseServerList(labels["blue.servers"], blue.servers).map(key));
+  const shared = parseServerList(labels["green.servers"], green.servers).map(key).find((k) => blueServers.has(k));
+  if (shared) {
+    throw new SettingsError(
+      `${labels["blue.servers"]} and ${labels["green.servers"]} both list ${JSON.stringify(shared)}: each server belongs to one color`,
+    );
+  }
+}
+
+function validateHealthCheck(args: HealthCheckArgs | undefined, labels: SettingLabels): HealthCheckSettings {
+  const defaults = DEFAULTS.healthCheck;
+  return {
+    path: parseHealthCheckPath(labels["healthCheck.path"], args?.path ?? defaults.path),
+    ...(args?.host === undefined ? {} : { host: parseDnsName(labels["healthCheck.host"], args.host) }),
+    interval: parseDuration(labels["healthCheck.interval"], args?.interval ?? defaults.interval, 100, 3_600_000),
+    timeout: parseDuration(labels["healthCheck.timeout"], args?.timeout ?? defaults.timeout, 100, 60_000),
+    expectStatus: parseExpectStatus(labels["healthCheck.expectStatus"], args?.expectStatus ?? defaults.expectStatus),
+  };
+}
+
+function validateTimeouts(args: TimeoutArgs | undefined, labels: SettingLabels): Timeouts {
+  const defaults = DEFAULTS.timeouts;
+  const day = 86_400_000;
+  return {
+    connect: parseDuration(labels["timeouts.connect"], args?.connect ?? defaults.connect, 100, 60_000),
+    client: parseDuration(labels["timeouts.client"], args?.client ?? defaults.client, 1000, 3_600_000),
+    server: parseDuration(labels["timeouts.server"], args?.server ?? defaults.server, 1000, 3_600_000),
+    tunnel: parseDuration(labels["timeouts.tunnel"], args?.tunnel ?? defaults.tunnel, 1000, day),
+    drain: parseDuration(labels["timeouts.drain"], args?.drain ?? defaults.drain, 1000, day),
+  };
+}
+
+function validateDocker(args: TrafficDistributorArgs, labels: SettingLabels): DockerSettings {
+  const network = args.docker?.network;
+  return {
+    ...(network === undefined
+      ? {}
+      : { network: isPlain(network) ? parseDockerNetwork(labels["docker.network"], network) : network }),
+    distributorMemoryMb: parseMemoryMb(labels.distributorMemoryMb, args.distributorMemoryMb ?? DEFAULTS.distributorMemoryMb),
+  };
+}
+
+/** A Docker network name (Docker's own rule), so it never reaches a name or a shell malformed. */
+function parseDockerNetwork(label: string, value: unknown): string {
+  if (typeof value === "string" && /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(value)) return value;
+  throw new SettingsError(
+    `${label} is ${JSON.stringify(value)}: must be the name of an existing Docker network (letters, digits, "_", "." and "-")`,
+  );
+}
+
+/** Settings that only one target reads: set for the other, they would be silently ignored. */
+function checkTargetSpecific(args: TrafficDistributorArgs, target: Target, labels: SettingLabels): void {
+  const dockerOnly: Array<[unknown, string]> = [
+    [args.docker, "docker"],
+    [args.distributorMemoryMb, labels.distributorMemoryMb],
+    ...COLORS.map((c): [unknown, string] => [(args[c] as ProvisionedColorArgs | undefined)?.memoryMb, labels[`${c}.memoryMb`]]),
+  ];
+  for (const [value, label] of dockerOnly) {
+    if (target !== "docker" && value !== undefined) {
+      throw new SettingsError(`${label} is set but ${labels.target} is "${target}": it applies only to target "docker"`);
+    }
+  }
+  if (target !== "aws" && args.aws !== undefined) {
+    throw new SettingsError(`aws is set but ${labels.target} is "${target}": the aws settings apply only to target "aws"`);
+  }
+}
+
+function validateListenPort(args: TrafficDistributorArgs, target: Target, labels: SettingLabels): { listenPort: number; statsPort: number } {
+  const listenPort = parsePort(labels.listenPort, args.listenPort ?? DEFAULTS.listenPort[target]);
+  if (REFUSED_LISTEN_PORTS.includes(listenPort)) {
+    throw new SettingsError(
+      `${labels.listenPort} is ${listenPort}: that is the port of ${listenPort === 22 ? "SSH" : "RDP"}; ` +
+        "choose another, e.g. 80 or 8080",
+    );
+  }
+  const statsPort = parsePort(labels.statsPort, args.statsPort ?? DEFAULTS.statsPort);
+  if (listenPort === statsPort) {
+    throw new SettingsError(`${labels.listenPort} and ${labels.statsPort} are both ${listenPort}: they must differ`);
+  }
+  return { listenPort, statsPort };
 }
 
 /**
  * Checks every argument and fills in the defaults. Throws a `SettingsError` naming the
- * offending setting (by `labels`) and what is allowed; registers nothing.
+ * offending setting (by `labels`) and what is allowed; registers nothing. Stack config and
+ * component args both come through here.
  */
 export function validateTrafficDistributorArgs(
   args: TrafficDistributorArgs,
   labels: SettingLabels = ARG_LABELS,
 ): DistributorSettings {
+  checkKnownArgs(args);
   const target = parseChoice(labels.target, args.target ?? DEFAULTS.target, TARGETS);
+  checkTargetSpecific(args, target, labels);
   const weights = checkWeights(
     { blue: labels["weights.blue"], green: labels["weights.green"] },
     {
@@ -273,6 +494,11 @@ export function validateTrafficDistributorArgs(
   const routing = parseChoice(labels.routing, args.routing ?? DEFAULTS.routing, ROUTING_MODES);
   const namedPrimary =
     args.failoverPrimary === undefined ? undefined : parseChoice(labels.failoverPrimary, args.failoverPrimary, COLORS);
+  if (namedPrimary !== undefined && routing !== "failover") {
+    throw new SettingsError(
+      `${labels.failoverPrimary} is set but ${labels.routing} is "${routing}": a primary color applies only to routing "failover"`,
+    );
+  }
   const failoverPrimary =
     routing === "failover"
       ? resolveFailoverPrimary(
@@ -281,24 +507,25 @@ export function validateTrafficDistributorArgs(
           namedPrimary,
         )
       : undefined;
-  const listenPort = parsePort(labels.listenPort, args.listenPort ?? DEFAULTS.listenPort);
-  const statsPort = parsePort(labels.statsPort, args.statsPort ?? DEFAULTS.statsPort);
-  if (listenPort === statsPort) {
-    throw new SettingsError(`${labels.listenPort} and ${labels.statsPort} are both ${listenPort}: they must differ`);
-  }
-  if (target !== "aws" && args.aws !== undefined) {
-    throw new SettingsError(`aws is set but ${labels.target} is "${target}": the aws settings apply only to target "aws"`);
-  }
+  const colors = { blue: validateColor("blue", args.blue, labels), green: validateColor("green", args.green, labels) };
+  checkColorsDistinct(colors, labels);
+  const statsPassword = args.statsPassword;
   return {
     target,
     weights,
     routing,
     failoverPrimary,
-    colors: { blue: validateColor("blue", args.blue, labels), green: validateColor("green", args.green, labels) },
-    healthCheckPath: parseHealthCheckPath(labels.healthCheckPath, args.healthCheckPath ?? DEFAULTS.healthCheckPath),
-    listenPort,
-    statsPort,
+    colors,
+    healthCheck: validateHealthCheck(args.healthCheck, labels),
+    timeouts: validateTimeouts(args.timeouts, labels),
+    accessLog: parseBoolean(labels.accessLog, args.accessLog ?? DEFAULTS.accessLog),
+    ...validateListenPort(args, target, labels),
+    // A password known now is checked now; a secret Output is checked when it resolves.
+    ...(statsPassword === undefined
+      ? {}
+      : { statsPassword: isPlain(statsPassword) ? parseStatsPassword(labels.statsPassword, statsPassword) : statsPassword }),
     distributorImage: parseImage(labels.distributorImage, args.distributorImage ?? DEFAULTS.distributorImage),
     aws: target === "aws" ? validateAws(args.aws ?? {}, labels) : undefined,
+    docker: target === "docker" ? validateDocker(args, labels) : undefined,
   };
 }

@@ -13,6 +13,7 @@ import {
   provisionedServers,
   readStackConfig,
   renderHaproxyConfig,
+  renderInput,
   ServerAddress,
   SettingsError,
   CONFIG_NAMESPACE,
@@ -59,14 +60,7 @@ export function renderStack(options: RenderOptions): string {
     // haproxyConfig holds the deployed config.
     else servers[color] = Array.from({ length: plan.replicas }, (_, i) => ({ host: `${environment}-${i}.private-ip.invalid`, port: plan.port }));
   }
-  return renderHaproxyConfig({
-    weights: settings.weights,
-    routing: settings.routing,
-    failoverPrimary: settings.failoverPrimary,
-    servers,
-    healthCheckPath: settings.healthCheckPath,
-    statsPassword,
-  });
+  return renderHaproxyConfig(renderInput(settings, servers, statsPassword));
 }
 
 function parseArgv(argv: string[]): RenderOptions {

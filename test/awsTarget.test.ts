@@ -166,7 +166,7 @@ describe("TrafficDistributor on AWS (mocks)", () => {
       ["shop-green-out", undefined, undefined],
     ]);
     const config = plain(only(PARAMETER, "shop-distributor-config").inputs.value) as string;
-    assert.match(config, /server blue-2 10\.1\.0\.7:9000 check/);
+    assert.match(config, /server 10\.1\.0\.7:9000 10\.1\.0\.7:9000 check/);
   });
 
   it("requires IMDSv2, encrypts root volumes, and replaces (never reboots) an instance whose user data changes", async () => {
@@ -222,9 +222,11 @@ describe("TrafficDistributor on AWS (mocks)", () => {
     const td = await deploy("shop", { green: { port: 8081, replicas: 3 } });
     const servers = await promiseOf(td.servers);
     const blue = td.environments.blue as aws.Environment;
-    assert.deepStrictEqual(servers.blue.map((s) => s.host), await promiseOf(pulumi.all(blue.instances.map((i) => i.privateIp))));
-    assert.deepStrictEqual(servers.green.map((s) => s.port), [8081, 8081, 8081]);
-    assert.match(await promiseOf(td.haproxyConfig), new RegExp(`server green-2 ${servers.green[2].host}:8081 check`));
+    const ips = await promiseOf(pulumi.all(blue.instances.map((i) => i.privateIp)));
+    assert.deepStrictEqual(servers.blue, ips.map((ip) => `${ip}:80`));
+    assert.strictEqual(servers.green.length, 3);
+    for (const server of servers.green) assert.match(server, /^10\.0\.\d+\.\d+:8081$/);
+    assert.match(await promiseOf(td.haproxyConfig), new RegExp(`server ${servers.green[2]} ${servers.green[2]} check`));
   });
 
   it("attaches the Elastic IP to the distributor, and points the records at it", async () => {
@@ -277,7 +279,7 @@ describe("TrafficDistributor on AWS (mocks)", () => {
     }
     const delivery = (m: Map<string, RecordedResource>) => m.get(`${DELIVERY} shop-distributor-delivery`)!.inputs;
     assert.notStrictEqual(delivery(after).parameterVersion, delivery(before).parameterVersion);
-    assert.match(plain(after.get(`${PARAMETER} shop-distributor-config`)!.inputs.value), /server blue abns@traffic-distributor-blue weight 0 check cookie blue/);
+    assert.match(plain(after.get(`${PARAMETER} shop-distributor-config`)!.inputs.value), /server blue abns@traffic-distributor-blue weight 0 check inter 200ms fall 1 rise 1 cookie blue/);
   });
 
   it("a new image for blue replaces blue's instances only (new user data); green, the distributor and the address stay", async () => {

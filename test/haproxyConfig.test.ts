@@ -1,6 +1,7 @@
 import * as assert from "assert";
 import {
   COLORS,
+  DEFAULT_HEALTH_CHECK,
   HaproxyConfigInput,
   HaproxyPlacement,
   renderBootstrapConfig,
@@ -27,7 +28,7 @@ const servers = {
 };
 
 function input(overrides: Partial<HaproxyConfigInput> = {}): HaproxyConfigInput {
-  return { weights: { blue: 50, green: 50 }, routing: "round-robin", servers, healthCheckPath: "/", ...overrides };
+  return { weights: { blue: 50, green: 50 }, routing: "round-robin", servers, ...overrides };
 }
 
 /** The lines of one section, without indentation. */
@@ -62,8 +63,8 @@ describe("HAProxy config renderer", () => {
   it("gives each color one weighted server in the colors backend", () => {
     const lines = sectionLines(renderHaproxyConfig(input({ weights: { blue: 30, green: 70 } }), loopback()), "backend colors");
     assert.deepStrictEqual(lines.filter((l) => l.startsWith("server ")), [
-      "server blue abns@check-blue weight 30 check",
-      "server green abns@check-green weight 70 check",
+      "server blue abns@check-blue weight 30 check inter 200ms fall 1 rise 1",
+      "server green abns@check-green weight 70 check inter 200ms fall 1 rise 1",
     ]);
     assert.ok(lines.includes("balance roundrobin"));
     assert.ok(!lines.some((l) => l.startsWith("cookie")));
@@ -73,8 +74,8 @@ describe("HAProxy config renderer", () => {
     const config = renderHaproxyConfig(input({ routing: "sticky", weights: { blue: 0, green: 9 } }), loopback());
     const lines = sectionLines(config, "backend colors");
     assert.ok(lines.includes(`cookie ${STICKY_COOKIE} insert indirect nocache httponly`));
-    assert.ok(lines.includes("server blue abns@check-blue weight 0 check cookie blue"));
-    assert.ok(lines.includes("server green abns@check-green weight 9 check cookie green"));
+    assert.ok(lines.includes("server blue abns@check-blue weight 0 check inter 200ms fall 1 rise 1 cookie blue"));
+    assert.ok(lines.includes("server green abns@check-green weight 9 check inter 200ms fall 1 rise 1 cookie green"));
     assert.ok(!sectionLines(config, "backend blue").some((l) => l.includes("cookie")));
   });
 
@@ -84,21 +85,28 @@ describe("HAProxy config renderer", () => {
       "backend colors",
     );
     assert.deepStrictEqual(lines.filter((l) => l.startsWith("server ")), [
-      "server blue abns@check-blue weight 1 backup check",
-      "server green abns@check-green weight 1 check",
+      "server blue abns@check-blue weight 1 backup check inter 200ms fall 1 rise 1",
+      "server green abns@check-green weight 1 check inter 200ms fall 1 rise 1",
     ]);
   });
 
   it("lists every replica of a color with an active health check on the given path", () => {
-    const config = renderHaproxyConfig(input({ healthCheckPath: "/healthz" }), loopback());
+    const config = renderHaproxyConfig(input({ healthCheck: { ...DEFAULT_HEALTH_CHECK, path: "/healthz" } }), loopback());
     for (const color of COLORS) {
       const lines = sectionLines(config, `backend ${color}`);
-      assert.ok(lines.includes("option httpchk GET /healthz"));
-      assert.deepStrictEqual(
-        lines.filter((l) => l.startsWith("server ")),
-        servers[color].map((s, i) => `server ${color}-${i} ${s.host.includes(":") ? `[${s.host}]` : s.host}:${s.port} check`),
-      );
+      assert.ok(lines.includes("http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host %[srv_name]"));
+      assert.ok(lines.includes("http-check expect status 200-399"));
     }
+    // Each server is named after the Host its checks send; an IPv6 literal cannot be a name.
+    const at = "check resolvers system init-addr last,libc,none";
+    assert.deepStrictEqual(sectionLines(config, "backend blue").filter((l) => l.startsWith("server ")), [
+      `server 127.0.0.1:19001 127.0.0.1:19001 ${at}`,
+      `server 127.0.0.1:19002 127.0.0.1:19002 ${at}`,
+    ]);
+    assert.deepStrictEqual(sectionLines(config, "backend green").filter((l) => l.startsWith("server ")), [
+      `server localhost:19003 localhost:19003 ${at}`,
+      `server green-1 [::1]:19004 ${at}`,
+    ]);
   });
 
   it("keeps reloads graceful and retries only idempotent requests", () => {

@@ -369,6 +369,6 @@ export async function startRoundRobin(
 ): Promise<{ haproxy: Haproxy; render: (w: Weights) => string }> {
   const placement = await loopbackPlacement();
   const render = (w: Weights) =>
-    renderHaproxyConfig({ weights: w, routing: "round-robin", servers: fleetServers(backends), healthCheckPath: "/" }, placement);
+    renderHaproxyConfig({ weights: w, routing: "round-robin", servers: fleetServers(backends) }, placement);
   return { haproxy: await startHaproxy(render(weights), placement), render };
 }

@@ -2,6 +2,7 @@
 // Records each registered resource and each invoke; cleared before each test.
 import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { resetHostPortClaims } from "../components/trafficDistributor";
 
 export interface RecordedResource {
   readonly type: string;
@@ -105,5 +106,6 @@ export const mochaHooks = {
   beforeEach() {
     registered.length = 0;
     invoked.length = 0;
+    resetHostPortClaims();
   },
 };

@@ -151,15 +151,19 @@ describe("stack config", () => {
     assert.strictEqual(project.name, "traffic-distributor");
     assert.strictEqual(project.main, "infra/index.ts");
     assert.strictEqual(project.stackConfigDir, "stacks");
-    const declared = project.config as Record<string, { type: string; description: string; default: unknown }>;
+    const declared = project.config as Record<string, { type: string; description: string; default: unknown; secret?: boolean }>;
     assert.deepStrictEqual(Object.keys(declared).sort(), Object.values(CONFIG_KEYS).sort());
     for (const [key, spec] of Object.entries(declared)) {
       assert.ok(spec.type && spec.description, `${key} needs a type and a description`);
+      // The CLI requires a key without a default; only the secret password is required.
+      assert.strictEqual("default" in spec, key !== "statsPassword", `${key}: default`);
     }
+    assert.strictEqual(declared.statsPassword.secret, true);
     // Applying the declared defaults in the object form the CLI uses gives the code's defaults.
     const objects: Record<string, Record<string, unknown>> = {};
     const flat: Record<string, unknown> = {};
     for (const [key, spec] of Object.entries(declared)) {
+      if (!("default" in spec)) continue;
       const [root, sub] = key.split(".");
       if (sub) (objects[root] ??= {})[sub] = spec.default;
       else flat[key] = spec.default;

@@ -98,7 +98,7 @@ describe("TrafficDistributor on Docker (mocks)", () => {
 
   it("names containers from the component name and the image, so two instances never collide", async () => {
     await deploy("one", { blue: { image: "nginx:1.27" } });
-    await deploy("two", { blue: { image: "nginx:1.27" } });
+    await deploy("two", { blue: { image: "nginx:1.27" }, listenPort: 8081, statsPort: 8405 });
     const names = registered.filter((r) => r.type === CONTAINER).map((r) => r.inputs.name as string);
     assert.strictEqual(new Set(names).size, names.length);
     assert.ok(names.includes(replicaContainerName("one-blue", 0, "nginx:1.27")));
@@ -116,7 +116,7 @@ describe("TrafficDistributor on Docker (mocks)", () => {
       CONFIG_PATH: "/usr/local/etc/haproxy/haproxy.cfg",
     });
     const greenName = replicaContainerName("shop-green", 0, "nginx:1.27");
-    assert.match(delivery.inputs.stdin, new RegExp(`server green-0 ${greenName}:8081 check`));
+    assert.match(delivery.inputs.stdin, new RegExp(`server ${greenName}:8081 ${greenName}:8081 check`));
     assert.strictEqual(delivery.inputs.stdin, await promiseOf(td.haproxyConfig));
   });
 
@@ -129,7 +129,7 @@ describe("TrafficDistributor on Docker (mocks)", () => {
       if (r.type === CONTAINER) assert.deepStrictEqual(r.inputs, before.get(key)!.inputs);
     }
     const stdinAfter = after.get(`${COMMAND} shop-distributor-config`)!.inputs.stdin as string;
-    assert.match(stdinAfter, /server blue abns@traffic-distributor-blue weight 0 check cookie blue/);
+    assert.match(stdinAfter, /server blue abns@traffic-distributor-blue weight 0 check inter 200ms fall 1 rise 1 cookie blue/);
   });
 
   it("a new image for blue replaces only blue's containers (new names), leaving green and the distributor alone", async () => {
@@ -149,11 +149,9 @@ describe("TrafficDistributor on Docker (mocks)", () => {
     assert.strictEqual(td.environments.blue, undefined);
     assert.ok(!registered.some((r) => r.name.startsWith("shop-blue")));
     const stdin = only(COMMAND, "shop-distributor-config").inputs.stdin as string;
-    assert.match(stdin, /server blue-0 10\.0\.0\.5:8080 check\n {4}server blue-1 app\.internal:80 check/);
-    assert.deepStrictEqual((await promiseOf(td.servers)).blue, [
-      { host: "10.0.0.5", port: 8080 },
-      { host: "app.internal", port: 80 },
-    ]);
+    assert.match(stdin, /server 10\.0\.0\.5:8080 10\.0\.0\.5:8080 check .*\n {4}server app\.internal app\.internal:80 check /);
+    // The output has the form the input takes.
+    assert.deepStrictEqual((await promiseOf(td.servers)).blue, ["10.0.0.5:8080", "app.internal:80"]);
   });
 
   it("checks servers that arrive as Outputs (e.g. from a StackReference) when they resolve", async () => {
@@ -178,7 +176,7 @@ describe("TrafficDistributor on Docker (mocks)", () => {
     const td = await deploy("shop", { statsPassword: pulumi.secret("s3cret-pass") });
     assert.strictEqual(await pulumi.isSecret(td.haproxyConfig), true);
     assert.match(await promiseOf(td.haproxyConfig), /stats auth admin:'s3cret-pass'/);
-    const open = await deploy("open");
+    const open = await deploy("open", { listenPort: 8081, statsPort: 8405 });
     assert.strictEqual(await pulumi.isSecret(open.haproxyConfig), false);
   });
 

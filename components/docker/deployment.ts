@@ -5,10 +5,19 @@ import { environmentName } from "../naming";
 import { Distributor } from "./distributor";
 import { Environment } from "./environment";
 
-/** The `docker` target: a private network, one Environment per provisioned color, the distributor. */
+/**
+ * The `docker` target: a private network (or an existing one, `docker.network`), one
+ * Environment per provisioned color, the distributor.
+ */
 export function deployOnDocker(context: DeploymentContext): Deployment<Environment, Distributor> {
   const { name, settings, parent } = context;
-  const network = new docker.Network(`${name}-net`, { name: `${name}-net` }, { parent });
+  const existingNetwork = settings.docker?.network;
+  const network = {
+    name:
+      existingNetwork === undefined
+        ? new docker.Network(`${name}-net`, { name: `${name}-net` }, { parent }).name
+        : pulumi.output(existingNetwork),
+  };
   const { environments, servers } = colorsOf(
     context,
     (color, plan) =>
@@ -36,6 +45,7 @@ export function deployOnDocker(context: DeploymentContext): Deployment<Environme
     config,
     distributor,
     distributorId: distributor.containerName,
+    networkName: network.name,
     publicAddress: pulumi.output("localhost"),
   };
 }
