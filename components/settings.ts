@@ -367,9 +367,10 @@ export function parseServerList(label: string, value: unknown): ServerAddress[] 
   return servers;
 }
 
-// registry[:port]/path[:tag][@digest], lower-case path components as Docker requires.
+// registry[:port]/path[:tag][@digest], lower-case path components as Docker requires. A
+// registry is told apart from a path component by a dot, a port, or the name localhost.
 const IMAGE_REFERENCE =
-  /^([A-Za-z0-9.-]+(:\d+)?\/)?[a-z0-9]+([._-]+[a-z0-9]+)*(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
+  /^((?:[A-Za-z0-9-]+\.)+[A-Za-z0-9-]+(:\d+)?\/|localhost(:\d+)?\/|[A-Za-z0-9-]+:\d+\/)?[a-z0-9]+([._-]+[a-z0-9]+)*(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
 
 export function parseImage(label: string, value: unknown): string {
   if (typeof value === "string" && IMAGE_REFERENCE.test(value)) return value;

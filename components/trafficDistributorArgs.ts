@@ -443,7 +443,7 @@ function parseDockerNetwork(label: string, value: unknown): string {
 /** Settings that only one target reads: set for the other, they would be silently ignored. */
 function checkTargetSpecific(args: TrafficDistributorArgs, target: Target, labels: SettingLabels): void {
   const dockerOnly: Array<[unknown, string]> = [
-    [args.docker, "docker"],
+    [args.docker?.network, labels["docker.network"]],
     [args.distributorMemoryMb, labels.distributorMemoryMb],
     ...COLORS.map((c): [unknown, string] => [(args[c] as ProvisionedColorArgs | undefined)?.memoryMb, labels[`${c}.memoryMb`]]),
   ];

@@ -20,5 +20,6 @@ export const routing = distributor.routing;
 export const statsUrl = distributor.statsUrl;
 export const statsTunnelCommand = distributor.statsTunnelCommand;
 export const servers = distributor.servers;
+export const networkName = distributor.networkName;
 export const distributorId = distributor.distributorId;
 export const haproxyConfig = distributor.haproxyConfig;

@@ -13,4 +13,9 @@ fi
 # The local stack's secrets use an empty passphrase unless you chose one.
 export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-}"
 pulumi stack select --create local
+# The stats page always asks for a password: the local stack gets a random one, kept as a secret
+# (read it with `pulumi config get statsPassword`).
+if ! pulumi config get statsPassword >/dev/null 2>&1; then
+  pulumi config set --secret statsPassword "$(node -e 'process.stdout.write(require("crypto").randomBytes(18).toString("base64url"))')"
+fi
 pulumi up --yes "$@"

@@ -1,0 +1,258 @@
+// Every bad input, through both ways in: the component's args and stack config. Each is refused
+// with an error that names its key and says what is allowed, and nothing is registered.
+import * as assert from "assert";
+import * as pulumi from "@pulumi/pulumi";
+import { TrafficDistributor } from "../components/trafficDistributor";
+import { ARG_LABELS, SettingPath, TrafficDistributorArgs } from "../components/trafficDistributorArgs";
+import { CONFIG_KEYS, CONFIG_LABELS, configSourceFromMap, readStackConfig } from "../components/stackConfig";
+import { SettingsError } from "../components/settings";
+import { registered, settled } from "./mocks";
+
+interface BadInput {
+  readonly path: SettingPath;
+  readonly value: unknown;
+  /** What the message must say is allowed. */
+  readonly allowed: RegExp;
+  /** Other settings the case needs, as arg paths (e.g. target "aws"). */
+  readonly with?: Partial<Record<SettingPath, unknown>>;
+  /** The value is a secret: the message must not show it. */
+  readonly secret?: boolean;
+}
+
+const WHOLE = (min: number, max: number) => new RegExp(`must be a whole number from ${min} to ${max}$`);
+const DURATION = /must be a duration with a unit \(ms, s, m or h\), e\.g\. "500ms" or "30s", from \S+ to \S+$/;
+const CHOICE = (...choices: string[]) => new RegExp(`must be one of ${choices.map((c) => `"${c}"`).join(", ")}$`);
+const AWS = { target: "aws" } as const;
+
+const badWeights = [-1, 257, 1.5, "abc", "0x10", "1e2", NaN, Infinity, true, "5 5", "-0.5", [1]];
+const badDurations = ["5", "0s", "1 s", "1e3ms", "2d", "1.5s", "s", "-1s", "10sec", "1h30m", 30, "30S"];
+const injections = ["x\nstats admin if TRUE", "x'\n  program evil", "x # y", "x\r\ny", "a b"];
+
+const cases: BadInput[] = [
+  ...(["weights.blue", "weights.green"] as const).flatMap((path) => badWeights.map((value) => ({ path, value, allowed: WHOLE(0, 256) }))),
+  ...["random", "Round-Robin", "sticky ", 5, "failover\nx"].map((value) => ({ path: "routing" as const, value, allowed: CHOICE("round-robin", "sticky", "failover") })),
+  ...["red", "BLUE", 1].map((value) => ({ path: "failoverPrimary" as const, value, allowed: CHOICE("blue", "green"), with: { routing: "failover" } })),
+  { path: "failoverPrimary", value: "blue", allowed: /a primary color applies only to routing "failover"$/ },
+  ...["kubernetes", "AWS", 1, "docker\n"].map((value) => ({ path: "target" as const, value, allowed: CHOICE("docker", "aws") })),
+  ...(["blue", "green"] as const).flatMap((color) => [
+    ...["UPPER/case:1", "a b", "nginx:", "-bad", "nginx:1.27\nprogram x", "nginx:1.27 #", "Nginx:1.27", "localhost:x/app"].map((value) => ({
+      path: `${color}.image` as const,
+      value,
+      allowed: /must be a Docker image reference/,
+    })),
+    ...[0, 21, -1, 2.5, "two"].map((value) => ({ path: `${color}.replicas` as const, value, allowed: WHOLE(1, 20) })),
+    ...[0, 65536, -1, "80a"].map((value) => ({ path: `${color}.port` as const, value, allowed: WHOLE(1, 65535) })),
+    ...[0, 15, 2_000_000, "lots"].map((value) => ({ path: `${color}.memoryMb` as const, value, allowed: WHOLE(16, 1048576) })),
+    ...[["10.0.0.5"], ["host:0"], ["a b:80"], ["x:80\nserver evil 1.2.3.4:80"], ["x:80 backup"], [5], ["[::1:80"], ["x#y:80"]].map(
+      (value) => ({ path: `${color}.servers` as const, value, allowed: /must be "host:port" with a DNS name/ }),
+    ),
+    { path: `${color}.servers` as const, value: ["a.internal:80", "A.internal:80"], allowed: /repeats .*\[0\] \("a\.internal:80"\): list each one once$/ },
+    { path: `${color}.servers` as const, value: [], allowed: /list at least one "host:port"/ },
+  ]),
+  { path: "green.servers", value: ["10.0.0.5:80"], with: { "blue.servers": ["10.0.0.5:80"] }, allowed: /both list "10\.0\.0\.5:80": each server belongs to one color$/ },
+  ...["health", "/a b", "/x\nstats admin if TRUE", "/#x", "/$x", "/'x'", '/"', "/\\", "/a\tb"].map((value) => ({
+    path: "healthCheck.path" as const,
+    value,
+    allowed: /must be an HTTP path starting with "\/"/,
+  })),
+  ...["a b", "x\ny", "-bad-", "under_score.example", "10.0.0.1", "host:80", "%[srv_name]"].map((value) => ({
+    path: "healthCheck.host" as const,
+    value,
+    allowed: /must be a DNS name/,
+  })),
+  ...[...badDurations, "2h"].map((value) => ({ path: "healthCheck.interval" as const, value, allowed: DURATION })),
+  ...["90s", "50ms", "1 s", "2m"].map((value) => ({ path: "healthCheck.timeout" as const, value, allowed: DURATION })),
+  ...["600", "099", "abc", "300-200", "200,", "2xx", "200 OR 1", "200\nx", "200-"].map((value) => ({
+    path: "healthCheck.expectStatus" as const,
+    value,
+    allowed: /must be HTTP status codes \(100-599\) or ranges/,
+  })),
+  ...(["connect", "client", "server", "tunnel", "drain"] as const).flatMap((key) =>
+    [...badDurations.slice(0, 8), { connect: "2m", client: "2h", server: "2h", tunnel: "25h", drain: "25h" }[key]].map((value) => ({
+      path: `timeouts.${key}` as const,
+      value,
+      allowed: DURATION,
+    })),
+  ),
+  ...["yes", 1, "TRUE", "on"].map((value) => ({ path: "accessLog" as const, value, allowed: /must be true or false$/ })),
+  ...[0, 70000, "http", -80].map((value) => ({ path: "listenPort" as const, value, allowed: WHOLE(1, 65535) })),
+  { path: "listenPort", value: 22, allowed: /is 22: that is the port of SSH; choose another/ },
+  { path: "listenPort", value: 3389, allowed: /is 3389: that is the port of RDP; choose another/ },
+  { path: "listenPort", value: 8404, allowed: /are both 8404: they must differ$/ },
+  ...[0, "x", 99999].map((value) => ({ path: "statsPort" as const, value, allowed: WHOLE(1, 65535) })),
+  ...["short", "has space 123", "quote'inside", "new\nline12345", "x".repeat(129), "ünïcödé-pass", "tab\there123"].map((value) => ({
+    path: "statsPassword" as const,
+    value,
+    secret: true,
+    allowed: /is not allowed \(value hidden\): it must be 8 to 128 printable ASCII characters without spaces or single quotes$/,
+  })),
+  ...["Haproxy", "haproxy:2.6 ", "haproxy:3.2\nx", "a//b"].map((value) => ({ path: "distributorImage" as const, value, allowed: /must be a Docker image reference/ })),
+  ...[8, "big", 2_000_000].map((value) => ({ path: "distributorMemoryMb" as const, value, allowed: WHOLE(16, 1048576) })),
+  ...["bad name", "-x", "a;rm -rf /", "net\nx"].map((value) => ({ path: "docker.network" as const, value, allowed: /must be the name of an existing Docker network/ })),
+  { path: "docker.network", value: "shared", with: AWS, allowed: /it applies only to target "docker"$/ },
+  { path: "distributorMemoryMb", value: 512, with: AWS, allowed: /it applies only to target "docker"$/ },
+  ...["vpc-123", "vpc-XYZ0123456789abcd", "subnet-0123456789abcdef0"].map((value) => ({
+    path: "aws.vpcId" as const,
+    value,
+    with: { ...AWS, "aws.subnetIds": ["subnet-0123456789abcdef0"] },
+    allowed: /must be an ID such as "vpc-0123456789abcdef0"$/,
+  })),
+  ...[["subnet-xyz"], "subnet-0123456789abcdef0"].map((value) => ({
+    path: "aws.subnetIds" as const,
+    value,
+    with: { ...AWS, "aws.vpcId": "vpc-0123456789abcdef0" },
+    allowed: /must be (an ID such as "subnet-0123456789abcdef0"|a JSON list of subnet IDs)/,
+  })),
+  {
+    path: "aws.subnetIds",
+    value: ["subnet-0123456789abcdef0", "subnet-0123456789abcdef0"],
+    with: { ...AWS, "aws.vpcId": "vpc-0123456789abcdef0" },
+    allowed: /repeats .*: list each one once$/,
+  },
+  ...["t3micro", "T3.micro", "t3.micro\n"].map((value) => ({ path: "aws.instanceType" as const, value, with: AWS, allowed: /must be an EC2 instance type/ })),
+  ...["m7g", "c7"].map((value) => ({ path: "aws.distributorInstanceType" as const, value, with: AWS, allowed: /must be an EC2 instance type/ })),
+  ...["ami-1", "ami-zzzzzzzz"].map((value) => ({ path: "aws.ami" as const, value, with: AWS, allowed: /must be an ID such as "ami-0123456789abcdef0"$/ })),
+  ...[["10.0.0.1/24"], ["0.0.0.0/33"], ["everyone"], ["::/129"]].map((value) => ({
+    path: "aws.ingressCidrs" as const,
+    value,
+    with: AWS,
+    allowed: /(must be a CIDR block|has host bits set)/,
+  })),
+  { path: "aws.ingressCidrs", value: ["0.0.0.0/0", "0.0.0.0/0"], with: AWS, allowed: /repeats .*: list each one once$/ },
+  ...["zone", "z123"].map((value) => ({ path: "dns.zoneId" as const, value, with: { ...AWS, "dns.name": "app.example.com" }, allowed: /must be a Route 53 hosted zone ID/ })),
+  ...(["bad name", "10.0.0.1", "x\ny"] as const).map((value) => ({ path: "dns.name" as const, value, with: { ...AWS, "dns.zoneId": "Z0123456789ABC" }, allowed: /must be a DNS name/ })),
+  ...[-1, 90000, "a"].map((value) => ({ path: "dns.ttl" as const, value, with: { ...AWS, "dns.zoneId": "Z0123456789ABC", "dns.name": "app.example.com" }, allowed: WHOLE(0, 86400) })),
+  { path: "dns.aliases", value: ["www", "www"], with: { ...AWS, "dns.zoneId": "Z0123456789ABC", "dns.name": "app.example.com" }, allowed: /repeats .*: list each one once$/ },
+  { path: "dns.aliases", value: ["app.example.com"], with: { ...AWS, "dns.zoneId": "Z0123456789ABC", "dns.name": "app.example.com" }, allowed: /itself: list only the other names$/ },
+  ...["MX", "a"].map((value) => ({ path: "dns.recordType" as const, value, with: { ...AWS, "dns.zoneId": "Z0123456789ABC", "dns.name": "app.example.com" }, allowed: CHOICE("A", "CNAME") })),
+  { path: "dns.takeOver", value: "yes", with: { ...AWS, "dns.zoneId": "Z0123456789ABC", "dns.name": "app.example.com" }, allowed: /must be true or false$/ },
+  ...injections.map((value) => ({ path: "blue.image" as const, value, allowed: /must be a Docker image reference/ })),
+];
+
+/** Args with `value` at the arg path of `path` (dns.* lives under aws.dns). */
+function argsWith(entries: Array<[SettingPath, unknown]>): TrafficDistributorArgs {
+  const args: Record<string, any> = {};
+  for (const [path, value] of entries) {
+    const parts = (path.startsWith("dns.") ? `aws.${path}` : path).split(".");
+    let node = args;
+    for (const part of parts.slice(0, -1)) node = node[part] ??= {};
+    node[parts[parts.length - 1]] = value;
+  }
+  return args as TrafficDistributorArgs;
+}
+
+/** What `pulumi config set KEY VALUE` stores: text, with lists as JSON. */
+function configText(value: unknown): string {
+  return typeof value === "string" ? value : Array.isArray(value) ? JSON.stringify(value) : String(value);
+}
+
+function entries(bad: BadInput): Array<[SettingPath, unknown]> {
+  return [...(Object.entries(bad.with ?? {}) as Array<[SettingPath, unknown]>), [bad.path, bad.value]];
+}
+
+function check(error: unknown, label: string, bad: BadInput): true {
+  assert.ok(error instanceof SettingsError, `not a SettingsError: ${String(error)}`);
+  assert.ok(error.message.includes(label), `"${error.message}" does not name ${label}`);
+  assert.match(error.message, bad.allowed);
+  if (bad.secret) assert.ok(!error.message.includes(String(bad.value)), `"${error.message}" shows the secret`);
+  return true;
+}
+
+describe(`bad input (${cases.length} values, each through args and stack config)`, () => {
+  it(`has at least 150 bad values`, () => assert.ok(cases.length >= 150, `${cases.length}`));
+
+  for (const bad of cases) {
+    const title = `${bad.path} = ${bad.secret ? "(secret)" : JSON.stringify(bad.value) ?? String(bad.value)}`;
+    it(`arg ${title}`, async () => {
+      const label = ARG_LABELS[bad.path];
+      assert.throws(() => new TrafficDistributor("shop", argsWith(entries(bad))), (e: unknown) => check(e, label, bad));
+      await settled();
+      assert.deepStrictEqual(registered, [], "a resource was registered");
+    });
+    it(`config ${title}`, () => {
+      const values = Object.fromEntries(entries(bad).map(([path, value]) => [`traffic-distributor:${CONFIG_KEYS[path]}`, configText(value)]));
+      assert.throws(() => readStackConfig(configSourceFromMap(values)), (e: unknown) => check(e, CONFIG_LABELS[bad.path], bad));
+    });
+  }
+});
+
+describe("input checks beyond single values", () => {
+  it("rejects unknown argument names at run time, at every level", () => {
+    const unknown: Array<[unknown, RegExp]> = [
+      [{ weigths: { blue: 1 } }, /^unknown argument weigths: the arguments are target, weights, /],
+      [{ blue: { imgae: "nginx:1.27" } }, /^unknown argument blue.imgae: the arguments of blue are image, replicas, port, servers, memoryMb$/],
+      [{ timeouts: { sever: "5s" } }, /^unknown argument timeouts.sever: the arguments of timeouts are connect, client, server, tunnel, drain$/],
+      [{ target: "aws", aws: { dns: { zone: "Z1" } } }, /^unknown argument aws.dns.zone: the arguments of aws.dns are zoneId, name, ttl, aliases, recordType, takeOver$/],
+      [{ weights: 5 }, /^weights is number: must be an object with blue, green$/],
+      [{ healthCheck: "/healthz" }, /^healthCheck is string: must be an object with path, host, interval, timeout, expectStatus$/],
+    ];
+    for (const [args, message] of unknown) {
+      assert.throws(() => new TrafficDistributor("shop", args as TrafficDistributorArgs), (e: Error) => e instanceof SettingsError && message.test(e.message));
+    }
+  });
+
+  it("checks the component name, which names containers, DNS labels and HAProxy sections", async () => {
+    for (const name of ["my shop", "shop_1", "-shop", "shop-", "x".repeat(41), "shop\nx", ""]) {
+      assert.throws(
+        () => new TrafficDistributor(name, {}),
+        /^SettingsError: the component name is .*: must be 1 to 40 letters, digits and hyphens/,
+        JSON.stringify(name),
+      );
+    }
+    await settled();
+    assert.deepStrictEqual(registered, []);
+    assert.doesNotThrow(() => new TrafficDistributor("Shop-2", {}));
+  });
+
+  it("checks a stats password that arrives as a secret Output when it resolves, without showing it", async () => {
+    const td = new TrafficDistributor("shop", { statsPassword: pulumi.secret("bad pass'\n  stats admin if TRUE") });
+    const failure = await new Promise<Error | undefined>((resolve) => {
+      // The config never renders; the Output rejects with the component's error.
+      (td.haproxyConfig as any).promise().then(() => resolve(undefined), resolve);
+    });
+    assert.ok(failure, "the config rendered with a bad password");
+    assert.match(failure.message, /statsPassword is not allowed \(value hidden\)/);
+    assert.ok(!failure.message.includes("bad pass"));
+  });
+
+  it("reports NaN as NaN, not null", () => {
+    assert.throws(() => new TrafficDistributor("shop", { weights: { blue: NaN, green: 1 } }), /weights.blue is NaN: must be/);
+  });
+
+  it("refuses two Docker distributors in one program on the same host port, before registering the second", async () => {
+    new TrafficDistributor("one", { listenPort: 8090, statsPort: 8490 });
+    await settled();
+    const before = registered.length;
+    assert.throws(
+      () => new TrafficDistributor("two", { listenPort: 8090, statsPort: 8491 }),
+      /^SettingsError: listenPort is 8090, which the TrafficDistributor "one" in this program already publishes on the Docker host/,
+    );
+    assert.throws(() => new TrafficDistributor("three", { listenPort: 8092, statsPort: 8490 }), /statsPort is 8490, which the TrafficDistributor "one"/);
+    await settled();
+    assert.strictEqual(registered.length, before);
+    assert.doesNotThrow(() => new TrafficDistributor("four", { listenPort: 8093, statsPort: 8493 }));
+  });
+});
+
+describe("stack config: the two forms the CLI writes", () => {
+  const source = (values: Record<string, unknown>) =>
+    configSourceFromMap(Object.fromEntries(Object.entries(values).map(([k, v]) => [`traffic-distributor:${k}`, v])));
+
+  it("is an error when the flat key and the --path object hold different values, naming both", () => {
+    // stacks/Pulumi.local.yaml pins the flat keys; `pulumi config set --path weight.blue 0` writes the object.
+    assert.throws(
+      () => readStackConfig(source({ "weight.blue": "50", "weight.green": "50", weight: '{"blue":0}' })),
+      /^SettingsError: traffic-distributor:weight.blue is set twice with different values: "50" as a flat key and 0 inside traffic-distributor:weight \(set with --path\)\. Keep one: `pulumi config rm weight.blue` or `pulumi config rm --path weight.blue`$/,
+    );
+  });
+
+  it("lets the flat key win over an object that only holds Pulumi.yaml's default, and agrees when both are equal", () => {
+    assert.deepStrictEqual(readStackConfig(source({ "weight.blue": "0", weight: { blue: 50, green: 50 } })).settings.weights, { blue: 0, green: 50 });
+    assert.deepStrictEqual(readStackConfig(source({ "weight.blue": "7", weight: '{"blue":7}' })).settings.weights, { blue: 7, green: 50 });
+  });
+
+  it("ignores the docker-only default of Pulumi.yaml on aws, and refuses one set on purpose", () => {
+    assert.strictEqual(readStackConfig(source({ target: "aws", distributor: { image: "haproxy:3.2.9", memoryMb: 256 } })).settings.docker, undefined);
+    assert.throws(() => readStackConfig(source({ target: "aws", "distributor.memoryMb": "512" })), /traffic-distributor:distributor.memoryMb is set but traffic-distributor:target is "aws"/);
+  });
+});
