@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { DnsSettings } from "../settings";
 import { renderDeliveryDocument } from "./configDocument";
 import { ConfigDelivery } from "./configDelivery";
-import { createInstanceRole, SECURE_INSTANCE_DEFAULTS } from "./instanceSecurity";
+import { createInstanceRole, parameterReadStatements, SECURE_INSTANCE_DEFAULTS } from "./instanceSecurity";
 import { InstanceImage } from "./network";
 import { renderDistributorUserData } from "./userData";
 
@@ -65,12 +65,8 @@ export class Distributor extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    // SSM core (Run Command) plus reading its own config, nothing more.
-    const role = createInstanceRole(
-      name,
-      [{ Effect: "Allow", Action: "ssm:GetParameter", Resource: this.configParameter.arn }],
-      this,
-    );
+    // The SSM agent's calls (Run Command, port forwarding) plus reading its own config, nothing more.
+    const role = createInstanceRole(name, this.configParameter.arn.apply(parameterReadStatements), this);
 
     this.instance = new aws.ec2.Instance(
       name,
