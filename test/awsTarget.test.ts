@@ -168,6 +168,27 @@ describe("TrafficDistributor on AWS (mocks)", () => {
     assert.match(config, /server blue-2 10\.1\.0\.7:9000 check/);
   });
 
+  it("follows existing servers' ports when they arrive as Outputs: no port range opened wide", async () => {
+    await deploy("shop", { blue: { servers: pulumi.output(["10.1.0.5:8080", "10.1.0.6:9000", "10.1.0.7:8080"]) } });
+    for (const rule of ofType(EGRESS)) {
+      assert.ok(rule.inputs.fromPort === rule.inputs.toPort || rule.inputs.ipProtocol === "-1", `${rule.name} opens ${rule.inputs.fromPort}-${rule.inputs.toPort}`);
+    }
+    assert.deepStrictEqual(ofType(EGRESS).map((r) => r.name).sort(), ["shop-distributor-out-443", "shop-distributor-to-green", "shop-green-out"]);
+    const group = only(SECURITY_GROUP, "shop-distributor-servers-sg").inputs;
+    assert.strictEqual(group.ingress, undefined);
+    assert.deepStrictEqual(group.egress, [
+      { description: "existing servers (ports resolved at deploy time)", protocol: "tcp", fromPort: 8080, toPort: 8080, cidrBlocks: ["0.0.0.0/0"] },
+      { description: "existing servers (ports resolved at deploy time)", protocol: "tcp", fromPort: 9000, toPort: 9000, cidrBlocks: ["0.0.0.0/0"] },
+    ]);
+    assert.deepStrictEqual(only(INSTANCE, "shop-distributor").inputs.vpcSecurityGroupIds, ["shop-distributor-sg-id", "shop-distributor-servers-sg-id"]);
+  });
+
+  it("keeps plain server lists on one rule per port, and adds no servers group for them", async () => {
+    await deploy("shop", { blue: { servers: ["10.1.0.5:8080"] } });
+    assert.strictEqual(ofType(SECURITY_GROUP).filter((r) => r.name === "shop-distributor-servers-sg").length, 0);
+    assert.deepStrictEqual(only(INSTANCE, "shop-distributor").inputs.vpcSecurityGroupIds, ["shop-distributor-sg-id"]);
+  });
+
   it("requires IMDSv2, encrypts root volumes, and replaces (never reboots) an instance whose user data changes", async () => {
     await deploy("shop");
     const instances = ofType(INSTANCE);

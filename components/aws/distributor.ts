@@ -20,7 +20,8 @@ export interface DistributorArgs {
   readonly machineImage: InstanceImage;
   /** A subnet that routes to an internet gateway. */
   readonly subnetId: pulumi.Input<string>;
-  readonly securityGroupId: pulumi.Input<string>;
+  /** The distributor's security groups (its own first). */
+  readonly securityGroupIds: pulumi.Input<string>[];
   readonly dns?: DnsSettings;
   /** Region of the SSM calls that deliver the config (the instance's region). */
   readonly region: pulumi.Input<string>;
@@ -76,7 +77,7 @@ export class Distributor extends pulumi.ComponentResource {
         subnetId: args.subnetId,
         // Reaches SSM and the registry before the Elastic IP is attached (the EIP then replaces it).
         associatePublicIpAddress: true,
-        vpcSecurityGroupIds: [args.securityGroupId],
+        vpcSecurityGroupIds: args.securityGroupIds,
         iamInstanceProfile: role.profile.name,
         userData: renderDistributorUserData({ image: args.image, listenPort: args.listenPort, statsPort: args.statsPort }),
         ...SECURE_INSTANCE_DEFAULTS,
