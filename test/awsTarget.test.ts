@@ -366,7 +366,7 @@ describe("TrafficDistributor on AWS (mocks)", () => {
     const before = await snapshot("shop", {});
     const after = await snapshot("shop", { blue: { image: "nginx:1.27" } });
     assert.deepStrictEqual(changedBetween(before, after), [`${INSTANCE} shop-blue-0`, `${INSTANCE} shop-blue-1`]);
-    assert.match(after.get(`${INSTANCE} shop-blue-0`)!.inputs.userData, /docker run --rm --name app --publish 80:80 nginx:1.27/);
+    assert.match(after.get(`${INSTANCE} shop-blue-0`)!.inputs.userData, /docker run --rm --name app --log-driver json-file .*--publish 80:80 nginx:1.27$/m);
   });
 
   it("uses the default VPC's default subnets, sorted, and spreads the instances over them", async () => {
