@@ -4,19 +4,11 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
-import {
-  Color,
-  COLORS,
-  configSourceFromMap,
-  environmentName,
-  parseServerList,
-  provisionedServers,
-  readStackConfig,
-  renderHaproxyConfig,
-  ServerAddress,
-  SettingsError,
-  CONFIG_NAMESPACE,
-} from "../components";
+import { Color, COLORS, ServerAddress, SettingsError } from "../components";
+import { renderHaproxyConfig } from "../components/haproxyConfig";
+import { environmentName, provisionedServers } from "../components/naming";
+import { parseServerList } from "../components/settings";
+import { CONFIG_NAMESPACE, configSourceFromMap, readStackConfig } from "../components/stackConfig";
 
 export interface RenderOptions {
   readonly stack: string;

@@ -2,7 +2,8 @@
 // defaults, and the proof that a release step replaces nothing.
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { aws, TrafficDistributor, TrafficDistributorArgs } from "../components";
+import * as aws from "../components/aws";
+import { TrafficDistributor, TrafficDistributorArgs } from "../components";
 import { AWS_FIXTURES, invoked, promiseOf, RecordedResource, registered, settled } from "./mocks";
 
 const INSTANCE = "aws:ec2/instance:Instance";

@@ -1,13 +1,12 @@
 import * as assert from "assert";
+import { COLORS, RoutingMode } from "../components";
 import {
-  COLORS,
   HaproxyConfigInput,
   HaproxyPlacement,
   renderBootstrapConfig,
   renderHaproxyConfig,
-  RoutingMode,
   STICKY_COOKIE,
-} from "../components";
+} from "../components/haproxyConfig";
 import { checkConfig, tempDir } from "./haproxy";
 
 const loopback = (): HaproxyPlacement => ({

@@ -4,7 +4,14 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as http from "http";
-import { Color, COLORS, HaproxyConfigInput, HaproxyPlacement, renderHaproxyConfig, RoutingMode, STICKY_COOKIE, Weights } from "../components";
+import { Color, COLORS, RoutingMode } from "../components";
+import {
+  HaproxyConfigInput,
+  HaproxyPlacement,
+  renderHaproxyConfig,
+  STICKY_COOKIE,
+} from "../components/haproxyConfig";
+import { Weights } from "../components/settings";
 import {
   countColors,
   deliverConfig,
