@@ -1,7 +1,8 @@
 // The closest NGINX (open source) equivalent of the rendered HAProxy config, for the
 // benchmark's side-by-side figures only. NGINX OSS has no active health checks, no weight 0
 // (a drained color's servers are marked `down`) and no cookie stickiness.
-import { Color, COLORS, ServerAddress, Weights } from "../components";
+import { Color, COLORS, ServerAddress } from "../components";
+import { Weights } from "../components/settings";
 
 export interface NginxPlacement {
   readonly listenPort: number;

@@ -7,7 +7,9 @@ import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { Color, renderHaproxyConfig, Weights } from "../components";
+import { Color } from "../components";
+import { renderHaproxyConfig } from "../components/haproxyConfig";
+import { Weights } from "../components/settings";
 import {
   deliverConfig,
   Fleet,

@@ -1,6 +1,7 @@
 // The program: read stack config, build the distributor, export what operators need.
 import * as pulumi from "@pulumi/pulumi";
-import { configSourceFromMap, readStackConfig, TrafficDistributor } from "../components";
+import { TrafficDistributor } from "../components";
+import { configSourceFromMap, readStackConfig } from "../components/stackConfig";
 
 const { args, statsPassword } = readStackConfig(configSourceFromMap(pulumi.runtime.allConfig()));
 

@@ -4,20 +4,12 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
-import {
-  Color,
-  COLORS,
-  configSourceFromMap,
-  environmentName,
-  parseServerList,
-  provisionedServers,
-  readStackConfig,
-  renderHaproxyConfig,
-  renderInput,
-  ServerAddress,
-  SettingsError,
-  CONFIG_NAMESPACE,
-} from "../components";
+import { Color, COLORS, ServerAddress, SettingsError } from "../components";
+import { renderHaproxyConfig } from "../components/haproxyConfig";
+import { environmentName, provisionedServers } from "../components/naming";
+import { parseServerList } from "../components/settings";
+import { CONFIG_NAMESPACE, configSourceFromMap, readStackConfig } from "../components/stackConfig";
+import { renderInput } from "../components/trafficDistributor";
 
 export interface RenderOptions {
   readonly stack: string;

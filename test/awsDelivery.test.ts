@@ -12,7 +12,8 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as ssm from "@aws-sdk/client-ssm";
 import { parse } from "yaml";
-import { renderBootstrapConfig, Weights } from "../components";
+import { renderBootstrapConfig } from "../components/haproxyConfig";
+import { Weights } from "../components/settings";
 import { ConfigDelivery, DeliveryClock, deliverThroughSsm, SsmSender } from "../components/aws/configDelivery";
 import { DELIVERY_PARAMETERS, renderDeliveryDocument, renderDeliveryScript, substituteParameters } from "../components/aws/configDocument";
 import { renderDistributorUserData, renderEnvironmentUserData } from "../components/aws/userData";
@@ -223,6 +224,37 @@ describe("cloud-init user data", function () {
         assert.ok(entry.every((word: unknown) => typeof word === "string"), JSON.stringify(entry));
       }
       assert.doesNotMatch(text, /weight/i);
+    });
+  }
+
+  const UNITS = { environment: "traffic-distributor-app.service", distributor: "traffic-distributor.service" };
+  for (const [name, render] of Object.entries(userData)) {
+    it(`${name}: the container's json-file log rotates (5 files of 10 MB)`, () => {
+      const start = execStart(parse(render()), `/etc/systemd/system/${UNITS[name as keyof typeof UNITS]}`);
+      assert.deepStrictEqual(start.values("--log-driver"), ["json-file"]);
+      assert.deepStrictEqual(start.values("--log-opt"), ["max-size=10m", "max-file=5"]);
+      // Options come before the image: after it they would be the container's arguments.
+      assert.ok(start.args.lastIndexOf("--log-opt") < start.args.length - 2, start.line);
+    });
+
+    it(`${name}: journald is bounded by a drop-in, applied before the unit starts`, function () {
+      const document = parse(render());
+      const dropIn = document.write_files.find((f: { path: string }) => f.path.startsWith("/etc/systemd/journald.conf.d/"));
+      assert.ok(dropIn, "no journald drop-in in write_files");
+      assert.match(dropIn.path, /\.conf$/);
+      const lines = (dropIn.content as string).trim().split("\n");
+      assert.strictEqual(lines[0], "[Journal]");
+      const settings = Object.fromEntries(lines.slice(1).map((line) => line.split("=")));
+      assert.deepStrictEqual(settings, { SystemMaxUse: "512M", SystemMaxFileSize: "64M", RuntimeMaxUse: "64M", MaxRetentionSec: "1month" });
+      const restart = document.runcmd.findIndex((c: string[]) => c.join(" ") === "systemctl restart systemd-journald.service");
+      const enable = document.runcmd.findIndex((c: string[]) => c.join(" ") === `systemctl enable --now ${UNITS[name as keyof typeof UNITS]}`);
+      assert.ok(restart >= 0 && restart < enable, JSON.stringify(document.runcmd));
+      // Each key is one journald knows (its parser table lists "Journal.<key>").
+      const journald = ["/usr/lib/systemd/systemd-journald", "/lib/systemd/systemd-journald"].find((f) => fs.existsSync(f));
+      if (journald === undefined) return this.skip();
+      const binary = fs.readFileSync(journald).toString("latin1");
+      for (const key of Object.keys(settings)) assert.ok(binary.includes(`Journal.${key}`), `journald does not know ${key}`);
+      assert.ok(!binary.includes("Journal.SystemMaxUsage"), "the key check cannot fail");
     });
   }
 

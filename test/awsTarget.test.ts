@@ -2,7 +2,8 @@
 // defaults, and the proof that a release step replaces nothing.
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { aws, TrafficDistributor, TrafficDistributorArgs } from "../components";
+import * as aws from "../components/aws";
+import { TrafficDistributor, TrafficDistributorArgs } from "../components";
 import { AWS_FIXTURES, invoked, promiseOf, RecordedResource, registered, settled } from "./mocks";
 
 const INSTANCE = "aws:ec2/instance:Instance";
@@ -65,8 +66,7 @@ describe("TrafficDistributor on AWS (mocks)", () => {
       "aws:ec2/securityGroup:SecurityGroup": 3,
       "aws:iam/instanceProfile:InstanceProfile": 3,
       "aws:iam/role:Role": 3,
-      "aws:iam/rolePolicy:RolePolicy": 1,
-      "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 3,
+      "aws:iam/rolePolicy:RolePolicy": 3,
       "aws:route53/record:Record": 2,
       "aws:ssm/document:Document": 1,
       "aws:ssm/parameter:Parameter": 1,
@@ -169,6 +169,27 @@ describe("TrafficDistributor on AWS (mocks)", () => {
     assert.match(config, /server 10\.1\.0\.7:9000 10\.1\.0\.7:9000 check/);
   });
 
+  it("follows existing servers' ports when they arrive as Outputs: no port range opened wide", async () => {
+    await deploy("shop", { blue: { servers: pulumi.output(["10.1.0.5:8080", "10.1.0.6:9000", "10.1.0.7:8080"]) } });
+    for (const rule of ofType(EGRESS)) {
+      assert.ok(rule.inputs.fromPort === rule.inputs.toPort || rule.inputs.ipProtocol === "-1", `${rule.name} opens ${rule.inputs.fromPort}-${rule.inputs.toPort}`);
+    }
+    assert.deepStrictEqual(ofType(EGRESS).map((r) => r.name).sort(), ["shop-distributor-out-443", "shop-distributor-to-green", "shop-green-out"]);
+    const group = only(SECURITY_GROUP, "shop-distributor-servers-sg").inputs;
+    assert.strictEqual(group.ingress, undefined);
+    assert.deepStrictEqual(group.egress, [
+      { description: "existing servers (ports resolved at deploy time)", protocol: "tcp", fromPort: 8080, toPort: 8080, cidrBlocks: ["0.0.0.0/0"] },
+      { description: "existing servers (ports resolved at deploy time)", protocol: "tcp", fromPort: 9000, toPort: 9000, cidrBlocks: ["0.0.0.0/0"] },
+    ]);
+    assert.deepStrictEqual(only(INSTANCE, "shop-distributor").inputs.vpcSecurityGroupIds, ["shop-distributor-sg-id", "shop-distributor-servers-sg-id"]);
+  });
+
+  it("keeps plain server lists on one rule per port, and adds no servers group for them", async () => {
+    await deploy("shop", { blue: { servers: ["10.1.0.5:8080"] } });
+    assert.strictEqual(ofType(SECURITY_GROUP).filter((r) => r.name === "shop-distributor-servers-sg").length, 0);
+    assert.deepStrictEqual(only(INSTANCE, "shop-distributor").inputs.vpcSecurityGroupIds, ["shop-distributor-sg-id"]);
+  });
+
   it("requires IMDSv2, encrypts root volumes, and replaces (never reboots) an instance whose user data changes", async () => {
     await deploy("shop");
     const instances = ofType(INSTANCE);
@@ -184,20 +205,82 @@ describe("TrafficDistributor on AWS (mocks)", () => {
     assert.deepStrictEqual(only(INSTANCE, "shop-green-1").inputs.vpcSecurityGroupIds, ["shop-green-sg-id"]);
   });
 
-  it("gives the instance roles SSM core, and the distributor's the read of its own parameter only", async () => {
-    await deploy("shop");
-    const attachments = ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment");
-    assert.deepStrictEqual(
-      attachments.map((r) => [r.name, r.inputs.policyArn]).sort(),
-      ["shop-blue", "shop-distributor", "shop-green"].map((n) => [`${n}-ssm-core`, "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"]),
-    );
-    const policy = JSON.parse(only("aws:iam/rolePolicy:RolePolicy", "shop-distributor-policy").inputs.policy);
-    assert.deepStrictEqual(policy.Statement, [
-      { Effect: "Allow", Action: "ssm:GetParameter", Resource: "arn:aws:ssm:eu-west-1:123456789012:parameter/shop-distributor-config-a1b2c3d" },
-    ]);
-    const trust = JSON.parse(only("aws:iam/role:Role", "shop-distributor-role").inputs.assumeRolePolicy);
-    assert.deepStrictEqual(trust.Statement[0].Principal, { Service: "ec2.amazonaws.com" });
-    assert.strictEqual(only(INSTANCE, "shop-distributor").inputs.iamInstanceProfile, "shop-distributor-profile-p1");
+  describe("instance roles", () => {
+    // What the SSM agent calls (Run Command, Session Manager), written out: any change is a conscious one.
+    const AGENT = [
+      {
+        Sid: "SsmAgentRegistration",
+        Effect: "Allow",
+        Action: ["ssm:UpdateInstanceInformation", "ssm:ListInstanceAssociations", "ssm:UpdateInstanceAssociationStatus"],
+        Resource: "*",
+      },
+      {
+        Sid: "SsmAgentRunCommand",
+        Effect: "Allow",
+        Action: [
+          "ec2messages:AcknowledgeMessage",
+          "ec2messages:DeleteMessage",
+          "ec2messages:FailMessage",
+          "ec2messages:GetEndpoint",
+          "ec2messages:GetMessages",
+          "ec2messages:SendReply",
+        ],
+        Resource: "*",
+      },
+      {
+        Sid: "SsmAgentChannels",
+        Effect: "Allow",
+        Action: ["ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"],
+        Resource: "*",
+      },
+    ];
+    const policyOf = (role: string) => JSON.parse(only("aws:iam/rolePolicy:RolePolicy", `${role}-policy`).inputs.policy);
+
+    it("attach no managed policy: AmazonSSMManagedInstanceCore reads every parameter of the account", async () => {
+      await deploy("shop");
+      assert.deepStrictEqual(ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment").map((r) => r.inputs.policyArn), []);
+      assert.deepStrictEqual(ofType("aws:iam/rolePolicy:RolePolicy").map((r) => [r.name, r.inputs.role]).sort(), [
+        ["shop-blue-policy", "shop-blue-role-id"],
+        ["shop-distributor-policy", "shop-distributor-role-id"],
+        ["shop-green-policy", "shop-green-role-id"],
+      ]);
+    });
+
+    it("let app instances run the SSM agent and read no parameter", async () => {
+      await deploy("shop");
+      for (const color of ["blue", "green"]) {
+        assert.deepStrictEqual(policyOf(`shop-${color}`), { Version: "2012-10-17", Statement: AGENT });
+        assert.doesNotMatch(JSON.stringify(policyOf(`shop-${color}`)), /GetParameter|kms:/);
+      }
+    });
+
+    it("let the distributor read its own config parameter only, and decrypt it only through SSM", async () => {
+      await deploy("shop");
+      const parameter = "arn:aws:ssm:eu-west-1:123456789012:parameter/shop-distributor-config-a1b2c3d";
+      assert.deepStrictEqual(policyOf("shop-distributor"), {
+        Version: "2012-10-17",
+        Statement: [
+          ...AGENT,
+          { Sid: "ReadOwnConfig", Effect: "Allow", Action: "ssm:GetParameter", Resource: parameter },
+          {
+            Sid: "DecryptOwnConfigThroughSsm",
+            Effect: "Allow",
+            Action: "kms:Decrypt",
+            Resource: "arn:aws:kms:eu-west-1:123456789012:key/*",
+            Condition: { StringEquals: { "kms:ViaService": "ssm.eu-west-1.amazonaws.com" } },
+          },
+        ],
+      });
+      const trust = JSON.parse(only("aws:iam/role:Role", "shop-distributor-role").inputs.assumeRolePolicy);
+      assert.deepStrictEqual(trust.Statement, [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }]);
+      assert.strictEqual(only(INSTANCE, "shop-distributor").inputs.iamInstanceProfile, "shop-distributor-profile-p1");
+      assert.strictEqual(only(INSTANCE, "shop-blue-0").inputs.iamInstanceProfile, "shop-blue-profile-p1");
+    });
+
+    it("refuse to build a read policy from anything but an SSM parameter ARN", () => {
+      assert.throws(() => aws.parameterReadStatements("arn:aws:s3:::bucket"), /^Error: not an SSM parameter ARN: arn:aws:s3:::bucket$/);
+      assert.throws(() => aws.parameterReadStatements("shop-distributor-config"), /not an SSM parameter ARN/);
+    });
   });
 
   it("keeps the config a SecureString and delivers the parameter's exact version to the distributor instance", async () => {
@@ -286,7 +369,7 @@ describe("TrafficDistributor on AWS (mocks)", () => {
     const before = await snapshot("shop", {});
     const after = await snapshot("shop", { blue: { image: "nginx:1.27" } });
     assert.deepStrictEqual(changedBetween(before, after), [`${INSTANCE} shop-blue-0`, `${INSTANCE} shop-blue-1`]);
-    assert.match(after.get(`${INSTANCE} shop-blue-0`)!.inputs.userData, /docker run --rm --name app --publish 80:80 nginx:1.27/);
+    assert.match(after.get(`${INSTANCE} shop-blue-0`)!.inputs.userData, /docker run --rm --name app --log-driver json-file .*--publish 80:80 nginx:1.27$/m);
   });
 
   it("uses the default VPC's default subnets, sorted, and spreads the instances over them", async () => {

@@ -2,7 +2,7 @@
 // config is validated and reloaded in place; a rejected one is never loaded.
 import * as assert from "assert";
 import * as fs from "fs";
-import { Weights } from "../components";
+import { Weights } from "../components/settings";
 import { countColors, deliverConfig, Fleet, startFleet, startRoundRobin, stopAll } from "./harness";
 
 describe("config delivery: validate in place, then reload (real HAProxy)", function () {

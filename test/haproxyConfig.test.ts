@@ -1,14 +1,13 @@
 import * as assert from "assert";
+import { COLORS, RoutingMode } from "../components";
 import {
-  COLORS,
   DEFAULT_HEALTH_CHECK,
   HaproxyConfigInput,
   HaproxyPlacement,
   renderBootstrapConfig,
   renderHaproxyConfig,
-  RoutingMode,
   STICKY_COOKIE,
-} from "../components";
+} from "../components/haproxyConfig";
 import { checkConfig, tempDir } from "./haproxy";
 
 const loopback = (): HaproxyPlacement => ({

@@ -6,7 +6,9 @@ import * as fs from "fs";
 import * as http from "http";
 import * as net from "net";
 import * as path from "path";
-import { Color, COLORS, HaproxyPlacement, renderHaproxyConfig, ServerAddress, Weights } from "../components";
+import { Color, COLORS, ServerAddress } from "../components";
+import { HaproxyPlacement, renderHaproxyConfig } from "../components/haproxyConfig";
+import { Weights } from "../components/settings";
 import { tempDir } from "./haproxy";
 
 const FIXTURES = path.join(__dirname, "fixtures");

@@ -1,6 +1,7 @@
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { DEFAULTS, replicaContainerName } from "../components";
+import { replicaContainerName } from "../components/naming";
+import { DEFAULTS } from "../components/settings";
 import { promiseOf, registered, settled } from "./mocks";
 
 describe("infra program (mocks)", () => {

@@ -1,5 +1,6 @@
 import * as assert from "assert";
 import * as fc from "fast-check";
+import { SettingsError } from "../components";
 import {
   isValidHost,
   parseHealthCheckPath,
@@ -8,10 +9,9 @@ import {
   parseServerList,
   parseStatsPassword,
   parseWeight,
-  SettingsError,
-  validateTrafficDistributorArgs,
   weightPercentages,
-} from "../components";
+} from "../components/settings";
+import { validateTrafficDistributorArgs } from "../components/trafficDistributorArgs";
 
 describe("settings validation", () => {
   describe("weights", () => {

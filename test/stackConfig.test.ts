@@ -2,7 +2,13 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
-import { CONFIG_KEYS, configSourceFromMap, DEFAULTS, readConfigValue, readStackConfig } from "../components";
+import { DEFAULTS } from "../components/settings";
+import {
+  CONFIG_KEYS,
+  configSourceFromMap,
+  readConfigValue,
+  readStackConfig,
+} from "../components/stackConfig";
 
 const ns = (values: Record<string, unknown>) =>
   configSourceFromMap(Object.fromEntries(Object.entries(values).map(([k, v]) => [`traffic-distributor:${k}`, v])));

@@ -4,7 +4,15 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as http from "http";
-import { Color, COLORS, DEFAULT_HEALTH_CHECK, HaproxyConfigInput, HaproxyPlacement, renderHaproxyConfig, RoutingMode, STICKY_COOKIE, Weights } from "../components";
+import { Color, COLORS, RoutingMode } from "../components";
+import {
+  DEFAULT_HEALTH_CHECK,
+  HaproxyConfigInput,
+  HaproxyPlacement,
+  renderHaproxyConfig,
+  STICKY_COOKIE,
+} from "../components/haproxyConfig";
+import { Weights } from "../components/settings";
 import {
   countColors,
   deliverConfig,

@@ -1,15 +1,10 @@
 import * as assert from "assert";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import {
-  configSourceFromMap,
-  DELIVER_CONFIG_SCRIPT,
-  Environment,
-  readStackConfig,
-  replicaContainerName,
-  TrafficDistributor,
-  TrafficDistributorArgs,
-} from "../components";
+import { TrafficDistributor, TrafficDistributorArgs } from "../components";
+import { DELIVER_CONFIG_SCRIPT, Environment } from "../components/docker";
+import { replicaContainerName } from "../components/naming";
+import { configSourceFromMap, readStackConfig } from "../components/stackConfig";
 import { loadStackConfig, renderStack } from "../scripts/render";
 import { promiseOf, registered, RecordedResource, settled } from "./mocks";
 

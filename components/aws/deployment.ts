@@ -2,17 +2,18 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { colorsOf, Deployment, DeploymentContext } from "../deployment";
 import { environmentName } from "../naming";
-import { Color, COLORS, parseServerList } from "../settings";
+import { Color, COLORS, parseServerList, ServerAddress } from "../settings";
 import { isPlain } from "../trafficDistributorArgs";
 import { Distributor } from "./distributor";
 import { Environment } from "./environment";
 import { amazonLinuxParameter, resolveAmi, resolveNetwork } from "./network";
 import { ColorAccess, createSecurityGroups } from "./securityGroups";
 
-/** Ports of existing servers given as a plain list; undefined when they arrive as an Output. */
-function existingPorts(servers: pulumi.Input<readonly string[]>): number[] | undefined {
-  if (!isPlain(servers)) return undefined;
-  return [...new Set(parseServerList("servers", servers).map((server) => server.port))];
+/** Ports of existing servers: plain when the list is, else once it resolves (checked then). */
+function existingPorts(context: DeploymentContext, color: Color, servers: pulumi.Input<readonly string[]>): number[] | pulumi.Output<number[]> {
+  const portsOf = (list: ServerAddress[]) => [...new Set(list.map((server) => server.port))];
+  if (isPlain(servers)) return portsOf(parseServerList("servers", servers));
+  return context.existingServers(color, servers).apply(portsOf);
 }
 
 /**
@@ -27,7 +28,7 @@ export function deployOnAws(context: DeploymentContext): Deployment<Environment,
   const access = Object.fromEntries(
     COLORS.map((color): [Color, ColorAccess] => {
       const plan = settings.colors[color];
-      return [color, plan.kind === "provisioned" ? plan : { kind: "existing", ports: existingPorts(plan.servers) }];
+      return [color, plan.kind === "provisioned" ? plan : { kind: "existing", ports: existingPorts(context, color, plan.servers) }];
     }),
   ) as Record<Color, ColorAccess>;
   const securityGroups = createSecurityGroups(
@@ -71,7 +72,7 @@ export function deployOnAws(context: DeploymentContext): Deployment<Environment,
           ? appImage
           : resolveAmi(target.ami, target.distributorInstanceType, parent),
       subnetId: network.distributorSubnetId,
-      securityGroupId: securityGroups.distributor.id,
+      securityGroupIds: [securityGroups.distributor.id, ...(securityGroups.resolvedServers ? [securityGroups.resolvedServers.id] : [])],
       dns: target.dns,
       region: aws.getRegionOutput({}, { parent }).region,
       // The delivery calls SSM itself: with the profile the default AWS provider is configured with.

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { DnsSettings } from "../settings";
 import { renderDeliveryDocument } from "./configDocument";
 import { ConfigDelivery } from "./configDelivery";
-import { createInstanceRole, SECURE_INSTANCE_DEFAULTS } from "./instanceSecurity";
+import { createInstanceRole, parameterReadStatements, SECURE_INSTANCE_DEFAULTS } from "./instanceSecurity";
 import { InstanceImage } from "./network";
 import { renderDistributorUserData } from "./userData";
 
@@ -20,7 +20,8 @@ export interface DistributorArgs {
   readonly machineImage: InstanceImage;
   /** A subnet that routes to an internet gateway. */
   readonly subnetId: pulumi.Input<string>;
-  readonly securityGroupId: pulumi.Input<string>;
+  /** The distributor's security groups (its own first). */
+  readonly securityGroupIds: pulumi.Input<string>[];
   readonly dns?: DnsSettings;
   /** Region of the SSM calls that deliver the config (the instance's region). */
   readonly region: pulumi.Input<string>;
@@ -65,12 +66,8 @@ export class Distributor extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    // SSM core (Run Command) plus reading its own config, nothing more.
-    const role = createInstanceRole(
-      name,
-      [{ Effect: "Allow", Action: "ssm:GetParameter", Resource: this.configParameter.arn }],
-      this,
-    );
+    // The SSM agent's calls (Run Command, port forwarding) plus reading its own config, nothing more.
+    const role = createInstanceRole(name, this.configParameter.arn.apply(parameterReadStatements), this);
 
     this.instance = new aws.ec2.Instance(
       name,
@@ -80,7 +77,7 @@ export class Distributor extends pulumi.ComponentResource {
         subnetId: args.subnetId,
         // Reaches SSM and the registry before the Elastic IP is attached (the EIP then replaces it).
         associatePublicIpAddress: true,
-        vpcSecurityGroupIds: [args.securityGroupId],
+        vpcSecurityGroupIds: args.securityGroupIds,
         iamInstanceProfile: role.profile.name,
         userData: renderDistributorUserData({ image: args.image, listenPort: args.listenPort, statsPort: args.statsPort }),
         ...SECURE_INSTANCE_DEFAULTS,

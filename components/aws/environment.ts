@@ -36,7 +36,7 @@ export class Environment extends pulumi.ComponentResource {
   constructor(name: string, args: EnvironmentArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("traffic-distributor:aws:Environment", name, {}, opts);
 
-    // SSM core only: Session Manager for operators, no SSH and no other AWS access.
+    // The SSM agent's calls only: Session Manager for operators, no SSH, no parameter, no other AWS access.
     const role = createInstanceRole(name, [], this);
     const userData = renderEnvironmentUserData({ image: args.image, port: args.port });
 

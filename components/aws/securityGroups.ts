@@ -1,7 +1,8 @@
 // The firewall of an AWS deployment, in one place: only the distributor's listen port is open
 // to the world; each color's app port is open to the distributor's security group alone; no
 // SSH anywhere (Session Manager replaces it). Every rule is its own resource, so adding or
-// removing one never rewrites the others.
+// removing one never rewrites the others; the one exception is the egress to existing servers
+// whose ports arrive as Outputs, which lives in a group of its own.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { isIP } from "net";
@@ -10,8 +11,8 @@ import { Color, COLORS } from "../settings";
 /** What each color needs from the firewall. */
 export type ColorAccess =
   | { readonly kind: "provisioned"; readonly port: number }
-  /** Existing servers: their ports when known up front, otherwise every TCP port. */
-  | { readonly kind: "existing"; readonly ports?: readonly number[] };
+  /** Existing servers: their ports, known up front or once another resource or stack resolves them. */
+  | { readonly kind: "existing"; readonly ports: readonly number[] | pulumi.Output<number[]> };
 
 export interface SecurityGroupsArgs {
   readonly vpcId: pulumi.Input<string>;
@@ -22,6 +23,11 @@ export interface SecurityGroupsArgs {
 
 export interface SecurityGroups {
   readonly distributor: aws.ec2.SecurityGroup;
+  /**
+   * Egress to existing servers whose ports arrive as Outputs: its own group with inline rules,
+   * which follow the resolved ports (a rule resource per port cannot, the count being unknown).
+   */
+  readonly resolvedServers?: aws.ec2.SecurityGroup;
   /** One per provisioned color. */
   readonly environments: Partial<Record<Color, aws.ec2.SecurityGroup>>;
 }
@@ -68,11 +74,12 @@ export function createSecurityGroups(name: string, args: SecurityGroupsArgs, par
   allowAnywhere(HTTPS, HTTPS, "image pulls, packages and SSM over HTTPS");
 
   const environments: Partial<Record<Color, aws.ec2.SecurityGroup>> = {};
+  const resolvedPorts: pulumi.Output<number[]>[] = [];
   for (const color of COLORS) {
     const access = args.colors[color];
     if (access.kind === "existing") {
-      for (const port of access.ports ?? []) allowAnywhere(port, port, `${color}'s existing servers`);
-      if (access.ports === undefined) allowAnywhere(1, 65535, `${color}'s existing servers (ports known only at deploy time)`);
+      if (pulumi.Output.isInstance(access.ports)) resolvedPorts.push(access.ports);
+      else for (const port of access.ports) allowAnywhere(port, port, `${color}'s existing servers`);
       continue;
     }
     const environment = group(`${name}-${color}-sg`, `traffic-distributor ${name}: ${color}'s app instances`);
@@ -122,5 +129,29 @@ export function createSecurityGroups(name: string, args: SecurityGroupsArgs, par
       { parent },
     );
   }
-  return { distributor, environments };
+  const resolvedServers =
+    resolvedPorts.length === 0
+      ? undefined
+      : new aws.ec2.SecurityGroup(
+          `${name}-distributor-servers-sg`,
+          {
+            vpcId: args.vpcId,
+            description: `traffic-distributor ${name}: the distributor to existing servers`,
+            tags: { Name: `${name}-distributor-servers-sg` },
+            // No ingress: this group only adds the distributor's egress to the servers' ports.
+            egress: pulumi.all(resolvedPorts).apply((lists) =>
+              [...new Set(lists.flat())]
+                .sort((a, b) => a - b)
+                .map((port) => ({
+                  description: "existing servers (ports resolved at deploy time)",
+                  protocol: "tcp",
+                  fromPort: port,
+                  toPort: port,
+                  cidrBlocks: [ANYWHERE],
+                })),
+            ),
+          },
+          { parent },
+        );
+  return { distributor, resolvedServers, environments };
 }

@@ -14,6 +14,25 @@ export const APP_CONTAINER = "app";
 /** Seconds a container gets to finish in-flight requests when it is stopped. */
 const STOP_GRACE_SECONDS = 30;
 
+/**
+ * Docker's json-file log of each container rotates: at most 5 files of 10 MB. (The unit's
+ * attached `docker run` also copies the output to the journal, bounded below.)
+ */
+export const CONTAINER_LOG_OPTIONS: readonly string[] = [
+  "--log-driver",
+  "json-file",
+  "--log-opt",
+  "max-size=10m",
+  "--log-opt",
+  "max-file=5",
+];
+
+/** A journald drop-in: the journal of an instance never grows past these sizes. */
+export const JOURNALD_DROP_IN = {
+  path: "/etc/systemd/journald.conf.d/50-traffic-distributor.conf",
+  content: ["[Journal]", "SystemMaxUse=512M", "SystemMaxFileSize=64M", "RuntimeMaxUse=64M", "MaxRetentionSec=1month", ""].join("\n"),
+};
+
 interface ContainerUnit {
   readonly unit: string;
   readonly description: string;
@@ -36,7 +55,7 @@ function containerUnit(unit: ContainerUnit): string {
     "",
     "[Service]",
     `ExecStartPre=-/usr/bin/docker rm --force ${unit.container}`,
-    `ExecStart=/usr/bin/docker run --rm --name ${unit.container} ${unit.runArgs.join(" ")}`,
+    `ExecStart=/usr/bin/docker run --rm --name ${unit.container} ${[...CONTAINER_LOG_OPTIONS, ...unit.runArgs].join(" ")}`,
     `ExecStop=/usr/bin/docker stop --time ${STOP_GRACE_SECONDS} ${unit.container}`,
     `TimeoutStopSec=${STOP_GRACE_SECONDS + 10}`,
     "Restart=always",
@@ -53,13 +72,19 @@ interface CloudConfig {
   readonly unit: string;
 }
 
-/** Installs Docker from the distribution (dnf on Amazon Linux 2023), writes files, starts the unit. */
+/**
+ * Installs Docker from the distribution (dnf on Amazon Linux 2023), writes files (the journald
+ * limits among them), starts the unit.
+ */
 function cloudConfig(config: CloudConfig): string {
+  const files = [JOURNALD_DROP_IN, ...config.files];
   const document = {
     packages: ["docker"],
-    write_files: config.files.map((file) => ({ path: file.path, permissions: "0644", owner: "root:root", content: file.content })),
+    write_files: files.map((file) => ({ path: file.path, permissions: "0644", owner: "root:root", content: file.content })),
     // Exec form: no shell is involved in starting anything.
     runcmd: [
+      // journald reads its limits at start.
+      ["systemctl", "restart", "systemd-journald.service"],
       ["systemctl", "daemon-reload"],
       ["systemctl", "enable", "--now", "docker.service"],
       ["systemctl", "enable", "--now", config.unit],
