@@ -6,6 +6,7 @@
 //                   -> frontend <color>_in (abstract socket) -> backend <color> (its replicas)
 // A weight applies to a whole color, stickiness pins a client to a color (not a container),
 // and a color whose replicas are all down fails its health check as one server.
+import { sealConfig } from "./configSeal";
 import { Color, COLORS, RoutingMode, ServerAddress, Weights, weightPercentages } from "./settings";
 
 export interface HaproxyConfigInput {
@@ -190,7 +191,7 @@ export function renderHaproxyConfig(
       ]),
     );
   }
-  return parts.join("\n");
+  return sealConfig(parts.join("\n"));
 }
 
 /**
@@ -199,7 +200,7 @@ export function renderHaproxyConfig(
  * never change with them.
  */
 export function renderBootstrapConfig(placement: HaproxyPlacement = CONTAINER_PLACEMENT): string {
-  return [
+  return sealConfig([
     "# Bootstrap config of a traffic-distributor container; replaced by the rendered config on deploy.",
     section("global", ["master-worker", "log stdout format raw local0 info"]),
     section("defaults", ["mode http", "timeout connect 2s", "timeout client 30s", "timeout server 30s"]),
@@ -207,5 +208,5 @@ export function renderBootstrapConfig(placement: HaproxyPlacement = CONTAINER_PL
       `bind ${placement.bindAddress}:${placement.listenPort}`,
       'http-request return status 503 content-type text/plain string "traffic distributor is starting"',
     ]),
-  ].join("\n");
+  ].join("\n"));
 }
