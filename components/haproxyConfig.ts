@@ -3,7 +3,7 @@
 //
 // Two levels, so that the split is by *color* whatever the replica counts:
 //   frontend public -> backend colors (one server per color, weighted, sticky cookie, backup)
-//                   -> frontend <color>_in (abstract socket) -> backend <color> (its replicas)
+//                   -> frontend <color>_in (UNIX socket) -> backend <color> (its replicas)
 // A weight applies to a whole color, stickiness pins a client to a color (not a container),
 // and a color whose replicas are all down fails its health check as one server.
 import { sealConfig } from "./configSeal";
@@ -29,7 +29,7 @@ export interface HaproxyPlacement {
   readonly statsPort?: number;
   /** Directory of the admin socket (must be writable by HAProxy's user). */
   readonly runtimeDir: string;
-  /** Prefix of the internal abstract sockets: unique per HAProxy sharing a network namespace. */
+  /** Prefix of the internal sockets' names in runtimeDir. */
   readonly instance: string;
 }
 
@@ -75,8 +75,10 @@ function address(server: ServerAddress): string {
   return server.host.includes(":") ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`;
 }
 
+// Not abstract (abns@) sockets: HAProxy cannot pause those, so at every reload the old worker
+// stops at once, and when the new config then fails to load (a port in use) nothing serves.
 function socketName(placement: HaproxyPlacement, color: Color): string {
-  return `abns@${placement.instance}-${color}`;
+  return `unix@${placement.runtimeDir}/${placement.instance}-${color}.sock`;
 }
 
 /** Weight and role of each color's server in the `colors` backend. */
