@@ -329,7 +329,7 @@ describe("config delivery: validate in place, then reload (real HAProxy)", funct
       const holder = startDelivery(haproxy, render({ blue: 0, green: 100 }), { env: pause.env });
       await waitForFile(pause.marker);
       const waiting = startDelivery(haproxy, render({ blue: 1, green: 1 }));
-      await sleep(500);
+      await sleep(1500); // a delivery takes well under that when nothing holds it
       assert.strictEqual(waiting.process.exitCode, null, "the second delivery did not wait for the lock");
       process.kill(-holder.process.pid!, "SIGKILL");
       const result = await waiting.result;
@@ -344,7 +344,10 @@ describe("config delivery: validate in place, then reload (real HAProxy)", funct
       const { haproxy, render } = await setup({ blue: 100, green: 0 });
       const good = onDisk(haproxy);
       const full = render({ blue: 0, green: 100 });
-      const result = await startDelivery(haproxy, full, { cutAt: Math.floor(full.length / 2) }).result;
+      // Cut after the blue backend: what arrives is a valid config whose green has no servers.
+      const cutAt = full.indexOf("frontend green_in");
+      assert.ok(checkConfig(full.slice(0, cutAt)).ok, "the cut config passes haproxy -c");
+      const result = await startDelivery(haproxy, full, { cutAt }).result;
       assert.strictEqual(result.status, 1, show(result));
       assert.strictEqual(onDisk(haproxy), good);
       const after = await deliverConfig(haproxy, full);
