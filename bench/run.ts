@@ -3,10 +3,11 @@
 // - the release sequence under load: failed requests and the split seen after each step;
 // - failover: a color killed, then one frozen, under load: detection time and failed requests.
 // Everything runs on 127.0.0.1; every process is stopped by PID at the end.
-import { ChildProcess, spawn, spawnSync } from "child_process";
+import { ChildProcess, execFile, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { promisify } from "util";
 import { Color } from "../components";
 import { renderHaproxyConfig } from "../components/haproxyConfig";
 import { Weights } from "../components/settings";
@@ -32,12 +33,14 @@ import { renderNginxConfig } from "./nginxConfig";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const autocannon = require("autocannon") as (opts: object) => Promise<any>;
 
+const execFileAsync = promisify(execFile);
+
 const CANNON = { connections: 50, duration: 5 };
 
 interface Engine {
   readonly name: "haproxy" | "nginx";
   readonly url: string;
-  apply(weights: Weights): void;
+  apply(weights: Weights): Promise<void>;
   /** Milliseconds until the engine takes `color` out of rotation, if it can tell. */
   detectDown(color: Color): Promise<number | null>;
   waitUp(color: Color): Promise<void>;
@@ -54,8 +57,8 @@ async function startHaproxyEngine(weights: Weights): Promise<Engine> {
   return {
     name: "haproxy",
     url: haproxy.url,
-    apply(w) {
-      const result = deliverConfig(haproxy, render(w));
+    async apply(w) {
+      const result = await deliverConfig(haproxy, render(w));
       if (result.status !== 0) throw new Error(`haproxy delivery failed: ${result.stderr}`);
     },
     detectDown: (color) => waitForStatus(placement, "colors", color, /^DOWN/, 15_000),
@@ -80,10 +83,12 @@ async function startNginxEngine(weights: Weights): Promise<Engine> {
   return {
     name: "nginx",
     url: `http://127.0.0.1:${placement.listenPort}`,
-    apply(w) {
+    async apply(w) {
       write(w);
-      const check = spawnSync("nginx", ["-t", "-p", dir, "-c", file], { encoding: "utf8" });
-      if (check.status !== 0) throw new Error(`nginx -t failed: ${check.stderr}`);
+      // Not spawnSync: this process runs the load clients.
+      await execFileAsync("nginx", ["-t", "-p", dir, "-c", file]).catch((error: { stderr?: string }) => {
+        throw new Error(`nginx -t failed: ${error.stderr}`);
+      });
       process.kill(child.pid!, "SIGHUP");
     },
     detectDown: async () => null, // passive checks only: no state to observe

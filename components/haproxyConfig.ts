@@ -3,9 +3,10 @@
 //
 // Two levels, so that the split is by *color* whatever the replica counts:
 //   frontend public -> backend colors (one server per color, weighted, sticky cookie, backup)
-//                   -> frontend <color>_in (abstract socket) -> backend <color> (its replicas)
+//                   -> frontend <color>_in (UNIX socket) -> backend <color> (its replicas)
 // A weight applies to a whole color, stickiness pins a client to a color (not a container),
 // and a color whose replicas are all down fails its health check as one server.
+import { sealConfig } from "./configSeal";
 import {
   Color,
   COLORS,
@@ -56,7 +57,7 @@ export interface HaproxyPlacement {
   readonly statsPort?: number;
   /** Directory of the admin socket (must be writable by HAProxy's user). */
   readonly runtimeDir: string;
-  /** Prefix of the internal abstract sockets: unique per HAProxy sharing a network namespace. */
+  /** Prefix of the internal sockets' names in runtimeDir. */
   readonly instance: string;
 }
 
@@ -94,8 +95,10 @@ function address(server: ServerAddress): string {
   return server.host.includes(":") ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`;
 }
 
+// Not abstract (abns@) sockets: HAProxy cannot pause those, so at every reload the old worker
+// stops at once, and when the new config then fails to load (a port in use) nothing serves.
 function socketName(placement: HaproxyPlacement, color: Color): string {
-  return `abns@${placement.instance}-${color}`;
+  return `unix@${placement.runtimeDir}/${placement.instance}-${color}.sock`;
 }
 
 /**
@@ -247,7 +250,7 @@ export function renderHaproxyConfig(
       ]),
     );
   }
-  return parts.join("\n");
+  return sealConfig(parts.join("\n"));
 }
 
 /**
@@ -256,7 +259,7 @@ export function renderHaproxyConfig(
  * never change with them.
  */
 export function renderBootstrapConfig(placement: HaproxyPlacement = CONTAINER_PLACEMENT): string {
-  return [
+  return sealConfig([
     "# Bootstrap config of a traffic-distributor container; replaced by the rendered config on deploy.",
     section("global", ["master-worker", "log stdout format raw local0 info"]),
     section("defaults", ["mode http", "timeout connect 2s", "timeout client 30s", "timeout server 30s"]),
@@ -264,5 +267,5 @@ export function renderBootstrapConfig(placement: HaproxyPlacement = CONTAINER_PL
       `bind ${placement.bindAddress}:${placement.listenPort}`,
       'http-request return status 503 content-type text/plain string "traffic distributor is starting"',
     ]),
-  ].join("\n");
+  ].join("\n"));
 }

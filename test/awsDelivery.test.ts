@@ -7,21 +7,32 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import Module from "module";
+import * as net from "net";
 import { AddressInfo } from "net";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as ssm from "@aws-sdk/client-ssm";
 import { parse } from "yaml";
-import { renderBootstrapConfig } from "../components/haproxyConfig";
+import { renderBootstrapConfig, renderHaproxyConfig } from "../components/haproxyConfig";
 import { Weights } from "../components/settings";
 import { ConfigDelivery, DeliveryClock, deliverThroughSsm, SsmSender } from "../components/aws/configDelivery";
 import { DELIVERY_PARAMETERS, renderDeliveryDocument, renderDeliveryScript, substituteParameters } from "../components/aws/configDocument";
 import { renderDistributorUserData, renderEnvironmentUserData } from "../components/aws/userData";
-import { checkConfig, tempDir } from "./haproxy";
+import { checkConfig, resealed, tempDir } from "./haproxy";
 import { promiseOf, registered } from "./mocks";
-import { countColors, DeliveryResult, Fleet, Haproxy, startFleet, startRoundRobin, stopAll } from "./harness";
-
-const FIXTURES = path.join(__dirname, "fixtures");
+import {
+  countColors,
+  deliveryEnv,
+  DeliveryResult,
+  Fleet,
+  fleetServers,
+  freePort,
+  Haproxy,
+  runScript,
+  startFleet,
+  startRoundRobin,
+  stopAll,
+} from "./harness";
 
 const PARAMETERS = { parameterName: "shop-distributor-config-a1b2c3d", parameterVersion: "7", region: "eu-west-1" };
 
@@ -58,54 +69,51 @@ describe("SSM delivery document, run for real against HAProxy", function () {
    * Runs the document's script as SSM would (parameters substituted, `sh`), with the parameter
    * store holding `config` as version `storedVersion` of the parameter.
    */
-  function runDocument(haproxy: Haproxy, config: string, storedVersion = PARAMETERS.parameterVersion): DeliveryResult {
+  function runDocument(haproxy: Haproxy, config: string, storedVersion = PARAMETERS.parameterVersion): Promise<DeliveryResult> {
     const dir = scratchDir("ssm");
     const scriptPath = path.join(dir, "deliver.sh");
     const parameterFile = path.join(dir, "parameter-value");
     fs.writeFileSync(scriptPath, substituteParameters(renderDeliveryScript(), PARAMETERS));
     fs.writeFileSync(parameterFile, config);
-    const result = spawnSync("sh", [scriptPath], {
-      encoding: "utf8",
-      timeout: 60_000,
-      env: {
-        ...process.env,
-        PATH: `${FIXTURES}:${process.env.PATH}`,
-        FAKE_HAPROXY_PID: String(haproxy.process.pid),
-        CONFIG_PATH: haproxy.configPath,
-        FAKE_REGION: PARAMETERS.region,
-        FAKE_PARAMETER_NAME: PARAMETERS.parameterName,
-        FAKE_PARAMETER_VERSION: storedVersion,
-        FAKE_PARAMETER_FILE: parameterFile,
-      },
+    // Not through deliveryEnv's CONTAINER: the document names the container itself.
+    const { CONTAINER: _container, ...env } = deliveryEnv(haproxy, {
+      FAKE_REGION: PARAMETERS.region,
+      FAKE_PARAMETER_NAME: PARAMETERS.parameterName,
+      FAKE_PARAMETER_VERSION: storedVersion,
+      FAKE_PARAMETER_FILE: parameterFile,
     });
-    if (result.error) throw result.error;
-    return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+    return runScript([scriptPath], env, "").result;
+  }
+
+  /** Files the delivery leaves beside the config: a delivery's own copy or an unconfirmed swap. */
+  function leftovers(haproxy: Haproxy): string[] {
+    const base = path.basename(haproxy.configPath);
+    return fs.readdirSync(path.dirname(haproxy.configPath)).filter((f) => f.startsWith(`${base}.new.`) || f === `${base}.rollback`);
   }
 
   it("installs the parameter version it names and reloads HAProxy gracefully", async () => {
     const { haproxy, render } = await setup({ blue: 100, green: 0 });
     assert.deepStrictEqual(await countColors(haproxy.url, 20), { blue: 20, green: 0, other: 0 });
 
-    const result = runDocument(haproxy, render({ blue: 0, green: 100 }));
+    const result = await runDocument(haproxy, render({ blue: 0, green: 100 }));
     assert.strictEqual(result.status, 0, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
     assert.match(result.stdout, /reloaded \(attempt 1, new worker \d+\)/);
     assert.strictEqual(fs.readFileSync(haproxy.configPath, "utf8"), render({ blue: 0, green: 100 }));
-    assert.ok(!fs.existsSync(`${haproxy.configPath}.next`));
+    assert.deepStrictEqual(leftovers(haproxy), []);
     assert.deepStrictEqual(await countColors(haproxy.url, 20), { blue: 0, green: 20, other: 0 });
   });
 
   it("exits 1 with HAProxy's message and keeps serving the old config when HAProxy rejects the new one", async () => {
     const { haproxy, render } = await setup({ blue: 0, green: 100 });
     const good = fs.readFileSync(haproxy.configPath, "utf8");
-    const broken = render({ blue: 100, green: 0 }).replace("balance roundrobin", "balance sideways");
-    assert.notStrictEqual(broken, render({ blue: 100, green: 0 }));
+    const broken = resealed(render({ blue: 100, green: 0 }), (body) => body.replace("balance roundrobin", "balance sideways"));
 
-    const result = runDocument(haproxy, broken);
+    const result = await runDocument(haproxy, broken);
     assert.strictEqual(result.status, 1, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
     assert.ok(result.stderr.includes("rejected the new config"), result.stderr);
     assert.ok(result.stderr.includes("balance only supports"), result.stderr);
     assert.strictEqual(fs.readFileSync(haproxy.configPath, "utf8"), good);
-    assert.ok(!fs.existsSync(`${haproxy.configPath}.next`));
+    assert.deepStrictEqual(leftovers(haproxy), []);
     assert.deepStrictEqual(await countColors(haproxy.url, 20), { blue: 0, green: 20, other: 0 });
   });
 
@@ -114,14 +122,64 @@ describe("SSM delivery document, run for real against HAProxy", function () {
     const good = fs.readFileSync(haproxy.configPath, "utf8");
 
     // The store holds version 8; the document asks for version 7.
-    const result = runDocument(haproxy, render({ blue: 0, green: 100 }), "8");
+    const result = await runDocument(haproxy, render({ blue: 0, green: 100 }), "8");
     assert.notStrictEqual(result.status, 0, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
     assert.strictEqual(result.status, 1, result.stderr);
     assert.match(result.stderr, /ParameterVersionNotFound/);
     assert.doesNotMatch(result.stdout, /reloaded/);
     assert.strictEqual(fs.readFileSync(haproxy.configPath, "utf8"), good);
-    assert.ok(!fs.existsSync(`${haproxy.configPath}.next`));
+    assert.deepStrictEqual(leftovers(haproxy), []);
     assert.deepStrictEqual(await countColors(haproxy.url, 20), { blue: 20, green: 0, other: 0 });
+  });
+
+  it("refuses a parameter value cut short, though the cut passes haproxy -c", async () => {
+    const { haproxy, render } = await setup({ blue: 100, green: 0 });
+    const good = fs.readFileSync(haproxy.configPath, "utf8");
+    const full = render({ blue: 0, green: 100 });
+    // Cut after the blue backend: a valid config whose green color has no servers.
+    const cut = full.slice(0, full.indexOf("frontend green_in"));
+    assert.ok(checkConfig(cut).ok, "the cut config passes haproxy -c");
+
+    const result = await runDocument(haproxy, cut);
+    assert.strictEqual(result.status, 1, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
+    assert.match(result.stderr, /refused the new config for traffic-distributor: its last line is not the trailer/);
+    assert.strictEqual(fs.readFileSync(haproxy.configPath, "utf8"), good);
+    assert.deepStrictEqual(leftovers(haproxy), []);
+    assert.deepStrictEqual(await countColors(haproxy.url, 20), { blue: 20, green: 0, other: 0 });
+  });
+
+  it("puts the previous config back when the new one cannot bind its port", async () => {
+    const { haproxy } = await setup({ blue: 100, green: 0 });
+    const good = fs.readFileSync(haproxy.configPath, "utf8");
+    const taken = await freePort();
+    const squatter = net.createServer();
+    await new Promise<void>((resolve) => squatter.listen(taken, "127.0.0.1", resolve));
+    try {
+      const clash = renderHaproxyConfig(
+        { weights: { blue: 0, green: 100 }, routing: "round-robin", servers: fleetServers(backends) },
+        { ...haproxy.placement, listenPort: taken },
+      );
+      const result = await runDocument(haproxy, clash);
+      assert.strictEqual(result.status, 1, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
+      assert.match(result.stderr, /putting the previous config back/);
+      assert.match(result.stderr, /Address already in use/);
+      assert.strictEqual(fs.readFileSync(haproxy.configPath, "utf8"), good);
+      assert.deepStrictEqual(leftovers(haproxy), []);
+      assert.deepStrictEqual(await countColors(haproxy.url, 20), { blue: 20, green: 0, other: 0 });
+    } finally {
+      await new Promise((resolve) => squatter.close(resolve));
+    }
+  });
+
+  it("two runs at once (one rejected) leave the valid config live and serving", async () => {
+    const { haproxy, render } = await setup({ blue: 100, green: 0 });
+    const valid = render({ blue: 0, green: 100 });
+    const rejected = resealed(render({ blue: 1, green: 1 }), (body) => body.replace("balance roundrobin", "balance sideways"));
+    const [a, b] = await Promise.all([runDocument(haproxy, valid), runDocument(haproxy, rejected)]);
+    assert.strictEqual(a.status, 0, a.stderr);
+    assert.strictEqual(b.status, 1, b.stderr);
+    assert.strictEqual(fs.readFileSync(haproxy.configPath, "utf8"), valid);
+    assert.deepStrictEqual(await countColors(haproxy.url, 20), { blue: 0, green: 20, other: 0 });
   });
 
   it("the substituted script passes shellcheck -s sh", () => {

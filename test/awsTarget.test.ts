@@ -362,7 +362,7 @@ describe("TrafficDistributor on AWS (mocks)", () => {
     }
     const delivery = (m: Map<string, RecordedResource>) => m.get(`${DELIVERY} shop-distributor-delivery`)!.inputs;
     assert.notStrictEqual(delivery(after).parameterVersion, delivery(before).parameterVersion);
-    assert.match(plain(after.get(`${PARAMETER} shop-distributor-config`)!.inputs.value), /server blue abns@traffic-distributor-blue weight 0 check inter 200ms fall 1 rise 1 cookie blue/);
+    assert.match(plain(after.get(`${PARAMETER} shop-distributor-config`)!.inputs.value), /server blue unix@\/var\/lib\/haproxy\/traffic-distributor-blue\.sock weight 0 check inter 200ms fall 1 rise 1 cookie blue/);
   });
 
   it("a new image for blue replaces blue's instances only (new user data); green, the distributor and the address stay", async () => {

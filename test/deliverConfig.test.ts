@@ -1,43 +1,359 @@
 // The container's config-delivery script, run for real against Debian's HAProxy: a valid
-// config is validated and reloaded in place; a rejected one is never loaded.
+// config is validated and reloaded in place; a rejected, cut or unloadable one never serves;
+// deliveries at once, killed or cut short leave a validated config serving and the file on
+// disk equal to it; nothing printed holds the stats password.
 import * as assert from "assert";
 import * as fs from "fs";
+import * as net from "net";
+import * as path from "path";
+import { renderHaproxyConfig } from "../components/haproxyConfig";
 import { Weights } from "../components/settings";
-import { countColors, deliverConfig, Fleet, startFleet, startRoundRobin, stopAll } from "./harness";
+import { CONFIG_TRAILER_PREFIX } from "../components/configSeal";
+import { checkConfig, resealed, tempDir, unsealed } from "./haproxy";
+import {
+  countColors,
+  deliverConfig,
+  DeliveryResult,
+  Fleet,
+  fleetServers,
+  freePort,
+  Haproxy,
+  sleep,
+  startDelivery,
+  startFleet,
+  startRoundRobin,
+  stopAll,
+} from "./harness";
+
+const PASSWORD = "Pw-5ecret-q7Zx";
+
+/** Files the delivery leaves beside the config: a delivery's own copy or an unconfirmed swap. */
+function leftovers(haproxy: Haproxy): string[] {
+  const dir = path.dirname(haproxy.configPath);
+  const base = path.basename(haproxy.configPath);
+  return fs.readdirSync(dir).filter((f) => f.startsWith(`${base}.new.`) || f === `${base}.rollback`);
+}
+
+function onDisk(haproxy: Haproxy): string {
+  return fs.readFileSync(haproxy.configPath, "utf8");
+}
+
+const show = (r: DeliveryResult) => `status ${r.status} signal ${r.signal}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
+
+/** Waits until the file exists (the stand-in docker paused there). */
+async function waitForFile(file: string, timeoutMs = 20_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (!fs.existsSync(file)) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${file}`);
+    await sleep(20);
+  }
+  return fs.readFileSync(file, "utf8").trim();
+}
 
 describe("config delivery: validate in place, then reload (real HAProxy)", function () {
-  this.timeout(60_000);
+  this.timeout(120_000);
   let backends: Fleet;
+  const dirs: string[] = [];
 
   beforeEach(async () => {
     backends = await startFleet();
   });
-  afterEach(stopAll);
+  afterEach(async () => {
+    await stopAll();
+    for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+  });
 
-  const setup = (weights: Weights) => startRoundRobin(backends, weights);
+  async function setup(weights: Weights) {
+    const started = await startRoundRobin(backends, weights);
+    dirs.push(started.haproxy.placement.runtimeDir);
+    return started;
+  }
+
+  /** A pause point for the stand-in docker, and the file it writes when paused there. */
+  function pauseAt(point: string): { env: Record<string, string>; marker: string } {
+    const dir = tempDir("pause");
+    dirs.push(dir);
+    const marker = path.join(dir, "paused");
+    return { env: { FAKE_DOCKER_PAUSE: point, FAKE_DOCKER_PAUSED: marker }, marker };
+  }
 
   it("applies a weight change with a graceful reload", async () => {
     const { haproxy, render } = await setup({ blue: 100, green: 0 });
     assert.deepStrictEqual(await countColors(haproxy.url, 20), { blue: 20, green: 0, other: 0 });
 
-    const result = deliverConfig(haproxy, render({ blue: 0, green: 100 }));
-    assert.strictEqual(result.status, 0, result.stderr);
+    const result = await deliverConfig(haproxy, render({ blue: 0, green: 100 }));
+    assert.strictEqual(result.status, 0, show(result));
     assert.match(result.stdout, /reloaded \(attempt 1, new worker \d+\)/);
     assert.deepStrictEqual(await countColors(haproxy.url, 20), { blue: 0, green: 20, other: 0 });
-    assert.strictEqual(fs.readFileSync(haproxy.configPath, "utf8"), render({ blue: 0, green: 100 }));
+    assert.strictEqual(onDisk(haproxy), render({ blue: 0, green: 100 }));
+    assert.deepStrictEqual(leftovers(haproxy), []);
   });
 
   it("leaves the running config serving and reports HAProxy's message when the new one is rejected", async () => {
     const { haproxy, render } = await setup({ blue: 0, green: 100 });
-    const good = fs.readFileSync(haproxy.configPath, "utf8");
-    const broken = render({ blue: 100, green: 0 }).replace("balance roundrobin", "balance sideways");
+    const good = onDisk(haproxy);
+    const broken = resealed(render({ blue: 100, green: 0 }), (body) => body.replace("balance roundrobin", "balance sideways"));
 
-    const result = deliverConfig(haproxy, broken);
-    assert.strictEqual(result.status, 1);
+    const result = await deliverConfig(haproxy, broken);
+    assert.strictEqual(result.status, 1, show(result));
     assert.match(result.stderr, /rejected the new config; the running config is unchanged/);
     assert.match(result.stderr, /balance only supports/);
-    assert.strictEqual(fs.readFileSync(haproxy.configPath, "utf8"), good);
-    assert.ok(!fs.existsSync(`${haproxy.configPath}.next`));
+    assert.strictEqual(onDisk(haproxy), good);
+    assert.deepStrictEqual(leftovers(haproxy), []);
     assert.deepStrictEqual(await countColors(haproxy.url, 20), { blue: 0, green: 20, other: 0 });
+  });
+
+  describe("integrity trailer", () => {
+    it("never installs a config cut at a line break or mid-line, though many such cuts pass haproxy -c", async function () {
+      this.timeout(240_000);
+      const { haproxy, render } = await setup({ blue: 100, green: 0 });
+      const good = onDisk(haproxy);
+      const full = render({ blue: 0, green: 100 });
+      const bytes = Buffer.from(full, "utf8");
+      const cuts: number[] = [];
+      const atBreaks = new Set<number>();
+      for (let i = 0, line = 0; i < bytes.length - 1; i++) {
+        if (bytes[i] !== 0x0a) continue;
+        cuts.push(i + 1); // whole lines
+        atBreaks.add(i + 1);
+        const nextBreak = bytes.indexOf(0x0a, i + 1);
+        if (line++ % 3 === 0 && nextBreak > i + 2) cuts.push(i + 1 + Math.floor((nextBreak - i) / 2)); // mid-line
+      }
+      cuts.push(bytes.length - 1); // all but the final line break
+      let passCheck = 0;
+      for (const cutAt of cuts) {
+        if (atBreaks.has(cutAt) && checkConfig(bytes.subarray(0, cutAt).toString("utf8")).ok) passCheck++;
+        const result = await startDelivery(haproxy, full, { cutAt }).result;
+        assert.strictEqual(result.status, 1, `cut at byte ${cutAt}: ${show(result)}`);
+        assert.match(result.stderr, /refused the new config for distributor: .*\.\ntraffic-distributor: it was cut short or changed after rendering; the running config is unchanged\./, `cut at ${cutAt}`);
+        assert.strictEqual(onDisk(haproxy), good, `cut at byte ${cutAt} was installed`);
+      }
+      assert.deepStrictEqual(leftovers(haproxy), []);
+      assert.deepStrictEqual(await countColors(haproxy.url, 20), { blue: 20, green: 0, other: 0 });
+      console.log(`      ${cuts.length} cuts refused; ${passCheck} of the ${atBreaks.size} at a line break pass haproxy -c on their own`);
+      assert.ok(passCheck > 0, "no cut passes haproxy -c: the trailer would not be what refuses them");
+
+      const whole = await deliverConfig(haproxy, full);
+      assert.strictEqual(whole.status, 0, show(whole));
+      assert.strictEqual(onDisk(haproxy), full);
+    });
+
+    it("refuses a config changed after sealing, and one without a trailer, naming the reason", async () => {
+      const { haproxy, render } = await setup({ blue: 100, green: 0 });
+      const good = onDisk(haproxy);
+      const sealed = render({ blue: 0, green: 100 });
+      const changed = sealed.replace("weight 100", "weight 99");
+      assert.notStrictEqual(changed, sealed);
+      const cases: Array<[string, string, RegExp]> = [
+        ["changed", changed, /its SHA-256 is [0-9a-f]{64}, its trailer says [0-9a-f]{64}/],
+        ["no trailer", unsealed(sealed), /its last line is not the trailer "# end of traffic-distributor config sha256:<sha256>"/],
+        ["short hash", sealed.replace(/[0-9a-f]{64}\n$/, "abc\n"), /does not hold a lowercase hex SHA-256/],
+        ["upper-case hash", sealed.replace(/[0-9a-f]{64}\n$/, (h) => h.toUpperCase()), /does not hold a lowercase hex SHA-256/],
+        ["empty", "", /it is empty/],
+      ];
+      for (const [name, config, reason] of cases) {
+        const result = await deliverConfig(haproxy, config);
+        assert.strictEqual(result.status, 1, `${name}: ${show(result)}`);
+        assert.match(result.stderr, reason, name);
+        assert.strictEqual(onDisk(haproxy), good, name);
+      }
+      assert.ok(sealed.endsWith("\n") && sealed.split("\n").at(-2)!.startsWith(CONFIG_TRAILER_PREFIX));
+    });
+  });
+
+  describe("serialized deliveries", () => {
+    it("a rejected delivery that starts while a valid one is past haproxy -c never becomes the live file", async () => {
+      const { haproxy, render } = await setup({ blue: 100, green: 0 });
+      const valid = render({ blue: 0, green: 100 });
+      const rejected = resealed(render({ blue: 100, green: 0 }), (body) => body.replace("balance roundrobin", "balance sideways"));
+      const pause = pauseAt("after haproxy -c");
+      const first = startDelivery(haproxy, valid, { env: pause.env });
+      await waitForFile(pause.marker);
+      const second = startDelivery(haproxy, rejected);
+      await sleep(1500); // long enough for the second to run to its end if nothing holds it
+      fs.rmSync(pause.marker);
+      const [a, b] = await Promise.all([first.result, second.result]);
+      assert.strictEqual(a.status, 0, show(a));
+      assert.strictEqual(b.status, 1, show(b));
+      assert.match(b.stderr, /balance only supports/);
+      assert.strictEqual(onDisk(haproxy), valid);
+      assert.deepStrictEqual(await countColors(haproxy.url, 20), { blue: 0, green: 20, other: 0 });
+      assert.deepStrictEqual(leftovers(haproxy), []);
+    });
+
+    it("16 times, a valid and a rejected delivery at once: the live file is the valid one and serves", async () => {
+      const { haproxy, render } = await setup({ blue: 100, green: 0 });
+      for (let run = 0; run < 16; run++) {
+        const weights = run % 2 === 0 ? { blue: 0, green: 100 } : { blue: 100, green: 0 };
+        const valid = render(weights);
+        const rejected = resealed(render({ blue: 1, green: 1 }), (body) => body.replace("balance roundrobin", "balance sideways"));
+        const [a, b] = await Promise.all([deliverConfig(haproxy, valid), deliverConfig(haproxy, rejected)]);
+        assert.strictEqual(a.status, 0, `run ${run}: ${show(a)}`);
+        assert.strictEqual(b.status, 1, `run ${run}: ${show(b)}`);
+        assert.strictEqual(onDisk(haproxy), valid, `run ${run}: the live file is not the valid config`);
+        const counts = await countColors(haproxy.url, 10);
+        assert.deepStrictEqual(counts, { blue: weights.blue ? 10 : 0, green: weights.green ? 10 : 0, other: 0 }, `run ${run}`);
+      }
+      assert.deepStrictEqual(leftovers(haproxy), []);
+    });
+  });
+
+  describe("a reload that fails after haproxy -c passed", () => {
+    it("puts the previous file back, keeps it serving and fails with HAProxy's reason (a port in use)", async () => {
+      const { haproxy, render } = await setup({ blue: 100, green: 0 });
+      const good = onDisk(haproxy);
+      // Another process holds the port the new config binds: -c passes, the new worker cannot start.
+      const taken = await freePort();
+      const squatter = net.createServer();
+      await new Promise<void>((resolve) => squatter.listen(taken, "127.0.0.1", resolve));
+      try {
+        const placement = { ...haproxy.placement, listenPort: taken };
+        const clash = renderHaproxyConfig(
+          { weights: { blue: 0, green: 100 }, routing: "round-robin", servers: fleetServers(backends), statsPassword: PASSWORD },
+          placement,
+        );
+        assert.ok(checkConfig(clash).ok, "the clashing config must pass haproxy -c");
+
+        const result = await deliverConfig(haproxy, clash);
+        assert.strictEqual(result.status, 1, show(result));
+        assert.match(result.stderr, /did not start a worker with the new config within 10 s; putting the previous config back/);
+        assert.match(result.stderr, /cannot bind socket \(Address already in use\)/);
+        assert.match(result.stderr, /the previous config is back in .* and serving/);
+        assert.match(result.stderr, /the new config was not installed/);
+        assert.ok(!`${result.stdout}${result.stderr}`.includes(PASSWORD));
+        assert.strictEqual(onDisk(haproxy), good);
+        assert.deepStrictEqual(leftovers(haproxy), []);
+        assert.deepStrictEqual(await countColors(haproxy.url, 20), { blue: 20, green: 0, other: 0 });
+      } finally {
+        await new Promise((resolve) => squatter.close(resolve));
+      }
+      // HAProxy is not left stuck: the next delivery reloads as usual.
+      const next = await deliverConfig(haproxy, render({ blue: 0, green: 100 }));
+      assert.strictEqual(next.status, 0, show(next));
+      assert.deepStrictEqual(await countColors(haproxy.url, 20), { blue: 0, green: 20, other: 0 });
+    });
+  });
+
+  describe("the stats password never appears in what the delivery prints", () => {
+    async function withPassword() {
+      const { haproxy } = await setup({ blue: 100, green: 0 });
+      const render = (weights: Weights) =>
+        renderHaproxyConfig(
+          { weights, routing: "round-robin", servers: fleetServers(backends), statsPassword: PASSWORD },
+          haproxy.placement,
+        );
+      const config = render({ blue: 0, green: 100 });
+      assert.ok(config.includes(`stats auth admin:'${PASSWORD}'`));
+      return { haproxy, config };
+    }
+
+    it("when haproxy -c fails on the stats line (it quotes the line)", async () => {
+      const { haproxy, config } = await withPassword();
+      const broken = resealed(config, (body) => body.replace(`admin:'${PASSWORD}'`, `admin:'${PASSWORD}`));
+      const check = checkConfig(unsealed(broken));
+      assert.ok(check.output.includes(PASSWORD), "haproxy -c itself quotes the password");
+
+      const result = await deliverConfig(haproxy, broken);
+      assert.strictEqual(result.status, 1, show(result));
+      assert.match(result.stderr, /unmatched quote/);
+      assert.match(result.stderr, /stats auth admin:'\*{8}/);
+      assert.ok(!`${result.stdout}${result.stderr}`.includes(PASSWORD), result.stderr);
+    });
+
+    it("when haproxy -c fails elsewhere, and when the config is cut after the stats line", async () => {
+      const { haproxy, config } = await withPassword();
+      const elsewhere = resealed(config, (body) => body.replace("balance roundrobin", "balance sideways"));
+      const statsLineEnd = config.indexOf("\n", config.indexOf(PASSWORD)) + 1;
+      for (const delivery of [startDelivery(haproxy, elsewhere), startDelivery(haproxy, config, { cutAt: statsLineEnd - 3 })]) {
+        const result = await delivery.result;
+        assert.strictEqual(result.status, 1, show(result));
+        assert.match(result.stderr, /rejected the new config|refused the new config/);
+        assert.ok(!`${result.stdout}${result.stderr}`.includes(PASSWORD), result.stderr);
+      }
+    });
+  });
+
+  describe("a delivery killed at each step, or cut short", () => {
+    // Where the stand-in docker stops the delivery before it is killed (process group, SIGKILL).
+    const POINTS: Array<[string, string]> = [
+      ["waiting for the lock", "before flock"],
+      ["holding the lock, before the upload", "before mktemp"],
+      ["after the upload", "after cat > "],
+      ["after the trailer check", "after sha256sum"],
+      ["after haproxy -c", "after haproxy -c"],
+      ["after the swap, before the signal", 'after mv "\\$3" "\\$1"'],
+      ["after the signal, before the reload is confirmed", "after ^kill"],
+      ["after the reload is confirmed", "before ^exec -u 0 distributor rm -f .*\\.rollback$"],
+    ];
+
+    it("each step: a validated config serves, the next delivery succeeds and the file on disk is the one serving", async () => {
+      const { haproxy, render } = await setup({ blue: 100, green: 0 });
+      const old = render({ blue: 100, green: 0 });
+      const killed = render({ blue: 0, green: 100 });
+      const next = render({ blue: 1, green: 1 });
+      const report: string[] = [];
+      for (const [name, point] of POINTS) {
+        const pause = pauseAt(point);
+        const delivery = startDelivery(haproxy, killed, { env: pause.env });
+        const call = await waitForFile(pause.marker);
+        process.kill(-delivery.process.pid!, "SIGKILL");
+        const result = await delivery.result;
+        assert.strictEqual(result.signal, "SIGKILL", `${name}: ${show(result)} (paused at ${call})`);
+        await sleep(500); // a signal already sent may still be reloading
+
+        const disk = onDisk(haproxy);
+        assert.ok(disk === old || disk === killed, `${name}: the file on disk is neither config`);
+        const counts = await countColors(haproxy.url, 10);
+        assert.strictEqual(counts.other, 0, `${name}: ${JSON.stringify(counts)}`);
+        assert.ok(counts.blue === 10 || counts.green === 10, `${name}: ${JSON.stringify(counts)}`);
+        const serving = counts.green === 10 ? "killed" : "old";
+        report.push(`${name}: disk ${disk === killed ? "killed" : "old"}, serving ${serving}`);
+
+        const started = Date.now();
+        const after = await deliverConfig(haproxy, next);
+        assert.strictEqual(after.status, 0, `${name}: next delivery: ${show(after)}`);
+        assert.ok(Date.now() - started < 20_000, `${name}: the next delivery took ${Date.now() - started} ms`);
+        assert.strictEqual(onDisk(haproxy), next, name);
+        const nextCounts = await countColors(haproxy.url, 20);
+        assert.ok(nextCounts.blue > 0 && nextCounts.green > 0 && nextCounts.other === 0, `${name}: ${JSON.stringify(nextCounts)}`);
+        assert.deepStrictEqual(leftovers(haproxy), [], name);
+
+        const back = await deliverConfig(haproxy, old);
+        assert.strictEqual(back.status, 0, `${name}: ${show(back)}`);
+      }
+      console.log(`      killed at each step: ${report.join("; ")}`);
+    });
+
+    it("a delivery waiting for the lock proceeds when the holder is killed", async () => {
+      const { haproxy, render } = await setup({ blue: 100, green: 0 });
+      const pause = pauseAt("after haproxy -c");
+      const holder = startDelivery(haproxy, render({ blue: 0, green: 100 }), { env: pause.env });
+      await waitForFile(pause.marker);
+      const waiting = startDelivery(haproxy, render({ blue: 1, green: 1 }));
+      await sleep(1500); // a delivery takes well under that when nothing holds it
+      assert.strictEqual(waiting.process.exitCode, null, "the second delivery did not wait for the lock");
+      process.kill(-holder.process.pid!, "SIGKILL");
+      const result = await waiting.result;
+      assert.strictEqual(result.status, 0, show(result));
+      assert.strictEqual(onDisk(haproxy), render({ blue: 1, green: 1 }));
+      const counts = await countColors(haproxy.url, 20);
+      assert.ok(counts.blue > 0 && counts.green > 0 && counts.other === 0, JSON.stringify(counts));
+      assert.deepStrictEqual(leftovers(haproxy), []);
+    });
+
+    it("a stdin cut mid-upload installs nothing, and the next delivery succeeds", async () => {
+      const { haproxy, render } = await setup({ blue: 100, green: 0 });
+      const good = onDisk(haproxy);
+      const full = render({ blue: 0, green: 100 });
+      // Cut after the blue backend: what arrives is a valid config whose green has no servers.
+      const cutAt = full.indexOf("frontend green_in");
+      assert.ok(checkConfig(full.slice(0, cutAt)).ok, "the cut config passes haproxy -c");
+      const result = await startDelivery(haproxy, full, { cutAt }).result;
+      assert.strictEqual(result.status, 1, show(result));
+      assert.strictEqual(onDisk(haproxy), good);
+      const after = await deliverConfig(haproxy, full);
+      assert.strictEqual(after.status, 0, show(after));
+      assert.deepStrictEqual(await countColors(haproxy.url, 20), { blue: 0, green: 20, other: 0 });
+    });
   });
 });

@@ -18,6 +18,9 @@ const loopback = (): HaproxyPlacement => ({
   instance: "check",
 });
 
+/** A placement for tests that read lines only: a fixed runtime directory in socket names. */
+const named = (): HaproxyPlacement => ({ ...loopback(), runtimeDir: "/run/td" });
+
 const servers = {
   blue: [
     { host: "127.0.0.1", port: 19001 },
@@ -60,32 +63,32 @@ describe("HAProxy config renderer", () => {
   }
 
   it("gives each color one weighted server in the colors backend", () => {
-    const lines = sectionLines(renderHaproxyConfig(input({ weights: { blue: 30, green: 70 } }), loopback()), "backend colors");
+    const lines = sectionLines(renderHaproxyConfig(input({ weights: { blue: 30, green: 70 } }), named()), "backend colors");
     assert.deepStrictEqual(lines.filter((l) => l.startsWith("server ")), [
-      "server blue abns@check-blue weight 30 check inter 200ms fall 1 rise 1",
-      "server green abns@check-green weight 70 check inter 200ms fall 1 rise 1",
+      "server blue unix@/run/td/check-blue.sock weight 30 check inter 200ms fall 1 rise 1",
+      "server green unix@/run/td/check-green.sock weight 70 check inter 200ms fall 1 rise 1",
     ]);
     assert.ok(lines.includes("balance roundrobin"));
     assert.ok(!lines.some((l) => l.startsWith("cookie")));
   });
 
   it("sticky: a cookie per color, not per container", () => {
-    const config = renderHaproxyConfig(input({ routing: "sticky", weights: { blue: 0, green: 9 } }), loopback());
+    const config = renderHaproxyConfig(input({ routing: "sticky", weights: { blue: 0, green: 9 } }), named());
     const lines = sectionLines(config, "backend colors");
     assert.ok(lines.includes(`cookie ${STICKY_COOKIE} insert indirect nocache httponly`));
-    assert.ok(lines.includes("server blue abns@check-blue weight 0 check inter 200ms fall 1 rise 1 cookie blue"));
-    assert.ok(lines.includes("server green abns@check-green weight 9 check inter 200ms fall 1 rise 1 cookie green"));
+    assert.ok(lines.includes("server blue unix@/run/td/check-blue.sock weight 0 check inter 200ms fall 1 rise 1 cookie blue"));
+    assert.ok(lines.includes("server green unix@/run/td/check-green.sock weight 9 check inter 200ms fall 1 rise 1 cookie green"));
     assert.ok(!sectionLines(config, "backend blue").some((l) => l.includes("cookie")));
   });
 
   it("failover: the primary serves, the other is a backup, whatever the weights", () => {
     const lines = sectionLines(
-      renderHaproxyConfig(input({ routing: "failover", failoverPrimary: "green", weights: { blue: 200, green: 0 } }), loopback()),
+      renderHaproxyConfig(input({ routing: "failover", failoverPrimary: "green", weights: { blue: 200, green: 0 } }), named()),
       "backend colors",
     );
     assert.deepStrictEqual(lines.filter((l) => l.startsWith("server ")), [
-      "server blue abns@check-blue weight 1 backup check inter 200ms fall 1 rise 1",
-      "server green abns@check-green weight 1 check inter 200ms fall 1 rise 1",
+      "server blue unix@/run/td/check-blue.sock weight 1 backup check inter 200ms fall 1 rise 1",
+      "server green unix@/run/td/check-green.sock weight 1 check inter 200ms fall 1 rise 1",
     ]);
   });
 

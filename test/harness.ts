@@ -1,7 +1,7 @@
 // Real processes on 127.0.0.1 for the traffic tests: backend servers, Debian's HAProxy in
 // master-worker mode, and the container's config-delivery script driving it. Every process
 // is started in its own process group and stopped by its PID; ports are picked free.
-import { ChildProcess, spawn, spawnSync } from "child_process";
+import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import * as net from "net";
@@ -177,28 +177,86 @@ export async function startHaproxy(config: string, placement: HaproxyPlacement):
 
 export interface DeliveryResult {
   readonly status: number | null;
+  readonly signal: NodeJS.Signals | null;
   readonly stdout: string;
   readonly stderr: string;
+}
+
+/** A delivery under way: its process (the leader of its own process group) and its outcome. */
+export interface Delivery {
+  readonly process: ChildProcess;
+  readonly result: Promise<DeliveryResult>;
+}
+
+/** The environment of deliver-config.sh with `docker` standing for the local HAProxy master. */
+export function deliveryEnv(haproxy: Haproxy, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    PATH: `${FIXTURES}:${process.env.PATH}`,
+    CONTAINER: "distributor",
+    CONFIG_PATH: haproxy.configPath,
+    FAKE_HAPROXY_PID: String(haproxy.process.pid),
+    FAKE_HAPROXY_LOG: haproxy.logPath,
+    ...extra,
+  };
+}
+
+/**
+ * Runs a command in its own process group, feeding it `input` (ended early, after `cutAt`
+ * bytes, when given), and collects its output. Never blocks this process: load clients keep
+ * running meanwhile. Killed after `timeoutMs`.
+ */
+export function runScript(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  input: string,
+  options: { cutAt?: number; timeoutMs?: number } = {},
+): Delivery {
+  const child = track(spawn("sh", args, { detached: true, stdio: ["pipe", "pipe", "pipe"], env }));
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  child.stdin!.on("error", () => {
+    /* the script may exit before reading all of its input */
+  });
+  const bytes = Buffer.from(input, "utf8");
+  child.stdin!.end(options.cutAt === undefined ? bytes : bytes.subarray(0, options.cutAt));
+  const result = new Promise<DeliveryResult>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        /* already gone */
+      }
+    }, options.timeoutMs ?? 60_000);
+    child.once("error", reject);
+    const done = () => {
+      clearTimeout(timer);
+      resolve({ status: child.exitCode, signal: child.signalCode, stdout, stderr });
+    };
+    child.once("close", done);
+    // Commands the script ran in the "container" may outlive a killed script and hold its
+    // output open (as `docker exec` processes do): stop collecting shortly after it exits.
+    child.once("exit", () => setTimeout(done, 500));
+  });
+  return { process: child, result };
 }
 
 /**
  * Delivers a config exactly as `pulumi up` does in Docker: the same deliver-config.sh, with
  * `docker` standing for the local HAProxy master.
  */
-export function deliverConfig(haproxy: Haproxy, config: string): DeliveryResult {
-  const result = spawnSync("sh", [DELIVER_SCRIPT], {
-    input: config,
-    encoding: "utf8",
-    timeout: 30_000,
-    env: {
-      ...process.env,
-      PATH: `${FIXTURES}:${process.env.PATH}`,
-      CONTAINER: "distributor",
-      CONFIG_PATH: haproxy.configPath,
-      FAKE_HAPROXY_PID: String(haproxy.process.pid),
-    },
-  });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+export function startDelivery(
+  haproxy: Haproxy,
+  config: string,
+  options: { env?: Record<string, string>; cutAt?: number } = {},
+): Delivery {
+  return runScript([DELIVER_SCRIPT], deliveryEnv(haproxy, options.env), config, { cutAt: options.cutAt });
+}
+
+export function deliverConfig(haproxy: Haproxy, config: string): Promise<DeliveryResult> {
+  return startDelivery(haproxy, config).result;
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });

@@ -31,6 +31,7 @@ import {
   stopColor,
   waitForStatus,
 } from "./harness";
+import { resealed } from "./haproxy";
 
 /** Two backends per color, a distributor in front, and a way to apply new settings in place. */
 class Rig {
@@ -54,9 +55,9 @@ class Rig {
   }
 
   /** Applies new settings the way `pulumi up` does: render, deliver, validate, reload. */
-  apply(changes: Partial<HaproxyConfigInput>): void {
+  async apply(changes: Partial<HaproxyConfigInput>): Promise<void> {
     this.settings = { ...this.settings, ...changes };
-    const result = deliverConfig(this.haproxy, this.render());
+    const result = await deliverConfig(this.haproxy, this.render());
     assert.strictEqual(result.status, 0, `delivery failed: ${result.stderr}`);
   }
 
@@ -110,7 +111,7 @@ describe("traffic through a real HAProxy", function () {
       const report: string[] = [];
       for (const [blue, green] of pairs) {
         const weights = { blue, green };
-        rig.apply({ weights });
+        await rig.apply({ weights });
         const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
         const counts = await countColors(rig.url, 2000, { agent });
         agent.destroy();
@@ -149,17 +150,17 @@ describe("traffic through a real HAProxy", function () {
       };
       try {
         await check("50/50", { blue: 50, green: 50 });
-        rig.apply({ weights: { blue: 0, green: 100 } });
+        await rig.apply({ weights: { blue: 0, green: 100 } });
         await check("0/100", { blue: 0, green: 100 });
         steps.push(`blue restart at +${load.elapsedMs()}ms`);
         await rig.restart("blue", "v2");
         await rig.waitUntil("blue", /^UP/);
-        rig.apply({ weights: { blue: 100, green: 0 } });
+        await rig.apply({ weights: { blue: 100, green: 0 } });
         await check("100/0", { blue: 100, green: 0 });
         steps.push(`green restart at +${load.elapsedMs()}ms`);
         await rig.restart("green", "v2");
         await rig.waitUntil("green", /^UP/);
-        rig.apply({ weights: { blue: 50, green: 50 } });
+        await rig.apply({ weights: { blue: 50, green: 50 } });
         await check("50/50 again", { blue: 50, green: 50 });
         await sleep(2500); // let the last slow requests cross the reloads and finish
       } finally {
@@ -284,12 +285,12 @@ describe("traffic through a real HAProxy", function () {
         assert.ok(Math.abs(share(tally(first), "blue") - 30) <= 1, `new clients at 30/70: ${JSON.stringify(tally(first))}`);
         for (let r = 0; r < 3; r++) assert.deepStrictEqual(await round(rig.url, jars, agent), first, "a client changed color");
 
-        rig.apply({ weights: { blue: 10, green: 90 } });
+        await rig.apply({ weights: { blue: 10, green: 90 } });
         assert.deepStrictEqual(await round(rig.url, jars, agent), first, "the weight change moved clients");
         const fresh = await round(rig.url, new Array(clients).fill(undefined), agent);
         assert.ok(Math.abs(share(tally(fresh), "blue") - 10) <= 1, `new clients at 10/90: ${JSON.stringify(tally(fresh))}`);
 
-        rig.apply({ weights: { blue: 0, green: 100 } });
+        await rig.apply({ weights: { blue: 0, green: 100 } });
         assert.deepStrictEqual(await round(rig.url, jars, agent), first, "draining blue moved its clients");
         assert.deepStrictEqual(tally(await round(rig.url, new Array(clients).fill(undefined), agent)), { blue: 0, green: clients });
 
@@ -318,8 +319,8 @@ describe("traffic through a real HAProxy", function () {
   describe("6. a rejected config is never loaded", () => {
     it("keeps serving the previous weights and reports HAProxy's message", async () => {
       const rig = await Rig.start({ weights: { blue: 0, green: 100 }, routing: "round-robin" });
-      const broken = rig.render().replace(/weight 0 check/, "weight 300 check");
-      const result = deliverConfig(rig.haproxy, broken);
+      const broken = resealed(rig.render(), (body) => body.replace(/weight 0 check/, "weight 300 check"));
+      const result = await deliverConfig(rig.haproxy, broken);
       assert.strictEqual(result.status, 1);
       assert.match(result.stderr, /rejected the new config/);
       assert.match(result.stderr, /weight/);

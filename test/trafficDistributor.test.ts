@@ -124,7 +124,7 @@ describe("TrafficDistributor on Docker (mocks)", () => {
       if (r.type === CONTAINER) assert.deepStrictEqual(r.inputs, before.get(key)!.inputs);
     }
     const stdinAfter = after.get(`${COMMAND} shop-distributor-config`)!.inputs.stdin as string;
-    assert.match(stdinAfter, /server blue abns@traffic-distributor-blue weight 0 check inter 200ms fall 1 rise 1 cookie blue/);
+    assert.match(stdinAfter, /server blue unix@\/var\/lib\/haproxy\/traffic-distributor-blue\.sock weight 0 check inter 200ms fall 1 rise 1 cookie blue/);
   });
 
   it("a new image for blue replaces only blue's containers (new names), leaving green and the distributor alone", async () => {
