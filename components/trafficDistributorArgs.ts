@@ -124,7 +124,7 @@ export interface TrafficDistributorArgs {
   readonly statsPort?: number;
   /** When set, the stats page also asks for user `admin` and this password (keep it a secret). */
   readonly statsPassword?: pulumi.Input<string>;
-  /** HAProxy image of the distributor. @default "haproxy:2.6.12" */
+  /** HAProxy image of the distributor. @default "haproxy:3.2.26" */
   readonly distributorImage?: string;
   /** Settings of the `aws` target; only allowed with `target: "aws"`. */
   readonly aws?: AwsTargetArgs;

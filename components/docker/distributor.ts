@@ -14,7 +14,7 @@ export interface DistributorArgs {
   readonly networkName: pulumi.Input<string>;
   /** The rendered HAProxy config to serve. */
   readonly config: pulumi.Input<string>;
-  /** HAProxy image, e.g. "haproxy:2.6.12". */
+  /** HAProxy image, e.g. "haproxy:3.2.26". */
   readonly image: string;
   /** Host port for traffic, published on all interfaces. */
   readonly listenPort: number;
