@@ -24,7 +24,7 @@ export const MAX_WEIGHT = 256;
 export const MAX_REPLICAS = 20;
 
 /** Pinned to the release Debian 12 ships, which is the HAProxy the test suite runs. */
-export const DEFAULT_DISTRIBUTOR_IMAGE = "haproxy:2.6.12";
+export const DEFAULT_DISTRIBUTOR_IMAGE = "haproxy:3.2.26";
 /** A tiny public HTTP server that answers with its container's hostname: good for a demo. */
 export const DEFAULT_APP_IMAGE = "traefik/whoami:v1.10.1";
 

@@ -141,7 +141,7 @@ export interface TrafficDistributorArgs {
   readonly statsPort?: number;
   /** When set, the stats page also asks for user `admin` and this password (keep it a secret). */
   readonly statsPassword?: pulumi.Input<string>;
-  /** HAProxy image of the distributor. @default "haproxy:2.6.12" */
+  /** HAProxy image of the distributor. @default "haproxy:3.2.26" */
   readonly distributorImage?: string;
   /** Memory limit of the distributor container in MiB, 16–1048576 (`docker` target). @default 256 */
   readonly distributorMemoryMb?: number;

@@ -2,7 +2,7 @@ import * as assert from "assert";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { TrafficDistributor, TrafficDistributorArgs } from "../components";
-import { DELIVER_CONFIG_SCRIPT, Environment } from "../components/docker";
+import { DELIVER_CONFIG_SCRIPT, Distributor, Environment } from "../components/docker";
 import { replicaContainerName } from "../components/naming";
 import { configSourceFromMap, readStackConfig } from "../components/stackConfig";
 import { loadStackConfig, renderStack } from "../scripts/render";
@@ -52,6 +52,7 @@ describe("TrafficDistributor on Docker (mocks)", () => {
       "docker:index/remoteImage:RemoteImage shop-blue-image",
       "docker:index/remoteImage:RemoteImage shop-distributor-image",
       "docker:index/remoteImage:RemoteImage shop-green-image",
+      "docker:index/volume:Volume shop-distributor-config",
       "traffic-distributor:docker:Distributor shop-distributor",
       "traffic-distributor:docker:Environment shop-blue",
       "traffic-distributor:docker:Environment shop-green",
@@ -89,6 +90,35 @@ describe("TrafficDistributor on Docker (mocks)", () => {
       { internal: 8080, external: 80 },
       { internal: 8404, external: 9000, ip: "127.0.0.1" },
     ]);
+  });
+
+  it("hardens the distributor (no capability, read-only root, config on a volume) and logs with rotation everywhere", async () => {
+    await deploy("shop");
+    const distributor = only(CONTAINER, "shop-distributor").inputs;
+    assert.deepStrictEqual(distributor.capabilities, { drops: ["ALL"] });
+    assert.deepStrictEqual(distributor.securityOpts, ["no-new-privileges"]);
+    assert.strictEqual(distributor.readOnly, true);
+    assert.deepStrictEqual(distributor.volumes, [{ volumeName: "shop-distributor-config", containerPath: "/usr/local/etc/haproxy" }]);
+    assert.deepStrictEqual(distributor.tmpfs, { "/var/lib/haproxy": "size=16m,uid=99,gid=99,mode=0755", "/tmp": "size=16m,mode=1777" });
+    assert.strictEqual(only("docker:index/volume:Volume", "shop-distributor-config").inputs.name, "shop-distributor-config");
+    for (const container of registered.filter((r) => r.type === CONTAINER)) {
+      assert.strictEqual(container.inputs.logDriver, "json-file", container.name);
+      assert.deepStrictEqual(container.inputs.logOpts, { "max-size": "10m", "max-file": "3" }, container.name);
+      assert.deepStrictEqual(container.inputs.securityOpts, ["no-new-privileges"], container.name);
+      assert.strictEqual(container.inputs.memory, undefined, container.name);
+    }
+    // Apps keep Docker's default capabilities: an arbitrary image may need them.
+    assert.strictEqual(only(CONTAINER, "shop-blue-0").inputs.capabilities, undefined);
+  });
+
+  it("sets the memory limits given to the distributor and an environment", async () => {
+    const network = "shop-net";
+    new Distributor("m-distributor", { networkName: network, config: "x", image: "haproxy:3.2.26", listenPort: 8080, statsPort: 8404, memoryMb: 256 });
+    new Environment("m-blue", { color: "blue", image: "app:1", replicas: 1, port: 80, networkName: network, memoryMb: 64 });
+    await settled();
+    await settled();
+    assert.strictEqual(only(CONTAINER, "m-distributor").inputs.memory, 256);
+    assert.strictEqual(only(CONTAINER, "m-blue-0").inputs.memory, 64);
   });
 
   it("names containers from the component name and the image, so two instances never collide", async () => {

@@ -10,7 +10,7 @@ import { renderDistributorUserData } from "./userData";
 export interface DistributorArgs {
   /** The rendered HAProxy config to serve. */
   readonly config: pulumi.Input<string>;
-  /** HAProxy image, e.g. "haproxy:2.6.12". */
+  /** HAProxy image, e.g. "haproxy:3.2.26". */
   readonly image: string;
   /** Public port on the Elastic IP. */
   readonly listenPort: number;

@@ -23,7 +23,7 @@ export function deployOnDocker(context: DeploymentContext): Deployment<Environme
     (color, plan) =>
       new Environment(
         environmentName(name, color),
-        { color, image: plan.image, replicas: plan.replicas, port: plan.port, networkName: network.name },
+        { color, image: plan.image, replicas: plan.replicas, port: plan.port, networkName: network.name, memoryMb: plan.memoryMb },
         { parent },
       ),
   );
@@ -36,6 +36,7 @@ export function deployOnDocker(context: DeploymentContext): Deployment<Environme
       image: settings.distributorImage,
       listenPort: settings.listenPort,
       statsPort: settings.statsPort,
+      memoryMb: settings.docker?.distributorMemoryMb,
     },
     { parent },
   );

@@ -2,6 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { replicaContainerName } from "../naming";
 import { Color, ServerAddress } from "../settings";
+import { LOG_ROTATION, NO_NEW_PRIVILEGES } from "./containerPolicy";
 
 export interface EnvironmentArgs {
   /** Which color this is; recorded as a container label. */
@@ -14,6 +15,8 @@ export interface EnvironmentArgs {
   readonly port: number;
   /** Docker network shared with the distributor; the only way to reach the app. */
   readonly networkName: pulumi.Input<string>;
+  /** Memory limit of each container in MiB; changes in place. @default no limit */
+  readonly memoryMb?: number;
 }
 
 /**
@@ -50,6 +53,11 @@ export class Environment extends pulumi.ComponentResource {
               { label: "traffic-distributor.color", value: args.color },
               { label: "traffic-distributor.environment", value: name },
             ],
+            // Capabilities stay Docker's defaults: an arbitrary app image may need them (binding
+            // a port below 1024 as root, changing user at start). Privilege gain is off.
+            securityOpts: [NO_NEW_PRIVILEGES],
+            ...LOG_ROTATION,
+            memory: args.memoryMb,
           },
           { parent: this },
         ),
