@@ -105,7 +105,8 @@ describe("TrafficDistributor on Docker (mocks)", () => {
       assert.strictEqual(container.inputs.logDriver, "json-file", container.name);
       assert.deepStrictEqual(container.inputs.logOpts, { "max-size": "10m", "max-file": "3" }, container.name);
       assert.deepStrictEqual(container.inputs.securityOpts, ["no-new-privileges"], container.name);
-      assert.strictEqual(container.inputs.memory, undefined, container.name);
+      // The distributor's default limit (distributor.memoryMb); apps have none unless set.
+      assert.strictEqual(container.inputs.memory, container.name === "shop-distributor" ? 256 : undefined, container.name);
     }
     // Apps keep Docker's default capabilities: an arbitrary image may need them.
     assert.strictEqual(only(CONTAINER, "shop-blue-0").inputs.capabilities, undefined);
