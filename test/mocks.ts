@@ -12,6 +12,9 @@ export interface RecordedResource {
 }
 
 export const registered: RecordedResource[] = [];
+
+/** Outputs of the stacks a program's StackReferences name, by stack name. */
+export const stackOutputs: Record<string, Record<string, unknown>> = {};
 export const invoked: Array<{ token: string; inputs: Record<string, any> }> = [];
 
 /** What the AWS data sources answer under the mocks. */
@@ -68,6 +71,10 @@ pulumi.runtime.setMocks(
       // Computed outputs the Docker components read.
       if (args.type === "docker:index/remoteImage:RemoteImage") state.imageId = `sha256:${args.inputs.name}`;
       if (args.type === "command:local:Command") state.stdout = "reloaded";
+      if (args.type === "pulumi:pulumi:StackReference") {
+        state.outputs = stackOutputs[args.inputs.name] ?? {};
+        state.secretOutputNames = [];
+      }
       return { id: args.custom ? `${args.name}-id` : undefined, state };
     },
     call(args: pulumi.runtime.MockCallArgs) {
