@@ -4,6 +4,7 @@
 // Pulumi.yaml defaults arrive in the object form: the flat key wins over a default, and two
 // different values set by hand are an error.
 import {
+  argsAtPaths,
   SETTING_PATHS,
   SettingLabels,
   settingLabels,
@@ -188,14 +189,6 @@ const AWS_ONLY = (path: SettingPath) => path.startsWith("aws.") || path.startsWi
 const DOCKER_ONLY = (path: SettingPath) => path.startsWith("docker.") || path.endsWith("emoryMb");
 const PROVISIONED_FIELDS = ["image", "replicas", "port", "memoryMb"] as const;
 
-/** Writes `value` at a dotted arg path, creating the objects on the way. */
-function setAt(target: Record<string, unknown>, path: string, value: unknown): void {
-  const parts = path.split(".");
-  let node = target;
-  for (const part of parts.slice(0, -1)) node = (node[part] ??= {}) as Record<string, unknown>;
-  node[parts[parts.length - 1]] = value;
-}
-
 /**
  * Builds the component's args from stack config and validates them exactly as the component
  * validates its args. Every error names the config key (e.g. `traffic-distributor:weight.blue`)
@@ -218,15 +211,16 @@ export function readStackConfig(source: ConfigSource): StackSettings {
   };
   const target = read("target");
   // Values stay loosely typed here: the validator parses them and names the key on error.
-  const raw: Record<string, unknown> = {};
+  const entries: Array<[SettingPath, unknown]> = [];
   for (const path of SETTING_PATHS) {
     const value = read(path);
     if (value === undefined) continue;
     // Pulumi.yaml gives every key a default: those of the other target are left out, unless set otherwise.
     if (AWS_ONLY(path) && target !== "aws") continue;
     if (DOCKER_ONLY(path) && (target ?? DEFAULTS.target) !== "docker" && sameValue(value, CONFIG_DEFAULTS[path])) continue;
-    setAt(raw, path.startsWith("dns.") ? `aws.${path}` : path, path.endsWith(".servers") ? parseJsonList(path, value) : value);
+    entries.push([path, path.endsWith(".servers") ? parseJsonList(path, value) : value]);
   }
+  const raw = argsAtPaths(entries);
   // A color given as servers ignores the provisioned keys Pulumi.yaml fills in.
   for (const color of ["blue", "green"] as const) {
     const args = raw[color] as Record<string, unknown> | undefined;

@@ -231,6 +231,18 @@ export function settingLabels(label: (path: SettingPath) => string): SettingLabe
 /** Settings named as component args: the path itself (the DNS settings live under `aws`). */
 export const ARG_LABELS: SettingLabels = settingLabels((path) => (path.startsWith("dns.") ? `aws.${path}` : path));
 
+/** Args with each value at its setting's path (`dns.*` lives under `aws.dns`), loosely typed. */
+export function argsAtPaths(entries: Iterable<readonly [SettingPath, unknown]>): Record<string, unknown> {
+  const args: Record<string, unknown> = {};
+  for (const [path, value] of entries) {
+    const parts = (path.startsWith("dns.") ? `aws.${path}` : path).split(".");
+    let node = args;
+    for (const part of parts.slice(0, -1)) node = (node[part] ??= {}) as Record<string, unknown>;
+    node[parts[parts.length - 1]] = value;
+  }
+  return args;
+}
+
 /** A value known now (checked up front), as opposed to an Output or a promise (checked when it resolves). */
 export function isPlain<T>(value: pulumi.Input<T> | undefined): value is T {
   return value !== undefined && !pulumi.Output.isInstance(value) && !(value instanceof Promise);

@@ -7,7 +7,7 @@ import { renderHaproxyConfig } from "../components/haproxyConfig";
 import { environmentName, provisionedServers } from "../components/naming";
 import { Color, COLORS, DistributorSettings, parseServerList, ServerAddress, SettingsError } from "../components/settings";
 import { renderInput } from "../components/trafficDistributor";
-import { SETTING_PATHS, SettingPath, TrafficDistributorArgs, validateTrafficDistributorArgs } from "../components/trafficDistributorArgs";
+import { argsAtPaths, SETTING_PATHS, SettingPath, TrafficDistributorArgs, validateTrafficDistributorArgs } from "../components/trafficDistributorArgs";
 
 /** A value of every setting that is valid, for the known-good render and for injections to extend. */
 const VALID: Record<SettingPath, unknown> = {
@@ -73,16 +73,6 @@ function baseArgs(path: SettingPath): Array<[SettingPath, unknown]> {
   return base;
 }
 
-function argsOf(entries: Array<[SettingPath, unknown]>): TrafficDistributorArgs {
-  const args: Record<string, any> = {};
-  for (const [path, value] of entries) {
-    const parts = (path.startsWith("dns.") ? `aws.${path}` : path).split(".");
-    let node = args;
-    for (const part of parts.slice(0, -1)) node = node[part] ??= {};
-    node[parts[parts.length - 1]] = value;
-  }
-  return args as TrafficDistributorArgs;
-}
 
 /** The config these settings deploy, with servers as the Docker target names them. */
 function render(settings: DistributorSettings): string {
@@ -130,13 +120,13 @@ describe("rendered config under arbitrary input (property)", function () {
 
   for (const path of SETTING_PATHS) {
     it(`${path}: refused, or the render keeps the known-good skeleton (${runs} runs)`, () => {
-      const known = render(validateTrafficDistributorArgs(argsOf([...baseArgs(path), [path, VALID[path]]])));
+      const known = render(validateTrafficDistributorArgs(argsAt([...baseArgs(path), [path, VALID[path]]])));
       let accepted = 0;
       fc.assert(
         fc.property(arbitraryValue(path), (value) => {
           let settings: DistributorSettings;
           try {
-            settings = validateTrafficDistributorArgs(argsOf([...baseArgs(path), [path, value]]));
+            settings = validateTrafficDistributorArgs(argsAt([...baseArgs(path), [path, value]]));
           } catch (error) {
             if (error instanceof SettingsError) return;
             throw error;
@@ -145,7 +135,7 @@ describe("rendered config under arbitrary input (property)", function () {
           // Counts and choices may legitimately change the shape: compare with a render of the
           // same parsed values, whose shape is known good because nothing in it is free text.
           const config = render(settings);
-          const reference = render({ ...validateTrafficDistributorArgs(argsOf([...baseArgs(path), [path, VALID[path]]])), ...structureOf(settings) });
+          const reference = render({ ...validateTrafficDistributorArgs(argsAt([...baseArgs(path), [path, VALID[path]]])), ...structureOf(settings) });
           assert.deepStrictEqual(skeleton(config), skeleton(reference), `value ${JSON.stringify(value)}`);
           // No control character, and quotes only where the password sits.
           for (const line of config.split("\n")) {
@@ -178,3 +168,5 @@ function structureOf(settings: DistributorSettings): Partial<DistributorSettings
   }
   return { ...shape, colors: counts };
 }
+
+const argsAt = (entries: Array<[SettingPath, unknown]>) => argsAtPaths(entries) as TrafficDistributorArgs;

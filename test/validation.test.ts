@@ -3,7 +3,7 @@
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { TrafficDistributor } from "../components/trafficDistributor";
-import { ARG_LABELS, SettingPath, TrafficDistributorArgs } from "../components/trafficDistributorArgs";
+import { ARG_LABELS, argsAtPaths, SettingPath, TrafficDistributorArgs } from "../components/trafficDistributorArgs";
 import { CONFIG_KEYS, CONFIG_LABELS, configSourceFromMap, readStackConfig } from "../components/stackConfig";
 import { SettingsError } from "../components/settings";
 import { registered, settled } from "./mocks";
@@ -129,17 +129,6 @@ const cases: BadInput[] = [
   ...injections.map((value) => ({ path: "blue.image" as const, value, allowed: /must be a Docker image reference/ })),
 ];
 
-/** Args with `value` at the arg path of `path` (dns.* lives under aws.dns). */
-function argsWith(entries: Array<[SettingPath, unknown]>): TrafficDistributorArgs {
-  const args: Record<string, any> = {};
-  for (const [path, value] of entries) {
-    const parts = (path.startsWith("dns.") ? `aws.${path}` : path).split(".");
-    let node = args;
-    for (const part of parts.slice(0, -1)) node = node[part] ??= {};
-    node[parts[parts.length - 1]] = value;
-  }
-  return args as TrafficDistributorArgs;
-}
 
 /** What `pulumi config set KEY VALUE` stores: text, with lists as JSON. */
 function configText(value: unknown): string {
@@ -165,7 +154,7 @@ describe(`bad input (${cases.length} values, each through args and stack config)
     const title = `${bad.path} = ${bad.secret ? "(secret)" : JSON.stringify(bad.value) ?? String(bad.value)}`;
     it(`arg ${title}`, async () => {
       const label = ARG_LABELS[bad.path];
-      assert.throws(() => new TrafficDistributor("shop", argsWith(entries(bad))), (e: unknown) => check(e, label, bad));
+      assert.throws(() => new TrafficDistributor("shop", argsAt(entries(bad))), (e: unknown) => check(e, label, bad));
       await settled();
       assert.deepStrictEqual(registered, [], "a resource was registered");
     });
@@ -256,3 +245,5 @@ describe("stack config: the two forms the CLI writes", () => {
     assert.throws(() => readStackConfig(source({ target: "aws", "distributor.memoryMb": "512" })), /traffic-distributor:distributor.memoryMb is set but traffic-distributor:target is "aws"/);
   });
 });
+
+const argsAt = (entries: Array<[SettingPath, unknown]>) => argsAtPaths(entries) as TrafficDistributorArgs;
