@@ -441,6 +441,6 @@ function replaces(type: string, before: Record<string, any>, after: Record<strin
   }
 }
 
-function deleteBeforeReplace(resource: RecordedResource): boolean {
+export function deleteBeforeReplace(resource: Pick<RecordedResource, "type" | "name">): boolean {
   return RESOURCE_OPTIONS.some((o) => o.type === resource.type && o.name.test(resource.name) && o.deleteBeforeReplace);
 }
