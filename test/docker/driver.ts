@@ -392,6 +392,8 @@ export class Deployment {
         if (status === 0) resolve(stdout.replace(/\n$/, ""));
         else reject(new CommandError(`exit status ${status}: running the command:\n${both}`, both));
       });
+      // A command may exit without reading stdin (EPIPE): its exit status is what counts.
+      child.stdin.on("error", () => undefined);
       child.stdin.end(inputs.stdin ?? "");
     });
   }

@@ -46,6 +46,8 @@ function dockerAt(host: string) {
           }
         },
       );
+      // The process may exit without reading its input: its status tells what happened.
+      child.stdin?.on("error", () => undefined);
       child.stdin?.end(options.input ?? "");
     });
 }
