@@ -104,10 +104,11 @@ function socketName(placement: HaproxyPlacement, color: Color): string {
 /**
  * A server's name in HAProxy is the Host header its health checks send (`%[srv_name]`), so a
  * check reaches the app the way a browser would: the host, with the port unless it is 80.
- * IPv6 literals cannot be names; those servers get a numbered one (and a Host of that name).
+ * IPv6 literals cannot be names; those servers get a numbered one (and a Host of that name)
+ * with an underscore, which no validated host name has, so no two names can collide.
  */
 export function serverName(color: Color, index: number, server: ServerAddress): string {
-  if (server.host.includes(":")) return `${color}-${index}`;
+  if (server.host.includes(":")) return `${color}_${index}`;
   return server.port === 80 ? server.host : `${server.host}:${server.port}`;
 }
 

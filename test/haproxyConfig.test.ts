@@ -99,7 +99,8 @@ describe("HAProxy config renderer", () => {
       assert.ok(lines.includes("http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host %[srv_name]"));
       assert.ok(lines.includes("http-check expect status 200-399"));
     }
-    // Each server is named after the Host its checks send; an IPv6 literal cannot be a name.
+    // Each server is named after the Host its checks send; an IPv6 literal cannot be a name,
+    // and its numbered name cannot collide with a host's ("green-0" here).
     const at = "check resolvers system init-addr last,libc,none";
     assert.deepStrictEqual(sectionLines(config, "backend blue").filter((l) => l.startsWith("server ")), [
       `server 127.0.0.1:19001 127.0.0.1:19001 ${at}`,
@@ -107,8 +108,16 @@ describe("HAProxy config renderer", () => {
     ]);
     assert.deepStrictEqual(sectionLines(config, "backend green").filter((l) => l.startsWith("server ")), [
       `server localhost:19003 localhost:19003 ${at}`,
-      `server green-1 [::1]:19004 ${at}`,
+      `server green_1 [::1]:19004 ${at}`,
     ]);
+  });
+
+  it("never gives two servers one name, whatever their hosts", () => {
+    const clash = { blue: servers.blue, green: [{ host: "::1", port: 8080 }, { host: "green-0", port: 80 }, { host: "green_0", port: 81 }] };
+    const config = renderHaproxyConfig(input({ servers: clash }), loopback());
+    const names = sectionLines(config, "backend green").filter((l) => l.startsWith("server ")).map((l) => l.split(" ")[1]);
+    assert.strictEqual(new Set(names).size, 3, names.join(" "));
+    assert.ok(checkConfig(config).ok, checkConfig(config).output);
   });
 
   it("keeps reloads graceful and retries only idempotent requests", () => {

@@ -8,6 +8,3 @@ export const LOG_ROTATION = {
 
 /** No process in the container gains privileges through setuid binaries or file capabilities. */
 export const NO_NEW_PRIVILEGES = "no-new-privileges";
-
-/** The official haproxy image's user: its runtime directory must belong to it. */
-export const HAPROXY_UID = 99;

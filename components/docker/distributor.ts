@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
 import { CONTAINER_CONFIG_PATH, CONTAINER_PLACEMENT, renderBootstrapConfig } from "../haproxyConfig";
-import { HAPROXY_UID, LOG_ROTATION, NO_NEW_PRIVILEGES } from "./containerPolicy";
+import { LOG_ROTATION, NO_NEW_PRIVILEGES } from "./containerPolicy";
 
 /** The script that validates and reloads a config inside the running container. */
 export const DELIVER_CONFIG_SCRIPT = fs.readFileSync(path.join(__dirname, "deliver-config.sh"), "utf8");
@@ -31,8 +31,6 @@ export interface DistributorArgs {
  */
 export class Distributor extends pulumi.ComponentResource {
   public readonly container: docker.Container;
-  /** Holds the delivered config: it survives a restart or a replacement of the container. */
-  public readonly configVolume: docker.Volume;
   /** The config-delivery step: the only resource a weight change updates. */
   public readonly configDelivery: command.local.Command;
   public readonly containerName: pulumi.Output<string>;
@@ -43,12 +41,6 @@ export class Distributor extends pulumi.ComponentResource {
     super("traffic-distributor:docker:Distributor", name, {}, opts);
 
     const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this });
-
-    this.configVolume = new docker.Volume(
-      `${name}-config`,
-      { name: `${name}-config`, labels: [{ label: "traffic-distributor.role", value: "distributor-config" }] },
-      { parent: this },
-    );
 
     this.container = new docker.Container(
       name,
@@ -61,19 +53,12 @@ export class Distributor extends pulumi.ComponentResource {
           { internal: CONTAINER_PLACEMENT.statsPort!, external: args.statsPort, ip: "127.0.0.1" },
         ],
         // Starts on a fixed placeholder config; the real one arrives through configDelivery.
-        // The provider uploads before the first start, into the volume.
         uploads: [{ file: CONTAINER_CONFIG_PATH, content: renderBootstrapConfig() }],
         restart: "unless-stopped",
         labels: [{ label: "traffic-distributor.role", value: "distributor" }],
-        // HAProxy runs unprivileged on ports above 1024 and writes only its config directory
-        // (the volume) and its runtime directory (admin socket, a tmpfs): no capability, no
-        // privilege gain, a read-only root filesystem.
-        volumes: [{ volumeName: this.configVolume.name, containerPath: path.posix.dirname(CONTAINER_CONFIG_PATH) }],
-        readOnly: true,
-        tmpfs: {
-          [CONTAINER_PLACEMENT.runtimeDir]: `size=16m,uid=${HAPROXY_UID},gid=${HAPROXY_UID},mode=0755`,
-          "/tmp": "size=16m,mode=1777",
-        },
+        // HAProxy runs unprivileged on ports above 1024: no capability, no privilege gain. The
+        // root filesystem stays writable: the provider uploads by extracting at "/", which
+        // Docker refuses on a read-only one, and docker restart keeps the delivered config.
         capabilities: { drops: ["ALL"] },
         securityOpts: [NO_NEW_PRIVILEGES],
         ...LOG_ROTATION,

@@ -6,6 +6,7 @@
 # cached as a tarball under $TD_IMAGE_CACHE, keyed by a hash of its build inputs; the image
 # tags carry that hash, so an engine that already holds them builds nothing.
 # Prints "distributor=TAG", "app=TAG" and "haproxy=VERSION" on stdout.
+# With --rootfs NAME, only builds that root filesystem and prints its tarball's path.
 #
 # Environment: DOCKER_HOST (the engine), TD_LABEL (label KEY=VALUE put on every image),
 # TD_IMAGE_CACHE (default ~/.cache/traffic-distributor), DEBIAN_MIRROR.
@@ -96,6 +97,15 @@ build() {
   fi
   echo "$tag"
 }
+
+if [ "${1:-}" = --rootfs ]; then
+  case "${2:-}" in
+    distributor) rootfs distributor haproxy ;;
+    app) rootfs app nodejs ;;
+    *) echo "build-images: --rootfs takes distributor or app" >&2; exit 2 ;;
+  esac
+  exit 0
+fi
 
 # Cold, both debootstraps run at once: they mostly wait on the mirror.
 debootstrapped haproxy >/dev/null &

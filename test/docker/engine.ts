@@ -36,7 +36,7 @@ function dockerAt(host: string) {
       const child = execFile(
         "docker",
         args,
-        { env: { ...process.env, DOCKER_HOST: host }, timeout: options.timeoutMs ?? 120_000, maxBuffer: 64 << 20 },
+        { env: { ...process.env, DOCKER_HOST: host, DOCKER_BUILDKIT: "0" }, timeout: options.timeoutMs ?? 120_000, maxBuffer: 64 << 20 },
         (error, stdout, stderr) => {
           const status = error ? (typeof error.code === "number" ? error.code : 1) : 0;
           if (status !== 0 && !options.allowFail) {
@@ -46,6 +46,8 @@ function dockerAt(host: string) {
           }
         },
       );
+      // The process may exit without reading its input: its status tells what happened.
+      child.stdin?.on("error", () => undefined);
       child.stdin?.end(options.input ?? "");
     });
 }

@@ -1,6 +1,6 @@
-// The demo app of the Docker tests. Every answer names the container and the color and
-// version the image was built with (COLOR, VERSION), so a client can count the split.
-//   /            {"color","version","host"}
+// The demo app of the Docker tests. Every answer names the color and version the image was
+// built with (COLOR, VERSION) and the container, so a client can count the split.
+//   /            "<color> <version> <host>"
 //   /healthz     "ok"
 //   /slow?ms=N   the same answer after N ms (at most 60000)
 //   /events      server-sent events: one event per second until the client leaves
@@ -10,11 +10,11 @@ const http = require("http");
 const os = require("os");
 
 const identity = { color: process.env.COLOR || "none", version: process.env.VERSION || "none", host: os.hostname() };
-const body = JSON.stringify(identity) + "\n";
+const body = `${identity.color} ${identity.version} ${identity.host}\n`;
 const streams = new Set();
 
 function answer(res) {
-  res.writeHead(200, { "content-type": "application/json", "x-color": identity.color });
+  res.writeHead(200, { "content-type": "text/plain", "x-color": identity.color });
   res.end(body);
 }
 
