@@ -30,6 +30,7 @@
 // - Container reads after create (ports, IPs as outputs), `mustRun` restarts, `wait`,
 //   healthchecks, and the provider's default attachment to and detachment from "bridge".
 // - Secrets: values arrive unwrapped from the mocks.
+import { resetHostPortClaims } from "../../components/trafficDistributor";
 import { spawn } from "child_process";
 import { createHash } from "crypto";
 import * as fs from "fs";
@@ -95,6 +96,8 @@ const hash = (value: unknown) => createHash("sha256").update(JSON.stringify(valu
  */
 export async function runProgram(stack: string, config: Record<string, string>, images: Record<string, string>): Promise<ProgramRun> {
   const registered: RecordedResource[] = [];
+  // Each run is a program of its own: the host ports of earlier runs are not this one's.
+  resetHostPortClaims();
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
