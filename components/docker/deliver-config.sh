@@ -46,17 +46,39 @@ in_container() { docker exec -u 0 "$CONTAINER" "$@"; }
 # PIDs of the container's HAProxy processes: the master plus one worker per loaded config.
 haproxy_pids() { docker top "$CONTAINER" | awk 'NR > 1 && /haproxy/ { print $2 }' | sort; }
 
-# SIGUSR2 makes the master re-read the config and fork new workers; old workers finish the
-# requests they hold. Success shows as a worker PID not in $before. A signal that arrives
-# while the master re-executes after a failed reload is lost: send it twice.
+# How many lines of the container's log since $since contain $1; "?" when the log cannot be
+# read (a log driver without reads): then only worker PIDs tell.
+log_count() {
+  if out=$(docker logs --since "$since" "$CONTAINER" 2>&1); then
+    printf '%s\n' "$out" | grep -cF "$1" || true
+  else
+    echo "?"
+  fi
+}
+
+# SIGUSR2 makes the master re-read the config and start a new worker; old workers finish the
+# requests they hold. Success is a worker PID not in $before and, where the log can be read,
+# one more "Loading success." from the master: HAProxy 3.x starts the new worker before it
+# has loaded the config ("Initializing new worker"), and a worker that then fails ("Failed to
+# load worker") must not count. A signal that arrives while the master re-executes after a
+# failed reload is lost: send it twice.
 reload() {
   for attempt in 1 2; do
+    loaded=$(log_count "Loading success.")
+    failed=$(log_count "Failed to load worker")
     docker kill --signal USR2 "$CONTAINER" >/dev/null
     tries=0
-    while [ "$tries" -lt 20 ]; do
+    while [ "$tries" -lt 40 ]; do
       new=$(haproxy_pids | grep -vxF "$before" || true)
-      if [ -n "$new" ]; then
-        reloaded="attempt $attempt, new worker $new"
+      confirmed=""
+      if [ "$loaded" = "?" ]; then
+        if [ -n "$new" ]; then confirmed=yes; fi
+      else
+        if [ "$(log_count "Failed to load worker")" -gt "$failed" ]; then return 1; fi
+        if [ -n "$new" ] && [ "$(log_count "Loading success.")" -gt "$loaded" ]; then confirmed=yes; fi
+      fi
+      if [ -n "$confirmed" ]; then
+        reloaded="attempt $attempt, new worker $(printf '%s' "$new" | tr '\n' ' ' | sed 's/ $//')"
         return 0
       fi
       tries=$((tries + 1))
@@ -86,7 +108,9 @@ wait_for_workers() {
 # reloads that, so the file on disk is the one serving; returns 1 then. $1 names the config.
 reload_or_roll_back() {
   before=$(haproxy_pids)
-  since=$(date +%s)
+  # The container's clock, not this machine's: a remote engine's may differ. A second early
+  # is harmless, the counts are relative.
+  since=$(($(docker exec "$CONTAINER" date +%s 2>/dev/null || date +%s) - 1))
   if reload; then
     in_container rm -f "$rollback"
     return 0
