@@ -13,6 +13,7 @@ export function renderNginxConfig(
   weights: Weights,
   servers: Readonly<Record<Color, readonly ServerAddress[]>>,
   placement: NginxPlacement,
+  accessLog = false,
 ): string {
   const upstream = COLORS.flatMap((color) =>
     servers[color].map((s) =>
@@ -33,7 +34,7 @@ http {
     fastcgi_temp_path ${d}/fastcgi;
     uwsgi_temp_path ${d}/uwsgi;
     scgi_temp_path ${d}/scgi;
-    access_log off;
+    ${accessLog ? `log_format td '$remote_addr [$time_local] "$request" $status $body_bytes_sent $upstream_addr $request_time';\n    access_log ${d}/access.log td;` : "access_log off;"}
     keepalive_timeout 10s;
     upstream app {
         zone app 64k;

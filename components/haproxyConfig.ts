@@ -111,6 +111,15 @@ export function serverName(color: Color, index: number, server: ServerAddress): 
   return server.port === 80 ? server.host : `${server.host}:${server.port}`;
 }
 
+/**
+ * The servers whose state is the state of a color, as `show stat` names them (backend, server):
+ * the color is up while any of them is, down when all are.
+ */
+export function colorStateServers(input: HaproxyConfigInput, color: Color): Array<[string, string]> {
+  void input;
+  return [["colors", color]];
+}
+
 /** Weight and role of each color's server in the `colors` backend. */
 function colorServerLine(input: HaproxyConfigInput, placement: HaproxyPlacement, color: Color): string {
   const parts = [`server ${color} ${socketName(placement, color)}`];
