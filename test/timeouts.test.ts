@@ -5,7 +5,7 @@ import * as assert from "assert";
 import { ChildProcess, spawn } from "child_process";
 import * as net from "net";
 import * as path from "path";
-import { HaproxyConfigInput, renderHaproxyConfig, DEFAULT_HEALTH_CHECK, DEFAULT_TIMEOUTS } from "../components/haproxyConfig";
+import { APP_BACKEND, HaproxyConfigInput, layoutOf, renderHaproxyConfig, DEFAULT_HEALTH_CHECK, DEFAULT_TIMEOUTS } from "../components/haproxyConfig";
 import { Color, COLORS, ServerAddress } from "../components/settings";
 import { deliverConfig, freePort, Haproxy, loopbackPlacement, request, serverStatus, sleep, startHaproxy, stopAll } from "./harness";
 
@@ -44,10 +44,14 @@ async function distributor(fleet: Record<Color, App[]>, settings: Partial<Haprox
   return { haproxy: await startHaproxy(render(settings), placement), render };
 }
 
+/** Each replica's state, wherever the rendered layout puts it. */
 async function statuses(haproxy: Haproxy, fleet: Record<Color, App[]>): Promise<string[]> {
+  const servers = { blue: fleet.blue.map((a) => a.server), green: fleet.green.map((a) => a.server) };
+  const input: HaproxyConfigInput = { weights: { blue: 50, green: 50 }, routing: "round-robin", servers };
   const out: string[] = [];
   for (const color of COLORS) {
-    for (const app of fleet[color]) out.push(`${color}/${app.port} ${await serverStatus(haproxy.placement, color, `127.0.0.1:${app.port}`)}`);
+    const backend = layoutOf(input) === "one-level" ? APP_BACKEND : color;
+    for (const app of fleet[color]) out.push(`${color}/${app.port} ${await serverStatus(haproxy.placement, backend, `127.0.0.1:${app.port}`)}`);
   }
   return out;
 }
