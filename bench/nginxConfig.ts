@@ -19,7 +19,7 @@ export function renderNginxConfig(
     servers[color].map((s) =>
       weights[color] === 0
         ? `server ${s.host}:${s.port} down;`
-        : // The same share per color as HAProxy's two levels, when both colors have as many replicas.
+        : // The same share per color as the rendered HAProxy config, when both colors have as many replicas.
           `server ${s.host}:${s.port} weight=${weights[color]} max_fails=1 fail_timeout=10s;`,
     ),
   );

@@ -31,8 +31,12 @@ import {
   stopColor,
   waitForColor,
 } from "../test/harness";
+import { sealConfig } from "../components/configSeal";
+import { unsealed } from "../test/haproxy";
 import { renderNginxConfig } from "./nginxConfig";
 import { groupCpuMicros, groupRssKib } from "./procCpu";
+import { frozenLoop } from "./frozenLoop";
+import { splitExactness } from "./splitError";
 import { startStaticBackends, StaticBackends } from "./staticBackends";
 import { runWrk, WrkResult } from "./wrk";
 
@@ -208,9 +212,12 @@ async function costAndLatency(servers: () => Servers, withLatency: boolean, hapr
 }
 
 /** RSS of the distributor (master + worker) idle, then holding IDLE_CONNECTIONS keep-alive connections. */
-async function idleMemory(servers: () => Servers) {
+async function idleMemory(servers: () => Servers, maxconn?: number) {
   const placement = await loopbackPlacement();
-  const haproxy = await startHaproxy(renderHaproxyConfig({ weights: { blue: 50, green: 50 }, routing: "round-robin", servers: servers() }, placement), placement);
+  const rendered = renderHaproxyConfig({ weights: { blue: 50, green: 50 }, routing: "round-robin", servers: servers() }, placement);
+  // The rendered global maxconn bounds the connections held; raised, to see what 10,000 cost.
+  const config = maxconn === undefined ? rendered : sealConfig(unsealed(rendered).replace(/maxconn \d+/, `maxconn ${maxconn}`));
+  const haproxy = await startHaproxy(config, placement);
   await sleep(1000);
   const rss = () => Object.values(groupRssKib(haproxy.process.pid!)).reduce((a, b) => a + b, 0);
   const idleKib = rss();
@@ -365,7 +372,9 @@ async function main() {
   for (const child of children.splice(1)) if (child.exitCode === null) process.kill(-child.pid!, "SIGTERM");
   fleet = await startFleet();
   report.nodeBackends = await costAndLatency(nodeServers, false);
-  report.idleKeepAlive = await idleMemory(() => statics.servers);
+  report.idleKeepAlive = { rendered: await idleMemory(() => statics.servers), maxconnRaised: await idleMemory(() => statics.servers, 12_000) };
+  report.splitExactness = { ...splitExactness(4), note: "replica counts 1-4; `ts-node bench/splitError.ts 20` for 1-20" };
+  if (process.env.BENCH_FROZEN_RUNS !== "0") report.frozenPastServerTimeout = await frozenLoop(Number(process.env.BENCH_FROZEN_RUNS ?? 6));
 
   fleet = await startFleet();
   for (const [name, start] of process.env.BENCH_SKIP_RELEASE ? [] : [
