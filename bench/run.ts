@@ -46,6 +46,9 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = 32;
 const IDLE_CONNECTIONS = 10_000;
+// Two descriptors per connection must fit under a hard limit of 20,000 (this machine's, and a
+// common container default): the most the bench can raise maxconn to.
+const RAISED_MAXCONN = Number(process.env.BENCH_RAISED_MAXCONN ?? 9900);
 
 type Servers = Record<Color, ServerAddress[]>;
 
@@ -217,7 +220,8 @@ async function idleMemory(servers: () => Servers, maxconn?: number) {
   const rendered = renderHaproxyConfig({ weights: { blue: 50, green: 50 }, routing: "round-robin", servers: servers() }, placement);
   // The rendered global maxconn bounds the connections held; raised, to see what 10,000 cost.
   const config = maxconn === undefined ? rendered : sealConfig(unsealed(rendered).replace(/maxconn \d+/, `maxconn ${maxconn}`));
-  const haproxy = await startHaproxy(config, placement);
+  // HAProxy needs about two descriptors per connection: give it the whole hard limit.
+  const haproxy = await startHaproxy(config, placement, ["sh", "-c", 'ulimit -n "$(ulimit -Hn)" && exec haproxy "$@"', "haproxy"]);
   await sleep(1000);
   const rss = () => Object.values(groupRssKib(haproxy.process.pid!)).reduce((a, b) => a + b, 0);
   const idleKib = rss();
@@ -346,10 +350,12 @@ function version(command: string[]): string {
   return `${out.stdout}${out.stderr}`.split("\n")[0].trim();
 }
 
+const report: Record<string, unknown> = {};
+
 async function main() {
   const started = Date.now();
   const h32 = haproxy32();
-  const report: Record<string, unknown> = {
+  Object.assign(report, {
     machine: {
       cores: os.cpus().length,
       loadAverage1m: +os.loadavg()[0].toFixed(2),
@@ -360,7 +366,7 @@ async function main() {
       wrk: spawnSync("wrk", ["-v"], { encoding: "utf8" }).stdout.split("\n")[0].trim(),
     },
     load: `wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, ${ROUNDS} interleaved rounds, medians; CPU = utime+stime of the proxy's processes / requests`,
-  };
+  });
   const ports = { blue: [await freePort(), await freePort()], green: [await freePort(), await freePort()] };
   const statics: StaticBackends = await startStaticBackends(ports);
   children.push(statics.process);
@@ -372,7 +378,7 @@ async function main() {
   for (const child of children.splice(1)) if (child.exitCode === null) process.kill(-child.pid!, "SIGTERM");
   fleet = await startFleet();
   report.nodeBackends = await costAndLatency(nodeServers, false);
-  report.idleKeepAlive = { rendered: await idleMemory(() => statics.servers), maxconnRaised: await idleMemory(() => statics.servers, 12_000) };
+  report.idleKeepAlive = { rendered: await idleMemory(() => statics.servers), maxconnRaised: await idleMemory(() => statics.servers, RAISED_MAXCONN) };
   report.splitExactness = { ...splitExactness(4), note: "replica counts 1-4; `ts-node bench/splitError.ts 20` for 1-20" };
   if (process.env.BENCH_FROZEN_RUNS !== "0") report.frozenPastServerTimeout = await frozenLoop(Number(process.env.BENCH_FROZEN_RUNS ?? 6));
 
@@ -392,6 +398,8 @@ async function main() {
 main()
   .catch((error) => {
     process.stderr.write(`bench: ${(error as Error).stack}\n`);
+    // What was measured before the failure is still worth having.
+    process.stdout.write(`${JSON.stringify({ ...report, error: (error as Error).message }, null, 2)}\n`);
     process.exitCode = 1;
   })
   .finally(async () => {
