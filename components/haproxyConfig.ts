@@ -5,11 +5,12 @@
 // - one level (round-robin and failover, whenever it is exact): frontend public -> backend app,
 //   every replica one server, its weight scaled by the other color's replica count, so each
 //   color's servers add up to its share; failover's other color are `backup` servers.
-// - two levels (sticky, and the rare weights one level cannot express within HAProxy's 256
-//   weight steps): frontend public -> backend colors (one server per color: weight, cookie)
+// - two levels (sticky, and weights one level cannot express within HAProxy's 256 weight
+//   steps, which takes unequal replica counts): frontend public -> backend colors (one server
+//   per color: weight, cookie)
 //   -> frontend <color>_in (UNIX socket) -> backend <color> (its replicas).
 // One level costs one HTTP pass, one set of health checks and one log line per request; the
-// second level doubles the proxy's CPU per request (`npm run bench`).
+// second level nearly doubles the proxy's CPU per request (`npm run bench`: 70 µs against 38).
 import { sealConfig } from "./configSeal";
 import {
   Color,

@@ -142,7 +142,7 @@ describe("config delivery: validate in place, then reload (real HAProxy)", funct
       const { haproxy, render } = await setup({ blue: 100, green: 0 });
       const good = onDisk(haproxy);
       const sealed = render({ blue: 0, green: 100 });
-      const changed = sealed.replace("weight 100", "weight 99");
+      const changed = sealed.replace("timeout queue 5s", "timeout queue 6s");
       assert.notStrictEqual(changed, sealed);
       const cases: Array<[string, string, RegExp]> = [
         ["changed", changed, /its SHA-256 is [0-9a-f]{64}, its trailer says [0-9a-f]{64}/],
