@@ -13,12 +13,13 @@ export function renderNginxConfig(
   weights: Weights,
   servers: Readonly<Record<Color, readonly ServerAddress[]>>,
   placement: NginxPlacement,
+  accessLog = false,
 ): string {
   const upstream = COLORS.flatMap((color) =>
     servers[color].map((s) =>
       weights[color] === 0
         ? `server ${s.host}:${s.port} down;`
-        : // The same share per color as HAProxy's two levels, when both colors have as many replicas.
+        : // The same share per color as the rendered HAProxy config, when both colors have as many replicas.
           `server ${s.host}:${s.port} weight=${weights[color]} max_fails=1 fail_timeout=10s;`,
     ),
   );
@@ -33,7 +34,7 @@ http {
     fastcgi_temp_path ${d}/fastcgi;
     uwsgi_temp_path ${d}/uwsgi;
     scgi_temp_path ${d}/scgi;
-    access_log off;
+    ${accessLog ? `log_format td '$remote_addr [$time_local] "$request" $status $body_bytes_sent $upstream_addr $request_time';\n    access_log ${d}/access.log td;` : "access_log off;"}
     keepalive_timeout 10s;
     upstream app {
         zone app 64k;
@@ -46,6 +47,7 @@ http {
             proxy_pass http://app;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_connect_timeout 2s;
             proxy_read_timeout 10s;
             proxy_next_upstream error timeout http_502 http_503 http_504;

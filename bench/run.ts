@@ -1,16 +1,19 @@
 // npm run bench: one run on this machine, printed as one JSON document.
-// - throughput and latency (autocannon): direct to one backend, through HAProxy, through NGINX;
-// - the release sequence under load: failed requests and the split seen after each step;
-// - failover: a color killed, then one frozen, under load: detection time and failed requests.
-// Everything runs on 127.0.0.1; every process is stopped by PID at the end.
+// - cost per request: wrk (one thread, 32 keep-alive connections) direct to one backend, through
+//   the rendered HAProxy config and through an equivalent NGINX proxy, in interleaved rounds,
+//   over static NGINX backends and over the Node backends; proxy CPU from /proc;
+// - added latency over direct at half the saturation rate (paced wrk);
+// - the distributor's memory with 10,000 idle keep-alive connections;
+// - the release sequence under load and failover (a color killed, then frozen), as before.
+// Everything runs on 127.0.0.1; every process is stopped by its PID at the end.
 import { ChildProcess, execFile, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { promisify } from "util";
 import { Color } from "../components";
-import { renderHaproxyConfig } from "../components/haproxyConfig";
-import { Weights } from "../components/settings";
+import { colorStateServers, HaproxyConfigInput, renderHaproxyConfig } from "../components/haproxyConfig";
+import { ServerAddress, Weights } from "../components/settings";
 import {
   deliverConfig,
   Fleet,
@@ -26,63 +29,76 @@ import {
   startLoad,
   stopAll,
   stopColor,
-  waitForStatus,
+  waitForColor,
 } from "../test/harness";
+import { sealConfig } from "../components/configSeal";
+import { unsealed } from "../test/haproxy";
 import { renderNginxConfig } from "./nginxConfig";
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const autocannon = require("autocannon") as (opts: object) => Promise<any>;
+import { groupCpuMicros, groupRssKib } from "./procCpu";
+import { frozenLoop } from "./frozenLoop";
+import { splitExactness } from "./splitError";
+import { startStaticBackends, StaticBackends } from "./staticBackends";
+import { runWrk, WrkResult } from "./wrk";
 
 const execFileAsync = promisify(execFile);
 
-const CANNON = { connections: 50, duration: 5 };
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const CONNECTIONS = 32;
+const IDLE_CONNECTIONS = 10_000;
+// Two descriptors per connection must fit under a hard limit of 20,000 (this machine's, and a
+// common container default): the most the bench can raise maxconn to.
+const RAISED_MAXCONN = Number(process.env.BENCH_RAISED_MAXCONN ?? 9900);
+
+type Servers = Record<Color, ServerAddress[]>;
 
 interface Engine {
-  readonly name: "haproxy" | "nginx";
+  readonly name: string;
   readonly url: string;
+  /** Process group of the proxy (master and workers); absent for direct. */
+  readonly pgid?: number;
   apply(weights: Weights): Promise<void>;
   /** Milliseconds until the engine takes `color` out of rotation, if it can tell. */
   detectDown(color: Color): Promise<number | null>;
   waitUp(color: Color): Promise<void>;
 }
 
-let backends: Fleet;
-const addresses = () => fleetServers(backends);
+const children: ChildProcess[] = [];
 
-async function startHaproxyEngine(weights: Weights): Promise<Engine> {
+async function startHaproxyEngine(name: string, servers: () => Servers, weights: Weights, accessLog = true, command?: string[]): Promise<Engine> {
   const placement = await loopbackPlacement();
-  const render = (w: Weights) =>
-    renderHaproxyConfig({ weights: w, routing: "round-robin", servers: addresses() }, placement);
-  const haproxy: Haproxy = await startHaproxy(render(weights), placement);
+  const input = (w: Weights): HaproxyConfigInput => ({ weights: w, routing: "round-robin", servers: servers(), accessLog });
+  const render = (w: Weights) => renderHaproxyConfig(input(w), placement);
+  const haproxy: Haproxy = await startHaproxy(render(weights), placement, command);
   return {
-    name: "haproxy",
+    name,
     url: haproxy.url,
+    pgid: haproxy.process.pid,
     async apply(w) {
       const result = await deliverConfig(haproxy, render(w));
       if (result.status !== 0) throw new Error(`haproxy delivery failed: ${result.stderr}`);
     },
-    detectDown: (color) => waitForStatus(placement, "colors", color, /^DOWN/, 15_000),
+    detectDown: (color) => waitForColor(placement, colorStateServers(input(weights), color), "DOWN", 15_000),
     async waitUp(color) {
-      await waitForStatus(placement, "colors", color, /^UP/, 15_000);
+      await waitForColor(placement, colorStateServers(input(weights), color), "UP", 15_000);
     },
   };
 }
 
-const nginxProcesses: ChildProcess[] = [];
-
-async function startNginxEngine(weights: Weights): Promise<Engine> {
+async function startNginxEngine(name: string, servers: () => Servers, weights: Weights, accessLog = true): Promise<Engine> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "td-nginx-"));
   fs.chmodSync(dir, 0o777);
   const placement = { listenPort: await freePort(), dir };
   const file = path.join(dir, "nginx.conf");
-  const write = (w: Weights) => fs.writeFileSync(file, renderNginxConfig(w, addresses(), placement));
+  const write = (w: Weights) => fs.writeFileSync(file, renderNginxConfig(w, servers(), placement, accessLog));
   write(weights);
   const child = spawn("nginx", ["-p", dir, "-c", file, "-g", "daemon off;"], { detached: true, stdio: "ignore" });
-  nginxProcesses.push(child);
+  children.push(child);
   await sleep(500);
   return {
-    name: "nginx",
+    name,
     url: `http://127.0.0.1:${placement.listenPort}`,
+    pgid: child.pid,
     async apply(w) {
       write(w);
       // Not spawnSync: this process runs the load clients.
@@ -96,30 +112,162 @@ async function startNginxEngine(weights: Weights): Promise<Engine> {
   };
 }
 
-async function restart(color: Color, version: string): Promise<void> {
-  await stopColor(backends, color, "SIGTERM");
-  await startColor(backends, color, version);
-}
-
-async function throughput(url: string) {
-  const result = await autocannon({ url, ...CANNON });
+function directEngine(server: ServerAddress): Engine {
   return {
-    reqPerSec: Math.round(result.requests.average),
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
-    errors: result.errors + result.timeouts,
-    non2xx: result.non2xx,
+    name: "direct",
+    url: `http://${server.host}:${server.port}`,
+    apply: async () => undefined,
+    detectDown: async () => null,
+    waitUp: async () => undefined,
   };
 }
 
-async function release(engine: Engine) {
-  const load = startLoad(engine.url, {
-    keepAliveClients: 8,
-    newConnectionClients: 4,
-    slowClients: 2,
-    clientTimeoutMs: 30_000,
-    maxDurationMs: 120_000,
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+interface Sample extends WrkResult {
+  readonly cpuMicrosPerRequest: number | null;
+}
+
+async function measure(engine: Engine, options: { delayMs?: number } = {}): Promise<Sample> {
+  const cpuBefore = engine.pgid ? groupCpuMicros(engine.pgid) : 0;
+  const result = await runWrk(`${engine.url}/`, { connections: CONNECTIONS, seconds: SECONDS, ...options });
+  const cpu = engine.pgid ? groupCpuMicros(engine.pgid) - cpuBefore : null;
+  return { ...result, cpuMicrosPerRequest: cpu === null || !result.requests ? null : +(cpu / result.requests).toFixed(1) };
+}
+
+/** Every engine once per round, in turn, so a noisy neighbour hits them all alike. */
+async function interleaved(engines: Engine[], options: (engine: Engine) => { delayMs?: number } = () => ({})) {
+  const samples: Record<string, Sample[]> = {};
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const engine of engines) (samples[engine.name] ??= []).push(await measure(engine, options(engine)));
+  }
+  const summary: Record<string, Record<string, unknown>> = {};
+  for (const [name, runs] of Object.entries(samples)) {
+    const cpu = runs.map((r) => r.cpuMicrosPerRequest).filter((c): c is number => c !== null);
+    summary[name] = {
+      reqPerSec: median(runs.map((r) => r.reqPerSec)),
+      p50Ms: median(runs.map((r) => r.p50Ms)),
+      p99Ms: median(runs.map((r) => r.p99Ms)),
+      cpuMicrosPerRequest: cpu.length ? median(cpu) : null,
+      errors: runs.reduce((sum, r) => sum + r.errors, 0),
+      rounds: runs.map((r) => ({ reqPerSec: r.reqPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, cpuUs: r.cpuMicrosPerRequest })),
+    };
+  }
+  return summary;
+}
+
+/** Saturation, then the same engines paced at half the slowest proxy's saturation rate. */
+async function costAndLatency(servers: () => Servers, withLatency: boolean, haproxy32?: string[]) {
+  const engines = [
+    directEngine(servers().blue[0]),
+    await startHaproxyEngine("haproxy", servers, { blue: 50, green: 50 }),
+    await startNginxEngine("nginx", servers, { blue: 50, green: 50 }),
+    await startHaproxyEngine("haproxyNoLog", servers, { blue: 50, green: 50 }, false),
+    await startNginxEngine("nginxNoLog", servers, { blue: 50, green: 50 }, false),
+  ];
+  if (haproxy32) engines.push(await startHaproxyEngine("haproxy32", servers, { blue: 50, green: 50 }, true, haproxy32));
+  await sleep(1500); // health checks up
+  const saturation = await interleaved(engines);
+  const result: Record<string, unknown> = { saturation };
+  const proxies = engines.filter((e) => e.pgid !== undefined);
+  result.ratios = Object.fromEntries(
+    proxies
+      .filter((e) => e.name.startsWith("haproxy"))
+      .map((e) => {
+        const peer = e.name === "haproxyNoLog" ? "nginxNoLog" : "nginx";
+        return [
+          `${e.name}/${peer}`,
+          {
+            cpuPerRequest: +((saturation[e.name].cpuMicrosPerRequest as number) / (saturation[peer].cpuMicrosPerRequest as number)).toFixed(2),
+            reqPerSec: +((saturation[e.name].reqPerSec as number) / (saturation[peer].reqPerSec as number)).toFixed(2),
+          },
+        ];
+      }),
+  );
+  if (withLatency) {
+    const rate = Math.min(...proxies.map((e) => saturation[e.name].reqPerSec as number)) / 2;
+    const delayMs = Math.max(1, Math.round((CONNECTIONS * 1000) / rate));
+    const paced = await interleaved(engines, () => ({ delayMs }));
+    const direct = paced.direct;
+    result.halfSaturation = {
+      targetReqPerSec: Math.round(rate),
+      delayMsPerConnection: delayMs,
+      ...Object.fromEntries(
+        Object.entries(paced).map(([name, s]) => [
+          name,
+          {
+            reqPerSec: s.reqPerSec,
+            p50Ms: s.p50Ms,
+            p99Ms: s.p99Ms,
+            ...(name === "direct"
+              ? {}
+              : { addedP50Ms: +((s.p50Ms as number) - (direct.p50Ms as number)).toFixed(3), addedP99Ms: +((s.p99Ms as number) - (direct.p99Ms as number)).toFixed(3) }),
+          },
+        ]),
+      ),
+    };
+  }
+  return result;
+}
+
+/** RSS of the distributor (master + worker) idle, then holding IDLE_CONNECTIONS keep-alive connections. */
+async function idleMemory(servers: () => Servers, maxconn?: number) {
+  const placement = await loopbackPlacement();
+  const rendered = renderHaproxyConfig({ weights: { blue: 50, green: 50 }, routing: "round-robin", servers: servers() }, placement);
+  // The rendered global maxconn bounds the connections held; raised, to see what 10,000 cost.
+  const config = maxconn === undefined ? rendered : sealConfig(unsealed(rendered).replace(/maxconn \d+/, `maxconn ${maxconn}`));
+  // HAProxy needs about two descriptors per connection: give it the whole hard limit.
+  const haproxy = await startHaproxy(config, placement, ["sh", "-c", 'ulimit -n "$(ulimit -Hn)" && exec haproxy "$@"', "haproxy"]);
+  await sleep(1000);
+  const rss = () => Object.values(groupRssKib(haproxy.process.pid!)).reduce((a, b) => a + b, 0);
+  const idleKib = rss();
+  // The client needs more descriptors than a shell's default 1024: raised for it alone.
+  const client = spawn("sh", ["-c", `ulimit -n ${IDLE_CONNECTIONS + 2000} && exec "$0" "$@"`, process.execPath, path.join(__dirname, "idleClients.js"), String(placement.listenPort), String(IDLE_CONNECTIONS), "8000"], {
+    detached: true,
+    stdio: ["pipe", "pipe", "inherit"],
   });
+  children.push(client);
+  try {
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      client.stdout!.on("data", (chunk) => {
+        out += chunk;
+        if (out.includes("\n")) resolve(out.split("\n")[0]);
+      });
+      client.once("exit", (code) => reject(new Error(`idle clients exited with ${code}`)));
+    });
+    const opened = JSON.parse(line) as { answered: number; failed: number; ms: number };
+    const loadedKib = rss();
+    const maxconn = /maxconn (\d+)/.exec(fs.readFileSync(haproxy.configPath, "utf8"))?.[1];
+    return {
+      connections: IDLE_CONNECTIONS,
+      answered: opened.answered,
+      notAnswered: IDLE_CONNECTIONS - opened.answered,
+      globalMaxconn: maxconn ? Number(maxconn) : null,
+      rssIdleMiB: +(idleKib / 1024).toFixed(1),
+      rssWithConnectionsMiB: +(loadedKib / 1024).toFixed(1),
+      kibPerConnection: opened.answered ? +((loadedKib - idleKib) / opened.answered).toFixed(2) : null,
+    };
+  } finally {
+    client.stdin!.end();
+    if (client.exitCode === null) process.kill(-client.pid!, "SIGTERM");
+    await stopAll();
+  }
+}
+
+let fleet: Fleet;
+
+async function restart(color: Color, version: string): Promise<void> {
+  await stopColor(fleet, color, "SIGTERM");
+  await startColor(fleet, color, version);
+}
+
+async function release(engine: Engine) {
+  const load = startLoad(engine.url, { keepAliveClients: 8, newConnectionClients: 4, slowClients: 2, clientTimeoutMs: 30_000, maxDurationMs: 120_000 });
   const steps: Array<Record<string, unknown>> = [];
   const failures = () => load.counts.errors + load.counts.non2xx + load.slow.errors + load.slow.non2xx;
   const step = async (name: string, action: () => Promise<void> | void, weights?: Weights) => {
@@ -168,15 +316,12 @@ async function failover(engine: Engine, how: "killed" | "frozen") {
   let detectionMs: number | null = null;
   try {
     await sleep(1000);
-    if (how === "killed") await stopColor(backends, "green", "SIGKILL");
-    else signalColor(backends, "green", "SIGSTOP");
+    if (how === "killed") await stopColor(fleet, "green", "SIGKILL");
+    else signalColor(fleet, "green", "SIGSTOP");
     detectionMs = await engine.detectDown("green");
     await sleep(how === "frozen" ? 11_000 : 3000); // past NGINX's 10 s read timeout
-    if (how === "killed") {
-      await startColor(backends, "green", "r");
-    } else {
-      signalColor(backends, "green", "SIGCONT");
-    }
+    if (how === "killed") await startColor(fleet, "green", "r");
+    else signalColor(fleet, "green", "SIGCONT");
     await engine.waitUp("green");
   } finally {
     await load.stop();
@@ -190,41 +335,82 @@ async function failover(engine: Engine, how: "killed" | "frozen") {
   };
 }
 
+/** HAProxy 3.2 from a Debian sid root filesystem, if one was built for the Docker tests: run through its own loader. */
+function haproxy32(): string[] | undefined {
+  const root = process.env.BENCH_HAPROXY32_ROOT;
+  if (!root) return undefined;
+  const loader = path.join(root, "usr/lib64/ld-linux-x86-64.so.2");
+  const binary = path.join(root, "usr/sbin/haproxy");
+  if (!fs.existsSync(loader) || !fs.existsSync(binary)) return undefined;
+  return [loader, "--library-path", `${root}/usr/lib/x86_64-linux-gnu:${root}/lib/x86_64-linux-gnu`, binary];
+}
+
+function version(command: string[]): string {
+  const out = spawnSync(command[0], [...command.slice(1), "-v"], { encoding: "utf8" });
+  return `${out.stdout}${out.stderr}`.split("\n")[0].trim();
+}
+
+const report: Record<string, unknown> = {};
+
 async function main() {
   const started = Date.now();
-  backends = await startFleet();
-  const report: Record<string, unknown> = {
-    machine: { cpus: os.cpus().length, node: process.version, haproxy: version("haproxy", ["-v"]), nginx: version("nginx", ["-v"]) },
-    load: { throughput: `autocannon, ${CANNON.connections} keep-alive connections, ${CANNON.duration} s`, release: "8 keep-alive + 4 new-connection + 2 slow (2 s) Node clients" },
-  };
-  const direct = await throughput(`http://127.0.0.1:${backends.blue[0].port}/`);
-  report.direct = direct;
-  for (const start of [startHaproxyEngine, startNginxEngine]) {
-    const engine = await start({ blue: 50, green: 50 });
-    const through = await throughput(`${engine.url}/`);
-    report[engine.name] = {
-      throughput: { ...through, vsDirect: +(through.reqPerSec / direct.reqPerSec).toFixed(2) },
-      release: await release(engine),
-      failover: { killed: await failover(engine, "killed"), frozen: await failover(engine, "frozen") },
-    };
+  const h32 = haproxy32();
+  Object.assign(report, {
+    machine: {
+      cores: os.cpus().length,
+      loadAverage1m: +os.loadavg()[0].toFixed(2),
+      node: process.version,
+      haproxy: version(["haproxy"]),
+      ...(h32 ? { haproxy32: version(h32) } : {}),
+      nginx: version(["nginx"]),
+      wrk: spawnSync("wrk", ["-v"], { encoding: "utf8" }).stdout.split("\n")[0].trim(),
+    },
+    load: `wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, ${ROUNDS} interleaved rounds, medians; CPU = utime+stime of the proxy's processes / requests`,
+  });
+  const ports = { blue: [await freePort(), await freePort()], green: [await freePort(), await freePort()] };
+  const statics: StaticBackends = await startStaticBackends(ports);
+  children.push(statics.process);
+  fleet = await startFleet();
+  const nodeServers = () => fleetServers(fleet);
+
+  report.staticBackends = await costAndLatency(() => statics.servers, true, h32);
+  await stopAll();
+  for (const child of children.splice(1)) if (child.exitCode === null) process.kill(-child.pid!, "SIGTERM");
+  fleet = await startFleet();
+  report.nodeBackends = await costAndLatency(nodeServers, false);
+  report.idleKeepAlive = { rendered: await idleMemory(() => statics.servers), maxconnRaised: await idleMemory(() => statics.servers, RAISED_MAXCONN) };
+  report.splitExactness = { ...splitExactness(4), note: "replica counts 1-4; `ts-node bench/splitError.ts 20` for 1-20" };
+  if (process.env.BENCH_FROZEN_RUNS !== "0") report.frozenPastServerTimeout = await frozenLoop(Number(process.env.BENCH_FROZEN_RUNS ?? 6));
+
+  fleet = await startFleet();
+  for (const [name, start] of process.env.BENCH_SKIP_RELEASE ? [] : [
+    ["haproxy", startHaproxyEngine],
+    ["nginx", startNginxEngine],
+  ] as const) {
+    const engine = await start(name, nodeServers, { blue: 50, green: 50 });
+    report[`${name}Release`] = await release(engine);
+    report[`${name}Failover`] = { killed: await failover(engine, "killed"), frozen: await failover(engine, "frozen") };
   }
   report.durationSeconds = Math.round((Date.now() - started) / 1000);
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 }
 
-function version(command: string, args: string[]): string {
-  const out = spawnSync(command, args, { encoding: "utf8" });
-  return `${out.stdout}${out.stderr}`.split("\n")[0].trim();
-}
-
 main()
   .catch((error) => {
     process.stderr.write(`bench: ${(error as Error).stack}\n`);
+    // What was measured before the failure is still worth having.
+    process.stdout.write(`${JSON.stringify({ ...report, error: (error as Error).message }, null, 2)}\n`);
     process.exitCode = 1;
   })
   .finally(async () => {
-    for (const child of nginxProcesses) {
-      if (child.exitCode === null) process.kill(-child.pid!, "SIGTERM");
+    for (const child of children) {
+      if (child.exitCode === null && child.signalCode === null) {
+        try {
+          process.kill(-child.pid!, "SIGTERM");
+        } catch {
+          /* already gone */
+        }
+      }
     }
     await stopAll();
   });

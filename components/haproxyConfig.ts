@@ -1,11 +1,16 @@
 // Renders the HAProxy configuration of a distributor. Pure: the component, `npm run render`
-// and the traffic tests all call this one function.
+// and the traffic tests all call this one function, assembled from small section builders.
 //
-// Two levels, so that the split is by *color* whatever the replica counts:
-//   frontend public -> backend colors (one server per color, weighted, sticky cookie, backup)
-//                   -> frontend <color>_in (UNIX socket) -> backend <color> (its replicas)
-// A weight applies to a whole color, stickiness pins a client to a color (not a container),
-// and a color whose replicas are all down fails its health check as one server.
+// The split is by *color* whatever the replica counts. Two layouts give that:
+// - one level (round-robin and failover, whenever it is exact): frontend public -> backend app,
+//   every replica one server, its weight scaled by the other color's replica count, so each
+//   color's servers add up to its share; failover's other color are `backup` servers.
+// - two levels (sticky, and weights one level cannot express within HAProxy's 256 weight
+//   steps, which takes unequal replica counts): frontend public -> backend colors (one server
+//   per color: weight, cookie)
+//   -> frontend <color>_in (UNIX socket) -> backend <color> (its replicas).
+// One level costs one HTTP pass, one set of health checks and one log line per request; the
+// second level nearly doubles the proxy's CPU per request (`npm run bench`: 70 µs against 38).
 import { sealConfig } from "./configSeal";
 import {
   Color,
@@ -112,6 +117,160 @@ export function serverName(color: Color, index: number, server: ServerAddress): 
   return server.port === 80 ? server.host : `${server.host}:${server.port}`;
 }
 
+/** HAProxy's largest server weight. */
+const MAX_SERVER_WEIGHT = 256;
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+/**
+ * Per-server weights for one backend holding every replica of both colors, such that each
+ * color's servers add up to exactly its share: blue's w_b·n_g against green's w_g·n_b, reduced.
+ * Undefined when the reduced pair exceeds HAProxy's 256: then one level cannot be exact.
+ */
+export function replicaWeights(weights: Weights, replicas: Record<Color, number>): Record<Color, number> | undefined {
+  const raw = { blue: weights.blue * replicas.green, green: weights.green * replicas.blue };
+  if (raw.blue === 0 || raw.green === 0) return { blue: Math.sign(raw.blue), green: Math.sign(raw.green) };
+  const divisor = gcd(raw.blue, raw.green);
+  const reduced = { blue: raw.blue / divisor, green: raw.green / divisor };
+  return reduced.blue <= MAX_SERVER_WEIGHT && reduced.green <= MAX_SERVER_WEIGHT ? reduced : undefined;
+}
+
+/** One backend of replicas, or a color hop in front of each color's replicas. */
+export type Layout = "one-level" | "two-level";
+
+export function layoutOf(input: HaproxyConfigInput): Layout {
+  if (input.routing === "sticky") return "two-level"; // a cookie per color, balanced within it
+  if (input.routing === "failover") return "one-level";
+  return replicaWeights(input.weights, replicaCounts(input)) ? "one-level" : "two-level";
+}
+
+function replicaCounts(input: HaproxyConfigInput): Record<Color, number> {
+  return { blue: input.servers.blue.length, green: input.servers.green.length };
+}
+
+/**
+ * The servers whose state is the state of a color, as `show stat` names them (backend, server):
+ * the color is up while any of them is, down when all are.
+ */
+export function colorStateServers(input: HaproxyConfigInput, color: Color): Array<[string, string]> {
+  if (layoutOf(input) === "two-level") return [["colors", color]];
+  return input.servers[color].map((server, i): [string, string] => [APP_BACKEND, serverName(color, i, server)]);
+}
+
+/** The backend of the one-level layout. */
+export const APP_BACKEND = "app";
+
+const L7_RETRY_ONLY_IDEMPOTENT = "http-request disable-l7-retry unless METH_GET || METH_HEAD";
+
+function summary(input: HaproxyConfigInput): string {
+  const pct = weightPercentages(input.weights);
+  const split =
+    input.routing === "failover"
+      ? `primary ${input.failoverPrimary}, backup ${COLORS.find((c) => c !== input.failoverPrimary)}`
+      : COLORS.map((c) => `${c} ${input.weights[c]} (${pct[c]}%)`).join(", ");
+  return `# routing ${input.routing}: ${split}`;
+}
+
+export function globalSection(placement: HaproxyPlacement, timeouts: Timeouts): string {
+  return section("global", [
+    "master-worker",
+    // One thread, like one NGINX worker: threads share the round-robin's lock and idle server
+    // connections on every request, which costs more CPU per request than a thread adds on a
+    // small host; one thread serves over 10,000 requests a second here (npm run bench).
+    "nbthread 1",
+    "maxconn 4096",
+    "log stdout format raw local0 info",
+    `stats socket ${placement.runtimeDir}/admin.sock mode 600 level admin`,
+    // After a release step, the previous workers finish what they hold, for this long at most.
+    `hard-stop-after ${formatDuration(timeouts.drain)}`,
+  ]);
+}
+
+// Servers are looked up at run time through the host's resolver (Docker's, the VPC's): a
+// stopped or missing replica does not fail a reload, and a restarted one is followed.
+export function resolversSection(): string {
+  return section("resolvers system", ["parse-resolv-conf", "hold valid 10s", "timeout resolve 1s", "timeout retry 1s"]);
+}
+
+export function defaultsSection(accessLog: boolean, timeouts: Timeouts, check: HealthCheckSettings): string {
+  const duration = formatDuration;
+  return section("defaults", [
+    "mode http",
+    accessLog ? "log global" : "no log",
+    "option httplog",
+    "option dontlognull",
+    // On reload, idle keep-alive connections are closed after their next response instead
+    // of at once, so no client sends a request on a connection the old worker is closing.
+    "option idle-close-on-response",
+    `timeout connect ${duration(timeouts.connect)}`,
+    `timeout client ${duration(timeouts.client)}`,
+    `timeout server ${duration(timeouts.server)}`,
+    `timeout tunnel ${duration(timeouts.tunnel)}`,
+    "timeout http-request 10s",
+    "timeout http-keep-alive 10s",
+    "timeout queue 5s",
+    `timeout check ${duration(check.timeout)}`,
+    `default-server inter ${duration(check.interval)} fall 2 rise 2`,
+  ]);
+}
+
+export function publicFrontend(placement: HaproxyPlacement, layout: Layout): string {
+  return section("frontend public", [
+    `bind ${placement.bindAddress}:${placement.listenPort}`,
+    "option forwardfor",
+    ...(layout === "two-level" ? [`http-request del-header ${COLOR_CHECK_HEADER}`] : []),
+    `default_backend ${layout === "two-level" ? "colors" : APP_BACKEND}`,
+  ]);
+}
+
+/** The health check of the replicas: HTTP/1.1 with a Host, as a browser would reach the app. */
+function replicaCheck(check: HealthCheckSettings): string[] {
+  return [
+    "option httpchk",
+    `http-check send meth GET uri ${check.path} ver HTTP/1.1 hdr Host ${check.host ?? "%[srv_name]"}`,
+    `http-check expect status ${check.expectStatus}`,
+  ];
+}
+
+function replicaServer(color: Color, index: number, server: ServerAddress, extra: string[] = []): string {
+  return [`server ${serverName(color, index, server)} ${address(server)}`, ...extra, "check resolvers system init-addr last,libc,none"].join(" ");
+}
+
+/**
+ * The one-level backend: every replica, weighted so each color adds up to its share (or, in
+ * failover, the other color as backup servers).
+ */
+export function appBackend(input: HaproxyConfigInput, check: HealthCheckSettings): string {
+  const failover = input.routing === "failover";
+  const weights = failover ? { blue: 1, green: 1 } : replicaWeights(input.weights, replicaCounts(input));
+  if (!weights) throw new Error("appBackend: these weights and replica counts need the two-level layout");
+  return section(`backend ${APP_BACKEND}`, [
+    "balance roundrobin",
+    ...replicaCheck(check),
+    // A GET that meets a refused or reset connection, or a 502/503, goes to another replica
+    // (redispatch picks a server other than the one that failed, of either color). A response
+    // that does not come in time is not retried: the request may have had its effect. Enough
+    // tries to pass every replica of a dead color: each refused connection marks its server
+    // down at once (observe), so a retry never goes back to it.
+    `retries ${Math.max(input.servers.blue.length, input.servers.green.length) + 1}`,
+    "option redispatch 1",
+    "retry-on conn-failure empty-response 502 503",
+    L7_RETRY_ONLY_IDEMPOTENT,
+    ...(failover ? ["option allbackups"] : []),
+    ...COLORS.flatMap((color) =>
+      input.servers[color].map((server, i) =>
+        replicaServer(color, i, server, [
+          `weight ${weights[color]}`,
+          ...(failover && color !== input.failoverPrimary ? ["backup"] : []),
+          "observe layer4 error-limit 1 on-error mark-down",
+        ]),
+      ),
+    ),
+  ]);
+}
+
 /** Weight and role of each color's server in the `colors` backend. */
 function colorServerLine(input: HaproxyConfigInput, placement: HaproxyPlacement, color: Color): string {
   const parts = [`server ${color} ${socketName(placement, color)}`];
@@ -128,13 +287,61 @@ function colorServerLine(input: HaproxyConfigInput, placement: HaproxyPlacement,
   return parts.join(" ");
 }
 
-function summary(input: HaproxyConfigInput): string {
-  const pct = weightPercentages(input.weights);
-  const split =
-    input.routing === "failover"
-      ? `primary ${input.failoverPrimary}, backup ${COLORS.find((c) => c !== input.failoverPrimary)}`
-      : COLORS.map((c) => `${c} ${input.weights[c]} (${pct[c]}%)`).join(", ");
-  return `# routing ${input.routing}: ${split}`;
+/** The two-level layout's first hop: one server per color. */
+export function colorsBackend(input: HaproxyConfigInput, placement: HaproxyPlacement, timeouts: Timeouts): string {
+  // The color hop waits for the replica hop: its connection retries, then one response.
+  const colorServerTimeout = timeouts.server + 3 * timeouts.connect + 1000;
+  return section("backend colors", [
+    "balance roundrobin",
+    // A color is up while any of its replicas is: its inner frontend answers this itself.
+    "option httpchk",
+    `http-check send meth GET uri ${COLOR_CHECK_PATH} ver HTTP/1.1 hdr Host traffic-distributor hdr ${COLOR_CHECK_HEADER} 1`,
+    "http-check expect status 200",
+    `timeout server ${formatDuration(colorServerTimeout)}`,
+    // A color that cannot answer hands the request to the other color: no healthy replica
+    // (503), or its last replica reset mid-request after the color's own retries (502).
+    "retries 1",
+    "option redispatch 1",
+    "retry-on conn-failure empty-response 502 503",
+    L7_RETRY_ONLY_IDEMPOTENT,
+    ...(input.routing === "sticky" ? [`cookie ${STICKY_COOKIE} insert indirect nocache httponly`] : []),
+    ...COLORS.map((color) => colorServerLine(input, placement, color)),
+  ]);
+}
+
+/** The two-level layout's second hop for one color: its socket, then its replicas. */
+export function colorHop(input: HaproxyConfigInput, placement: HaproxyPlacement, color: Color, check: HealthCheckSettings): string {
+  return [
+    section(`frontend ${color}_in`, [
+      `bind ${socketName(placement, color)}`,
+      // The public frontend logs each request once.
+      "no log",
+      `http-request return status 200 if { req.hdr(${COLOR_CHECK_HEADER}) -m found } { nbsrv(${color}) gt 0 }`,
+      `http-request return status 503 if { req.hdr(${COLOR_CHECK_HEADER}) -m found }`,
+      `default_backend ${color}`,
+    ]),
+    section(`backend ${color}`, [
+      "balance roundrobin",
+      ...replicaCheck(check),
+      // A replica that refuses or resets: try another replica of the same color. A response
+      // that does not come in time is not retried: the request may have had its effect.
+      "retries 2",
+      "option redispatch 1",
+      "retry-on conn-failure empty-response",
+      L7_RETRY_ONLY_IDEMPOTENT,
+      ...input.servers[color].map((server, i) => replicaServer(color, i, server)),
+    ]),
+  ].join("\n");
+}
+
+export function statsFrontend(placement: HaproxyPlacement, statsPort: number, password: string | undefined): string {
+  return section("frontend stats", [
+    `bind ${placement.bindAddress}:${statsPort}`,
+    "stats enable",
+    "stats uri /stats",
+    "stats refresh 10s",
+    ...(password ? [`stats auth admin:'${password}'`] : []),
+  ]);
 }
 
 export function renderHaproxyConfig(
@@ -149,108 +356,20 @@ export function renderHaproxyConfig(
   }
   const check = input.healthCheck ?? DEFAULT_HEALTH_CHECK;
   const timeouts = input.timeouts ?? DEFAULT_TIMEOUTS;
-  const duration = formatDuration;
-  const l7RetryOnlyIdempotent = "http-request disable-l7-retry unless METH_GET || METH_HEAD";
-  // The color hop waits for the replica hop: its connection retries, then one response.
-  const colorServerTimeout = timeouts.server + 3 * timeouts.connect + 1000;
-
+  const layout = layoutOf(input);
   const parts = [
     "# Rendered by traffic-distributor; `pulumi up` replaces this file, do not edit it by hand.",
     summary(input),
     "",
-    section("global", [
-      "master-worker",
-      "maxconn 4096",
-      "log stdout format raw local0 info",
-      `stats socket ${placement.runtimeDir}/admin.sock mode 600 level admin`,
-      // After a release step, the previous workers finish what they hold, for this long at most.
-      `hard-stop-after ${duration(timeouts.drain)}`,
-    ]),
-    // Servers are looked up at run time through the host's resolver (Docker's, the VPC's): a
-    // stopped or missing replica does not fail a reload, and a restarted one is followed.
-    section("resolvers system", ["parse-resolv-conf", "hold valid 10s", "timeout resolve 1s", "timeout retry 1s"]),
-    section("defaults", [
-      "mode http",
-      input.accessLog === false ? "no log" : "log global",
-      "option httplog",
-      "option dontlognull",
-      // On reload, idle keep-alive connections are closed after their next response instead
-      // of at once, so no client sends a request on a connection the old worker is closing.
-      "option idle-close-on-response",
-      `timeout connect ${duration(timeouts.connect)}`,
-      `timeout client ${duration(timeouts.client)}`,
-      `timeout server ${duration(timeouts.server)}`,
-      `timeout tunnel ${duration(timeouts.tunnel)}`,
-      "timeout http-request 10s",
-      "timeout http-keep-alive 10s",
-      "timeout queue 5s",
-      `timeout check ${duration(check.timeout)}`,
-      `default-server inter ${duration(check.interval)} fall 2 rise 2`,
-    ]),
-    section("frontend public", [
-      `bind ${placement.bindAddress}:${placement.listenPort}`,
-      "option forwardfor",
-      `http-request del-header ${COLOR_CHECK_HEADER}`,
-      "default_backend colors",
-    ]),
-    section("backend colors", [
-      "balance roundrobin",
-      // A color is up while any of its replicas is: its inner frontend answers this itself.
-      "option httpchk",
-      `http-check send meth GET uri ${COLOR_CHECK_PATH} ver HTTP/1.1 hdr Host traffic-distributor hdr ${COLOR_CHECK_HEADER} 1`,
-      "http-check expect status 200",
-      `timeout server ${duration(colorServerTimeout)}`,
-      // A color that cannot answer hands the request to the other color: no healthy replica
-      // (503), or its last replica reset mid-request after the color's own retries (502).
-      "retries 1",
-      "option redispatch 1",
-      "retry-on conn-failure empty-response 502 503",
-      l7RetryOnlyIdempotent,
-      ...(input.routing === "sticky" ? [`cookie ${STICKY_COOKIE} insert indirect nocache httponly`] : []),
-      ...COLORS.map((color) => colorServerLine(input, placement, color)),
-    ]),
+    globalSection(placement, timeouts),
+    resolversSection(),
+    defaultsSection(input.accessLog !== false, timeouts, check),
+    publicFrontend(placement, layout),
+    ...(layout === "one-level"
+      ? [appBackend(input, check)]
+      : [colorsBackend(input, placement, timeouts), ...COLORS.map((color) => colorHop(input, placement, color, check))]),
+    ...(placement.statsPort !== undefined ? [statsFrontend(placement, placement.statsPort, input.statsPassword)] : []),
   ];
-
-  const host = check.host ?? "%[srv_name]";
-  for (const color of COLORS) {
-    parts.push(
-      section(`frontend ${color}_in`, [
-        `bind ${socketName(placement, color)}`,
-        // The public frontend logs each request once.
-        "no log",
-        `http-request return status 200 if { req.hdr(${COLOR_CHECK_HEADER}) -m found } { nbsrv(${color}) gt 0 }`,
-        `http-request return status 503 if { req.hdr(${COLOR_CHECK_HEADER}) -m found }`,
-        `default_backend ${color}`,
-      ]),
-      section(`backend ${color}`, [
-        "balance roundrobin",
-        "option httpchk",
-        `http-check send meth GET uri ${check.path} ver HTTP/1.1 hdr Host ${host}`,
-        `http-check expect status ${check.expectStatus}`,
-        // A replica that refuses or resets: try another replica of the same color. A response
-        // that does not come in time is not retried: the request may have had its effect.
-        "retries 2",
-        "option redispatch 1",
-        "retry-on conn-failure empty-response",
-        l7RetryOnlyIdempotent,
-        ...input.servers[color].map(
-          (server, i) => `server ${serverName(color, i, server)} ${address(server)} check resolvers system init-addr last,libc,none`,
-        ),
-      ]),
-    );
-  }
-
-  if (placement.statsPort !== undefined) {
-    parts.push(
-      section("frontend stats", [
-        `bind ${placement.bindAddress}:${placement.statsPort}`,
-        "stats enable",
-        "stats uri /stats",
-        "stats refresh 10s",
-        ...(input.statsPassword ? [`stats auth admin:'${input.statsPassword}'`] : []),
-      ]),
-    );
-  }
   return sealConfig(parts.join("\n"));
 }
 

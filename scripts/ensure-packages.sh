@@ -17,5 +17,5 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
   exit 0
 fi
-echo "missing:$missing (haproxy >= 2.6, shellcheck, cloud-init, nginx); install them (apt-get install …, brew install …) and retry" >&2
+echo "missing:$missing (haproxy >= 2.6, shellcheck, cloud-init, nginx, wrk); install them (apt-get install …, brew install …) and retry" >&2
 exit 1

@@ -3,7 +3,7 @@
 import { ChildProcess, spawn } from "child_process";
 import * as net from "net";
 import * as path from "path";
-import { HaproxyConfigInput, renderHaproxyConfig } from "../components/haproxyConfig";
+import { APP_BACKEND, HaproxyConfigInput, layoutOf, renderHaproxyConfig } from "../components/haproxyConfig";
 import { Color, COLORS, ServerAddress } from "../components/settings";
 import { freePort, Haproxy, loopbackPlacement, request, serverStatus, startHaproxy } from "./harness";
 
@@ -47,10 +47,14 @@ export async function distributor(fleet: Record<Color, App[]>, settings: Partial
   return { haproxy: await startHaproxy(render(settings), placement), render };
 }
 
+/** Each replica's state, wherever the rendered layout puts it. */
 export async function statuses(haproxy: Haproxy, fleet: Record<Color, App[]>): Promise<string[]> {
+  const servers = { blue: fleet.blue.map((a) => a.server), green: fleet.green.map((a) => a.server) };
+  const input: HaproxyConfigInput = { weights: { blue: 50, green: 50 }, routing: "round-robin", servers };
   const out: string[] = [];
   for (const color of COLORS) {
-    for (const app of fleet[color]) out.push(`${color}/${app.port} ${await serverStatus(haproxy.placement, color, `127.0.0.1:${app.port}`)}`);
+    const backend = layoutOf(input) === "one-level" ? APP_BACKEND : color;
+    for (const app of fleet[color]) out.push(`${color}/${app.port} ${await serverStatus(haproxy.placement, backend, `127.0.0.1:${app.port}`)}`);
   }
   return out;
 }

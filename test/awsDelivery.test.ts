@@ -136,8 +136,8 @@ describe("SSM delivery document, run for real against HAProxy", function () {
     const { haproxy, render } = await setup({ blue: 100, green: 0 });
     const good = fs.readFileSync(haproxy.configPath, "utf8");
     const full = render({ blue: 0, green: 100 });
-    // Cut after the blue backend: a valid config whose green color has no servers.
-    const cut = full.slice(0, full.indexOf("frontend green_in"));
+    // Cut before the last server line: a valid config missing a green replica.
+    const cut = full.slice(0, full.lastIndexOf("\n    server ") + 1);
     assert.ok(checkConfig(cut).ok, "the cut config passes haproxy -c");
 
     const result = await runDocument(haproxy, cut);

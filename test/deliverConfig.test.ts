@@ -142,7 +142,7 @@ describe("config delivery: validate in place, then reload (real HAProxy)", funct
       const { haproxy, render } = await setup({ blue: 100, green: 0 });
       const good = onDisk(haproxy);
       const sealed = render({ blue: 0, green: 100 });
-      const changed = sealed.replace("weight 100", "weight 99");
+      const changed = sealed.replace("timeout queue 5s", "timeout queue 6s");
       assert.notStrictEqual(changed, sealed);
       const cases: Array<[string, string, RegExp]> = [
         ["changed", changed, /its SHA-256 is [0-9a-f]{64}, its trailer says [0-9a-f]{64}/],
@@ -345,8 +345,8 @@ describe("config delivery: validate in place, then reload (real HAProxy)", funct
       const { haproxy, render } = await setup({ blue: 100, green: 0 });
       const good = onDisk(haproxy);
       const full = render({ blue: 0, green: 100 });
-      // Cut after the blue backend: what arrives is a valid config whose green has no servers.
-      const cutAt = full.indexOf("frontend green_in");
+      // Cut before the last server line: what arrives is a valid config missing a green replica.
+      const cutAt = full.lastIndexOf("\n    server ") + 1;
       assert.ok(checkConfig(full.slice(0, cutAt)).ok, "the cut config passes haproxy -c");
       const result = await startDelivery(haproxy, full, { cutAt }).result;
       assert.strictEqual(result.status, 1, show(result));

@@ -1,11 +1,21 @@
 import * as assert from "assert";
-import { COLORS, RoutingMode } from "../components";
+import { RoutingMode } from "../components";
+import * as fc from "fast-check";
 import {
+  appBackend,
+  colorHop,
+  colorsBackend,
+  colorStateServers,
   DEFAULT_HEALTH_CHECK,
+  DEFAULT_TIMEOUTS,
   HaproxyConfigInput,
   HaproxyPlacement,
+  layoutOf,
+  publicFrontend,
   renderBootstrapConfig,
   renderHaproxyConfig,
+  replicaWeights,
+  statsFrontend,
   STICKY_COOKIE,
 } from "../components/haproxyConfig";
 import { checkConfig, tempDir } from "./haproxy";
@@ -62,14 +72,152 @@ describe("HAProxy config renderer", () => {
     });
   }
 
-  it("gives each color one weighted server in the colors backend", () => {
-    const lines = sectionLines(renderHaproxyConfig(input({ weights: { blue: 30, green: 70 } }), named()), "backend colors");
-    assert.deepStrictEqual(lines.filter((l) => l.startsWith("server ")), [
-      "server blue unix@/run/td/check-blue.sock weight 30 check inter 200ms fall 1 rise 1",
-      "server green unix@/run/td/check-green.sock weight 70 check inter 200ms fall 1 rise 1",
-    ]);
-    assert.ok(lines.includes("balance roundrobin"));
-    assert.ok(!lines.some((l) => l.startsWith("cookie")));
+  describe("replicaWeights: per-server weights so each color adds up to its share", () => {
+    const table: Array<[string, [number, number], [number, number], { blue: number; green: number } | undefined]> = [
+      ["equal replicas keep the weights, reduced", [50, 50], [2, 2], { blue: 1, green: 1 }],
+      ["30/70 over 2 blue and 1 green", [30, 70], [2, 1], { blue: 3, green: 14 }],
+      ["7/3 over 4 blue and 6 green", [7, 3], [4, 6], { blue: 7, green: 2 }],
+      ["weight 0 stays 0", [0, 100], [3, 2], { blue: 0, green: 1 }],
+      ["256/1 over one each", [256, 1], [1, 1], { blue: 256, green: 1 }],
+      ["256/1 over 2 and 3: 384/1 is past 256", [256, 1], [2, 3], undefined],
+      ["1/99 over 20 and 1: 1/1980 is past 256", [1, 99], [20, 1], undefined],
+    ];
+    for (const [name, [blue, green], [nb, ng], expected] of table) {
+      it(name, () => assert.deepStrictEqual(replicaWeights({ blue, green }, { blue: nb, green: ng }), expected));
+    }
+
+    it("is exact whenever it answers: Σ blue servers / Σ all = w_b / (w_b + w_g) (property)", () => {
+      const weight = fc.integer({ min: 0, max: 256 });
+      const count = fc.integer({ min: 1, max: 20 });
+      fc.assert(
+        fc.property(weight, weight, count, count, (wb, wg, nb, ng) => {
+          fc.pre(wb + wg > 0);
+          const w = replicaWeights({ blue: wb, green: wg }, { blue: nb, green: ng });
+          if (!w) return;
+          assert.ok(w.blue >= 0 && w.blue <= 256 && w.green >= 0 && w.green <= 256);
+          // Cross-multiplied, in integers: blue total × w_g = green total × w_b.
+          assert.strictEqual(w.blue * nb * wg, w.green * ng * wb);
+        }),
+        { numRuns: 2000, seed: 7 },
+      );
+    });
+  });
+
+  describe("layoutOf", () => {
+    const two = { ...servers, green: [...servers.green, { host: "127.0.0.1", port: 19005 }] };
+    const table: Array<[string, Partial<HaproxyConfigInput>, string]> = [
+      ["round-robin, exact at one level", {}, "one-level"],
+      ["round-robin 256/1 over 2 and 3 replicas", { weights: { blue: 256, green: 1 }, servers: two }, "two-level"],
+      ["failover, whatever the weights", { routing: "failover", failoverPrimary: "blue", weights: { blue: 256, green: 1 }, servers: two }, "one-level"],
+      ["sticky: a cookie per color", { routing: "sticky" }, "two-level"],
+    ];
+    for (const [name, overrides, expected] of table) it(name, () => assert.strictEqual(layoutOf(input(overrides)), expected));
+  });
+
+  describe("section builders", () => {
+    const placement = named();
+    it("publicFrontend: one level sends to the app backend; two levels strip the color check header", () => {
+      assert.deepStrictEqual(sectionLines(publicFrontend(placement, "one-level"), "frontend public"), [
+        "bind 127.0.0.1:18080",
+        "option forwardfor",
+        "default_backend app",
+      ]);
+      assert.deepStrictEqual(sectionLines(publicFrontend(placement, "two-level"), "frontend public"), [
+        "bind 127.0.0.1:18080",
+        "option forwardfor",
+        "http-request del-header x-traffic-distributor-check",
+        "default_backend colors",
+      ]);
+    });
+
+    const at = "check resolvers system init-addr last,libc,none";
+    const obs = "observe layer4 error-limit 1 on-error mark-down";
+    it("appBackend: every replica, weights scaled by the other color's count, IPv6 numbered", () => {
+      const three = { ...servers, green: [...servers.green, { host: "127.0.0.1", port: 19005 }] };
+      // 30/70 over 2 blue and 3 green: blue 30·3 = 90, green 70·2 = 140, reduced 9/14.
+      const lines = sectionLines(appBackend(input({ weights: { blue: 30, green: 70 }, servers: three }), DEFAULT_HEALTH_CHECK), "backend app");
+      assert.deepStrictEqual(lines.filter((l) => l.startsWith("server ")), [
+        `server 127.0.0.1:19001 127.0.0.1:19001 weight 9 ${obs} ${at}`,
+        `server 127.0.0.1:19002 127.0.0.1:19002 weight 9 ${obs} ${at}`,
+        `server localhost:19003 localhost:19003 weight 14 ${obs} ${at}`,
+        `server green_1 [::1]:19004 weight 14 ${obs} ${at}`,
+        `server 127.0.0.1:19005 127.0.0.1:19005 weight 14 ${obs} ${at}`,
+      ]);
+      // Enough tries to pass all three green replicas and reach blue.
+      assert.ok(lines.includes("retries 4"));
+      assert.ok(lines.includes("retry-on conn-failure empty-response 502 503"));
+      assert.ok(!lines.includes("option allbackups"));
+    });
+
+    it("appBackend: failover makes the other color backup servers, all used at once", () => {
+      const lines = sectionLines(
+        appBackend(input({ routing: "failover", failoverPrimary: "green", weights: { blue: 200, green: 0 } }), DEFAULT_HEALTH_CHECK),
+        "backend app",
+      );
+      assert.ok(lines.includes("option allbackups"));
+      assert.deepStrictEqual(lines.filter((l) => l.startsWith("server ")), [
+        `server 127.0.0.1:19001 127.0.0.1:19001 weight 1 backup ${obs} ${at}`,
+        `server 127.0.0.1:19002 127.0.0.1:19002 weight 1 backup ${obs} ${at}`,
+        `server localhost:19003 localhost:19003 weight 1 ${obs} ${at}`,
+        `server green_1 [::1]:19004 weight 1 ${obs} ${at}`,
+      ]);
+    });
+
+    it("appBackend refuses weights it cannot express exactly", () => {
+      const two = { ...servers, green: [...servers.green, { host: "127.0.0.1", port: 19005 }] };
+      assert.throws(() => appBackend(input({ weights: { blue: 256, green: 1 }, servers: two }), DEFAULT_HEALTH_CHECK), /two-level/);
+    });
+
+    it("colorsBackend: one server per color behind its socket, weighted", () => {
+      const lines = sectionLines(colorsBackend(input({ weights: { blue: 30, green: 70 } }), placement, DEFAULT_TIMEOUTS), "backend colors");
+      assert.deepStrictEqual(lines.filter((l) => l.startsWith("server ")), [
+        "server blue unix@/run/td/check-blue.sock weight 30 check inter 200ms fall 1 rise 1",
+        "server green unix@/run/td/check-green.sock weight 70 check inter 200ms fall 1 rise 1",
+      ]);
+      assert.ok(!lines.some((l) => l.startsWith("cookie")));
+    });
+
+    it("colorsBackend: failover, the other color is the backup whatever the weights", () => {
+      const lines = sectionLines(
+        colorsBackend(input({ routing: "failover", failoverPrimary: "green", weights: { blue: 200, green: 0 } }), placement, DEFAULT_TIMEOUTS),
+        "backend colors",
+      );
+      assert.deepStrictEqual(lines.filter((l) => l.startsWith("server ")), [
+        "server blue unix@/run/td/check-blue.sock weight 1 backup check inter 200ms fall 1 rise 1",
+        "server green unix@/run/td/check-green.sock weight 1 check inter 200ms fall 1 rise 1",
+      ]);
+    });
+
+    it("colorHop: the color's socket answers its own check, then its replicas", () => {
+      const hop = colorHop(input(), placement, "green", DEFAULT_HEALTH_CHECK);
+      assert.deepStrictEqual(sectionLines(hop, "frontend green_in")[0], "bind unix@/run/td/check-green.sock");
+      assert.deepStrictEqual(sectionLines(hop, "backend green").filter((l) => l.startsWith("server ")), [
+        `server localhost:19003 localhost:19003 ${at}`,
+        `server green_1 [::1]:19004 ${at}`,
+      ]);
+    });
+
+    it("statsFrontend: the password only when given", () => {
+      assert.ok(!sectionLines(statsFrontend(placement, 18404, undefined), "frontend stats").some((l) => l.startsWith("stats auth")));
+      assert.ok(sectionLines(statsFrontend(placement, 18404, "pw-1"), "frontend stats").includes("stats auth admin:'pw-1'"));
+    });
+  });
+
+  it("round-robin and failover render one level: no color hop, no socket", () => {
+    for (const overrides of [{}, { routing: "failover" as const, failoverPrimary: "blue" as const }]) {
+      const config = renderHaproxyConfig(input(overrides), named());
+      assert.ok(config.includes("\nbackend app\n"));
+      assert.doesNotMatch(config, /backend colors|_in\n|unix@/);
+    }
+  });
+
+  it("weights one level cannot express fall back to the two levels, still valid", () => {
+    const two = { ...servers, green: [...servers.green, { host: "127.0.0.1", port: 19005 }] };
+    const config = renderHaproxyConfig(input({ weights: { blue: 256, green: 1 }, servers: two }), loopback());
+    assert.match(config, /\nbackend colors\n/);
+    assert.ok(!config.includes("\nbackend app\n"));
+    const result = checkConfig(config);
+    assert.ok(result.ok, result.output);
   });
 
   it("sticky: a cookie per color, not per container", () => {
@@ -81,54 +229,41 @@ describe("HAProxy config renderer", () => {
     assert.ok(!sectionLines(config, "backend blue").some((l) => l.includes("cookie")));
   });
 
-  it("failover: the primary serves, the other is a backup, whatever the weights", () => {
-    const lines = sectionLines(
-      renderHaproxyConfig(input({ routing: "failover", failoverPrimary: "green", weights: { blue: 200, green: 0 } }), named()),
-      "backend colors",
-    );
-    assert.deepStrictEqual(lines.filter((l) => l.startsWith("server ")), [
-      "server blue unix@/run/td/check-blue.sock weight 1 backup check inter 200ms fall 1 rise 1",
-      "server green unix@/run/td/check-green.sock weight 1 check inter 200ms fall 1 rise 1",
-    ]);
-  });
-
-  it("lists every replica of a color with an active health check on the given path", () => {
-    const config = renderHaproxyConfig(input({ healthCheck: { ...DEFAULT_HEALTH_CHECK, path: "/healthz" } }), loopback());
-    for (const color of COLORS) {
-      const lines = sectionLines(config, `backend ${color}`);
-      assert.ok(lines.includes("http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host %[srv_name]"));
-      assert.ok(lines.includes("http-check expect status 200-399"));
+  it("checks every replica with HTTP/1.1 on the given path, in either layout", () => {
+    const healthCheck = { ...DEFAULT_HEALTH_CHECK, path: "/healthz" };
+    const backends: Array<[Partial<HaproxyConfigInput>, string[]]> = [
+      [{}, ["backend app"]],
+      [{ routing: "sticky" }, ["backend blue", "backend green"]],
+    ];
+    for (const [overrides, names] of backends) {
+      const config = renderHaproxyConfig(input({ ...overrides, healthCheck }), loopback());
+      for (const name of names) {
+        const lines = sectionLines(config, name);
+        assert.ok(lines.includes("http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host %[srv_name]"), name);
+        assert.ok(lines.includes("http-check expect status 200-399"), name);
+      }
     }
-    // Each server is named after the Host its checks send; an IPv6 literal cannot be a name,
-    // and its numbered name cannot collide with a host's ("green-0" here).
-    const at = "check resolvers system init-addr last,libc,none";
-    assert.deepStrictEqual(sectionLines(config, "backend blue").filter((l) => l.startsWith("server ")), [
-      `server 127.0.0.1:19001 127.0.0.1:19001 ${at}`,
-      `server 127.0.0.1:19002 127.0.0.1:19002 ${at}`,
-    ]);
-    assert.deepStrictEqual(sectionLines(config, "backend green").filter((l) => l.startsWith("server ")), [
-      `server localhost:19003 localhost:19003 ${at}`,
-      `server green_1 [::1]:19004 ${at}`,
-    ]);
   });
 
-  it("never gives two servers one name, whatever their hosts", () => {
-    const clash = { blue: servers.blue, green: [{ host: "::1", port: 8080 }, { host: "green-0", port: 80 }, { host: "green_0", port: 81 }] };
-    const config = renderHaproxyConfig(input({ servers: clash }), loopback());
-    const names = sectionLines(config, "backend green").filter((l) => l.startsWith("server ")).map((l) => l.split(" ")[1]);
-    assert.strictEqual(new Set(names).size, 3, names.join(" "));
-    assert.ok(checkConfig(config).ok, checkConfig(config).output);
-  });
-
-  it("keeps reloads graceful and retries only idempotent requests", () => {
-    const config = renderHaproxyConfig(input(), loopback());
-    assert.ok(sectionLines(config, "defaults").includes("option idle-close-on-response"));
-    assert.ok(sectionLines(config, "global").includes("master-worker"));
+  it("keeps reloads graceful and retries only idempotent requests, in either layout", () => {
+    const one = renderHaproxyConfig(input(), loopback());
+    assert.ok(sectionLines(one, "defaults").includes("option idle-close-on-response"));
+    assert.ok(sectionLines(one, "global").includes("master-worker"));
+    assert.ok(sectionLines(one, "backend app").includes("http-request disable-l7-retry unless METH_GET || METH_HEAD"));
+    const two = renderHaproxyConfig(input({ routing: "sticky" }), loopback());
     for (const backend of ["backend colors", "backend blue", "backend green"]) {
-      assert.ok(sectionLines(config, backend).includes("http-request disable-l7-retry unless METH_GET || METH_HEAD"));
+      assert.ok(sectionLines(two, backend).includes("http-request disable-l7-retry unless METH_GET || METH_HEAD"));
     }
     // Between colors: a color's own 502 (its last replica reset) and 503 (none healthy) move on.
-    assert.ok(sectionLines(config, "backend colors").includes("retry-on conn-failure empty-response 502 503"));
+    assert.ok(sectionLines(two, "backend colors").includes("retry-on conn-failure empty-response 502 503"));
+  });
+
+  it("colorStateServers names where a color's state is read, in either layout", () => {
+    assert.deepStrictEqual(colorStateServers(input(), "green"), [
+      ["app", "localhost:19003"],
+      ["app", "green_1"],
+    ]);
+    assert.deepStrictEqual(colorStateServers(input({ routing: "sticky" }), "green"), [["colors", "green"]]);
   });
 
   it("protects the stats page with the password when one is given, and binds it where told", () => {
@@ -140,6 +275,18 @@ describe("HAProxy config renderer", () => {
     assert.ok(sectionLines(config, "frontend stats").includes("stats auth admin:'s3cret-pass'"));
     assert.ok(checkConfig(config).ok);
     assert.ok(!renderHaproxyConfig(input(), { ...placement, statsPort: undefined }).includes("frontend stats"));
+  });
+
+  it("never gives two servers one name, whatever their hosts", () => {
+    // An IPv6 literal cannot be a name: it gets a numbered one with an underscore, which no
+    // validated host has, so it cannot collide with a host such as "green-0".
+    const clash = { blue: servers.blue, green: [{ host: "::1", port: 8080 }, { host: "green-0", port: 80 }, { host: "green-1", port: 81 }] };
+    for (const routing of ["round-robin", "sticky"] as const) {
+      const config = renderHaproxyConfig(input({ servers: clash, routing }), loopback());
+      const names = config.split("\n").filter((l) => l.trim().startsWith("server ") && !l.includes("unix@")).map((l) => l.trim().split(" ")[1]);
+      assert.strictEqual(new Set(names).size, names.length, names.join(" "));
+      assert.ok(checkConfig(config).ok, checkConfig(config).output);
+    }
   });
 
   it("refuses to render a color without servers", () => {

@@ -157,13 +157,14 @@ export async function loopbackPlacement(): Promise<HaproxyPlacement> {
   };
 }
 
-export async function startHaproxy(config: string, placement: HaproxyPlacement): Promise<Haproxy> {
+/** `command` runs HAProxy: Debian's by default, another build (through its own loader) if given. */
+export async function startHaproxy(config: string, placement: HaproxyPlacement, command: string[] = ["haproxy"]): Promise<Haproxy> {
   const configPath = path.join(placement.runtimeDir, "haproxy.cfg");
   const logPath = path.join(placement.runtimeDir, "haproxy.log");
   fs.writeFileSync(configPath, config);
   const log = fs.openSync(logPath, "a");
   const child = track(
-    spawn("haproxy", ["-W", "-db", "-f", configPath], { detached: true, stdio: ["ignore", log, log] }),
+    spawn(command[0], [...command.slice(1), "-W", "-db", "-f", configPath], { detached: true, stdio: ["ignore", log, log] }),
   );
   fs.closeSync(log);
   const url = `http://127.0.0.1:${placement.listenPort}`;
@@ -431,4 +432,27 @@ export async function startRoundRobin(
   const render = (w: Weights) =>
     renderHaproxyConfig({ weights: w, routing: "round-robin", servers: fleetServers(backends) }, placement);
   return { haproxy: await startHaproxy(render(weights), placement), render };
+}
+
+/**
+ * Waits until a color reaches a state: "UP" when all its state servers are UP, "DOWN" when all
+ * are DOWN. Resolves with the milliseconds it took.
+ */
+export async function waitForColor(
+  placement: HaproxyPlacement,
+  servers: Array<[string, string]>,
+  wanted: "UP" | "DOWN",
+  timeoutMs = 10_000,
+): Promise<number> {
+  const start = Date.now();
+  const pattern = new RegExp(`^${wanted}`);
+  await waitFor(
+    async () => {
+      for (const [backend, server] of servers) if (!pattern.test(await serverStatus(placement, backend, server))) return false;
+      return true;
+    },
+    `${servers.map((s) => s.join("/")).join(", ")} ${wanted}`,
+    timeoutMs,
+  );
+  return Date.now() - start;
 }

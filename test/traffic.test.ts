@@ -6,7 +6,9 @@ import * as fs from "fs";
 import * as http from "http";
 import { Color, COLORS, RoutingMode } from "../components";
 import {
+  colorStateServers,
   DEFAULT_HEALTH_CHECK,
+  layoutOf,
   HaproxyConfigInput,
   HaproxyPlacement,
   renderHaproxyConfig,
@@ -23,13 +25,14 @@ import {
   request,
   signalColor,
   sleep,
+  startBackend,
   startColor,
   startFleet,
   startHaproxy,
   startLoad,
   stopAll,
   stopColor,
-  waitForStatus,
+  waitForColor,
 } from "./harness";
 import { resealed } from "./haproxy";
 
@@ -46,7 +49,7 @@ class Rig {
     rig.backends = await startFleet();
     rig.placement = await loopbackPlacement();
     rig.haproxy = await startHaproxy(rig.render(), rig.placement);
-    for (const color of COLORS) await rig.waitUntil(color, /^UP/);
+    for (const color of COLORS) await rig.waitUntil(color, "UP");
     return rig;
   }
 
@@ -62,8 +65,8 @@ class Rig {
   }
 
   /** Waits until the distributor sees a color as `status`; resolves with the milliseconds taken. */
-  waitUntil(color: Color, status: RegExp, timeoutMs = 10_000): Promise<number> {
-    return waitForStatus(this.placement, "colors", color, status, timeoutMs);
+  waitUntil(color: Color, status: "UP" | "DOWN", timeoutMs = 10_000): Promise<number> {
+    return waitForColor(this.placement, colorStateServers({ ...this.settings, servers: fleetServers(this.backends) }, color), status, timeoutMs);
   }
 
   /** A color's new version: its servers stop, and start again on the same ports. */
@@ -127,6 +130,35 @@ describe("traffic through a real HAProxy", function () {
     });
   });
 
+  describe("1b. split by color whatever the replica counts", () => {
+    it("3 blue and 1 green at 30/70 (one level), 2 blue and 3 green at 256/1 (two levels): within 0.5 points", async () => {
+      const cases: Array<[Record<Color, number>, Weights, string]> = [
+        [{ blue: 3, green: 1 }, { blue: 30, green: 70 }, "one-level"],
+        [{ blue: 2, green: 3 }, { blue: 256, green: 1 }, "two-level"],
+      ];
+      const report: string[] = [];
+      for (const [replicas, weights, layout] of cases) {
+        const fleet = {} as Fleet;
+        for (const color of COLORS) fleet[color] = await Promise.all(Array.from({ length: replicas[color] }, (_, i) => startBackend(color, String(i))));
+        const input: HaproxyConfigInput = { weights, routing: "round-robin", servers: fleetServers(fleet) };
+        assert.strictEqual(layoutOf(input), layout);
+        const placement = await loopbackPlacement();
+        const haproxy = await startHaproxy(renderHaproxyConfig(input, placement), placement);
+        for (const color of COLORS) await waitForColor(placement, colorStateServers(input, color), "UP");
+        const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+        const counts = await countColors(haproxy.url, 2000, { agent });
+        agent.destroy();
+        report.push(`${replicas.blue}+${replicas.green} replicas at ${weights.blue}/${weights.green}: ${counts.blue}/${counts.green}`);
+        assert.strictEqual(counts.other, 0);
+        for (const color of COLORS) {
+          assert.ok(Math.abs(share(counts, color) - expected(weights, color)) <= 0.5, `${report[report.length - 1]}: ${color} ${share(counts, color)}%`);
+        }
+        await stopAll();
+      }
+      console.log(`      ${report.join(", ")}`);
+    });
+  });
+
   describe("2. zero downtime through a whole release", () => {
     it("drops nothing under keep-alive and new-connection load, and each step takes the new weights", async () => {
       const rig = await Rig.start({ weights: { blue: 50, green: 50 }, routing: "round-robin" });
@@ -154,12 +186,12 @@ describe("traffic through a real HAProxy", function () {
         await check("0/100", { blue: 0, green: 100 });
         steps.push(`blue restart at +${load.elapsedMs()}ms`);
         await rig.restart("blue", "v2");
-        await rig.waitUntil("blue", /^UP/);
+        await rig.waitUntil("blue", "UP");
         await rig.apply({ weights: { blue: 100, green: 0 } });
         await check("100/0", { blue: 100, green: 0 });
         steps.push(`green restart at +${load.elapsedMs()}ms`);
         await rig.restart("green", "v2");
-        await rig.waitUntil("green", /^UP/);
+        await rig.waitUntil("green", "UP");
         await rig.apply({ weights: { blue: 50, green: 50 } });
         await check("50/50 again", { blue: 50, green: 50 });
         await sleep(2500); // let the last slow requests cross the reloads and finish
@@ -193,7 +225,7 @@ describe("traffic through a real HAProxy", function () {
           await sleep(500);
           if (how === "killed") await rig.kill("green");
           else rig.freeze("green", "SIGSTOP");
-          downMs = await rig.waitUntil("green", /^DOWN/, 10_000);
+          downMs = await rig.waitUntil("green", "DOWN", 10_000);
           await sleep(1000);
           const during = await window(load, 1000);
           assert.strictEqual(during.green, 0, "green still served while down");
@@ -202,7 +234,7 @@ describe("traffic through a real HAProxy", function () {
           } else {
             rig.freeze("green", "SIGCONT");
           }
-          upMs = await rig.waitUntil("green", /^UP/, 10_000);
+          upMs = await rig.waitUntil("green", "UP", 10_000);
           await sleep(300);
           const after = await window(load, 1000);
           assert.ok(after.green > 0, "green did not rejoin");
@@ -311,7 +343,7 @@ describe("traffic through a real HAProxy", function () {
       const rig = await Rig.start({ weights: { blue: 10, green: 90 }, routing, failoverPrimary: "blue" });
       assert.deepStrictEqual(await countColors(rig.url, 500), { blue: 500, green: 0, other: 0 });
       await rig.kill("blue");
-      await rig.waitUntil("blue", /^DOWN/);
+      await rig.waitUntil("blue", "DOWN");
       assert.deepStrictEqual(await countColors(rig.url, 200), { blue: 0, green: 200, other: 0 });
     });
   });
@@ -319,7 +351,7 @@ describe("traffic through a real HAProxy", function () {
   describe("6. a rejected config is never loaded", () => {
     it("keeps serving the previous weights and reports HAProxy's message", async () => {
       const rig = await Rig.start({ weights: { blue: 0, green: 100 }, routing: "round-robin" });
-      const broken = resealed(rig.render(), (body) => body.replace(/weight 0 check/, "weight 300 check"));
+      const broken = resealed(rig.render(), (body) => body.replace(/ weight 0 /, " weight 300 "));
       const result = await deliverConfig(rig.haproxy, broken);
       assert.strictEqual(result.status, 1);
       assert.match(result.stderr, /rejected the new config/);

@@ -137,7 +137,7 @@ describe("TrafficDistributor on Docker (mocks)", () => {
       CONFIG_PATH: "/usr/local/etc/haproxy/haproxy.cfg",
     });
     const greenName = replicaContainerName("shop-green", 0, "nginx:1.27");
-    assert.match(delivery.inputs.stdin, new RegExp(`server ${greenName}:8081 ${greenName}:8081 check`));
+    assert.match(delivery.inputs.stdin, new RegExp(`server ${greenName}:8081 ${greenName}:8081 [^\\n]*check`));
     assert.strictEqual(delivery.inputs.stdin, await promiseOf(td.haproxyConfig));
   });
 
@@ -170,7 +170,7 @@ describe("TrafficDistributor on Docker (mocks)", () => {
     assert.strictEqual(td.environments.blue, undefined);
     assert.ok(!registered.some((r) => r.name.startsWith("shop-blue")));
     const stdin = only(COMMAND, "shop-distributor-config").inputs.stdin as string;
-    assert.match(stdin, /server 10\.0\.0\.5:8080 10\.0\.0\.5:8080 check .*\n {4}server app\.internal app\.internal:80 check /);
+    assert.match(stdin, /server 10\.0\.0\.5:8080 10\.0\.0\.5:8080 .*check .*\n {4}server app\.internal app\.internal:80 .*check /);
     // The output has the form the input takes.
     assert.deepStrictEqual((await promiseOf(td.servers)).blue, ["10.0.0.5:8080", "app.internal:80"]);
   });
