@@ -4,6 +4,23 @@
 import { Color, COLORS, ServerAddress } from "../components";
 import { Weights } from "../components/settings";
 
+/**
+ * One NGINX worker whose pid, error log and temporary files live in `dir` (not the system's),
+ * up to the opening of its `http` block.
+ */
+export function nginxPreamble(dir: string, workerConnections: number): string {
+  return `worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections ${workerConnections}; }
+http {
+    client_body_temp_path ${dir}/body;
+    proxy_temp_path ${dir}/proxy;
+    fastcgi_temp_path ${dir}/fastcgi;
+    uwsgi_temp_path ${dir}/uwsgi;
+    scgi_temp_path ${dir}/scgi;`;
+}
+
 export interface NginxPlacement {
   readonly listenPort: number;
   readonly dir: string;
@@ -24,16 +41,7 @@ export function renderNginxConfig(
     ),
   );
   const d = placement.dir;
-  return `worker_processes 1;
-pid ${d}/nginx.pid;
-error_log ${d}/error.log warn;
-events { worker_connections 4096; }
-http {
-    client_body_temp_path ${d}/body;
-    proxy_temp_path ${d}/proxy;
-    fastcgi_temp_path ${d}/fastcgi;
-    uwsgi_temp_path ${d}/uwsgi;
-    scgi_temp_path ${d}/scgi;
+  return `${nginxPreamble(d, 4096)}
     ${accessLog ? `log_format td '$remote_addr [$time_local] "$request" $status $body_bytes_sent $upstream_addr $request_time';\n    access_log ${d}/access.log td;` : "access_log off;"}
     keepalive_timeout 10s;
     upstream app {

@@ -5,6 +5,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Color, COLORS, ServerAddress } from "../components/settings";
+import { nginxPreamble } from "./nginxConfig";
 
 export interface StaticBackends {
   readonly servers: Record<Color, ServerAddress[]>;
@@ -23,16 +24,7 @@ export function renderStaticConfig(dir: string, ports: Record<Color, number[]>):
     }`,
     ),
   );
-  return `worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 8192; }
-http {
-    client_body_temp_path ${dir}/body_temp;
-    proxy_temp_path ${dir}/proxy_temp;
-    fastcgi_temp_path ${dir}/fastcgi_temp;
-    uwsgi_temp_path ${dir}/uwsgi_temp;
-    scgi_temp_path ${dir}/scgi_temp;
+  return `${nginxPreamble(dir, 8192)}
     access_log off;
     keepalive_requests 1000000;
     keepalive_timeout 60s;

@@ -17,6 +17,7 @@ import {
   COLORS,
   DEFAULTS,
   formatDuration,
+  formatServer,
   HealthCheckSettings,
   parseDuration,
   RoutingMode,
@@ -94,10 +95,6 @@ function indent(lines: string[]): string {
 
 function section(header: string, lines: string[]): string {
   return `${header}\n${indent(lines)}\n`;
-}
-
-function address(server: ServerAddress): string {
-  return server.host.includes(":") ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`;
 }
 
 // Not abstract (abns@) sockets: HAProxy cannot pause those, so at every reload the old worker
@@ -235,7 +232,7 @@ function replicaCheck(check: HealthCheckSettings): string[] {
 }
 
 function replicaServer(color: Color, index: number, server: ServerAddress, extra: string[] = []): string {
-  return [`server ${serverName(color, index, server)} ${address(server)}`, ...extra, "check resolvers system init-addr last,libc,none"].join(" ");
+  return [`server ${serverName(color, index, server)} ${formatServer(server)}`, ...extra, "check resolvers system init-addr last,libc,none"].join(" ");
 }
 
 /**

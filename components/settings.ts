@@ -278,6 +278,11 @@ export function parseServer(label: string, value: unknown): ServerAddress {
   return { host: match[1], port };
 }
 
+/** The `host:port` text `parseServer` reads: IPv6 addresses in brackets. */
+export function formatServer(server: ServerAddress): string {
+  return server.host.includes(":") ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`;
+}
+
 /** A DNS name: RFC 1123 labels, not an address; relative names ("www") are allowed. */
 export function parseDnsName(label: string, value: unknown): string {
   if (typeof value === "string" && !IPV4.test(value) && !value.includes(":") && isValidHost(value)) {

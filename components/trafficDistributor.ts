@@ -3,7 +3,7 @@ import * as awsTarget from "./aws";
 import { Deployment, DeploymentContext } from "./deployment";
 import * as dockerTarget from "./docker";
 import { HaproxyConfigInput, renderHaproxyConfig } from "./haproxyConfig";
-import { Color, DistributorSettings, parseComponentName, parseStatsPassword, RoutingMode, ServerAddress, SettingsError, trafficShares } from "./settings";
+import { Color, DistributorSettings, formatServer, parseComponentName, parseStatsPassword, RoutingMode, ServerAddress, SettingsError, trafficShares } from "./settings";
 import { ARG_LABELS, checkServerList, isPlain, TrafficDistributorArgs, validateTrafficDistributorArgs } from "./trafficDistributorArgs";
 
 /** Host ports taken by the Docker distributors of this program, for a clear error on a clash. */
@@ -32,10 +32,6 @@ function claimHostPorts(name: string, settings: DistributorSettings): void {
   for (const [port] of wanted) dockerHostPorts.set(port, name);
 }
 
-/** `host:port`, `[ipv6]:port`: the form the `servers` input takes. */
-function serverText(server: ServerAddress): string {
-  return server.host.includes(":") ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`;
-}
 
 /**
  * Blue-green traffic distribution: two colors of an app behind an HAProxy that splits HTTP
@@ -126,7 +122,7 @@ export class TrafficDistributor extends pulumi.ComponentResource {
     this.routing = pulumi.output(settings.routing);
     this.servers = pulumi
       .all([deployment.servers.blue, deployment.servers.green])
-      .apply(([blue, green]) => ({ blue: blue.map(serverText), green: green.map(serverText) }));
+      .apply(([blue, green]) => ({ blue: blue.map(formatServer), green: green.map(formatServer) }));
     this.networkName = deployment.networkName ?? pulumi.output(undefined);
 
     this.registerOutputs({
