@@ -5,6 +5,7 @@
 // different values set by hand are an error.
 import {
   argsAtPaths,
+  PROVISIONED_COLOR_FIELDS,
   SETTING_PATHS,
   SettingLabels,
   settingLabels,
@@ -144,11 +145,11 @@ export function readConfigValue(source: ConfigSource, key: string): unknown {
   if (flat === undefined) return nested;
   if (nested === undefined || sameValue(flat, nested)) return flat;
   if (projectDefault !== undefined && sameValue(nested, projectDefault)) return flat;
-  const [root, ...rest] = key.split(".");
+  const root = key.split(".")[0];
   throw new SettingsError(
     `${CONFIG_NAMESPACE}:${key} is set twice with different values: ${describe(flat)} as a flat key and ` +
       `${describe(nested)} inside ${CONFIG_NAMESPACE}:${root} (set with --path). Keep one: ` +
-      `\`pulumi config rm ${key}\` or \`pulumi config rm --path ${root}.${rest.join(".")}\``,
+      `\`pulumi config rm ${key}\` or \`pulumi config rm --path ${key}\``,
   );
 }
 
@@ -186,8 +187,7 @@ export interface StackSettings {
 }
 
 const AWS_ONLY = (path: SettingPath) => path.startsWith("aws.") || path.startsWith("dns.");
-const DOCKER_ONLY = (path: SettingPath) => path.startsWith("docker.") || path.endsWith("emoryMb");
-const PROVISIONED_FIELDS = ["image", "replicas", "port", "memoryMb"] as const;
+const DOCKER_ONLY = (path: SettingPath) => path.startsWith("docker.") || path === "distributorMemoryMb" || path.endsWith(".memoryMb");
 
 /**
  * Builds the component's args from stack config and validates them exactly as the component
@@ -224,7 +224,7 @@ export function readStackConfig(source: ConfigSource): StackSettings {
   // A color given as servers ignores the provisioned keys Pulumi.yaml fills in.
   for (const color of ["blue", "green"] as const) {
     const args = raw[color] as Record<string, unknown> | undefined;
-    if (args?.servers !== undefined) for (const field of PROVISIONED_FIELDS) delete args[field];
+    if (args?.servers !== undefined) for (const field of PROVISIONED_COLOR_FIELDS) delete args[field];
   }
   const settings = validateTrafficDistributorArgs(raw as TrafficDistributorArgs, CONFIG_LABELS);
   const statsPassword = settings.statsPassword as string | undefined;

@@ -196,6 +196,9 @@ export interface DockerTargetArgs {
 /** How each setting is named in error messages: by argument, or by stack config key. */
 export type SettingLabels = Record<SettingPath, string>;
 
+/** The fields of a color the component provisions (the other form is `servers`). */
+export const PROVISIONED_COLOR_FIELDS = ["image", "replicas", "port", "memoryMb"] as const;
+
 /** Every setting, by its path in the args (`dns.*` stands for `aws.dns.*`). */
 export const SETTING_PATHS = [
   "target",
@@ -369,7 +372,7 @@ function isExisting(color: ColorArgs | undefined): color is ExistingColorArgs {
 function validateColor(color: Color, args: ColorArgs | undefined, labels: SettingLabels): ColorPlan {
   if (isExisting(args)) {
     const provisioned = args as ProvisionedColorArgs;
-    const extra = (["image", "replicas", "port", "memoryMb"] as const).find((k) => provisioned[k] !== undefined);
+    const extra = PROVISIONED_COLOR_FIELDS.find((k) => provisioned[k] !== undefined);
     if (extra) {
       throw new SettingsError(
         `${labels[`${color}.servers`]} and ${labels[`${color}.${extra}`]} are both set: ` +
