@@ -65,10 +65,19 @@ interface Engine {
 
 const children: ChildProcess[] = [];
 
-async function startHaproxyEngine(name: string, servers: () => Servers, weights: Weights, accessLog = true, command?: string[]): Promise<Engine> {
+interface HaproxyVariant {
+  readonly accessLog?: boolean;
+  /** Another HAProxy build, run through its own loader. */
+  readonly command?: string[];
+  /** Edits the rendered config: a variant measured beside it, never shipped. */
+  readonly edit?: (config: string) => string;
+}
+
+async function startHaproxyEngine(name: string, servers: () => Servers, weights: Weights, variant: HaproxyVariant = {}): Promise<Engine> {
+  const { accessLog = true, command, edit = (config: string) => config } = variant;
   const placement = await loopbackPlacement();
   const input = (w: Weights): HaproxyConfigInput => ({ weights: w, routing: "round-robin", servers: servers(), accessLog });
-  const render = (w: Weights) => renderHaproxyConfig(input(w), placement);
+  const render = (w: Weights) => sealConfig(edit(unsealed(renderHaproxyConfig(input(w), placement))));
   const haproxy: Haproxy = await startHaproxy(render(weights), placement, command);
   return {
     name,
@@ -110,6 +119,15 @@ async function startNginxEngine(name: string, servers: () => Servers, weights: W
     detectDown: async () => null, // passive checks only: no state to observe
     waitUp: () => sleep(1500),
   };
+}
+
+/** The rendered config with retries on connection failures only (no copy of the request kept). */
+function withoutL7Retry(config: string): string {
+  const edited = config
+    .replace(/^(\s*retry-on) conn-failure [^\n]+$/gm, "$1 conn-failure")
+    .replace(/^\s*http-request disable-l7-retry [^\n]+\n/gm, "");
+  if (edited === config || /retry-on conn-failure \S/.test(edited)) throw new Error("withoutL7Retry: the rendered retry-on lines changed");
+  return edited;
 }
 
 function directEngine(server: ServerAddress): Engine {
@@ -166,26 +184,29 @@ async function costAndLatency(servers: () => Servers, withLatency: boolean, hapr
     directEngine(servers().blue[0]),
     await startHaproxyEngine("haproxy", servers, { blue: 50, green: 50 }),
     await startNginxEngine("nginx", servers, { blue: 50, green: 50 }),
-    await startHaproxyEngine("haproxyNoLog", servers, { blue: 50, green: 50 }, false),
+    await startHaproxyEngine("haproxyNoLog", servers, { blue: 50, green: 50 }, { accessLog: false }),
     await startNginxEngine("nginxNoLog", servers, { blue: 50, green: 50 }, false),
+    // What the cross-color retry of a GET costs: HAProxy keeps a copy of each retryable
+    // request, a whole buffer (tune.bufsize, 16 kB), to send it again.
+    await startHaproxyEngine("haproxyWithoutL7Retry", servers, { blue: 50, green: 50 }, { edit: withoutL7Retry }),
   ];
-  if (haproxy32) engines.push(await startHaproxyEngine("haproxy32", servers, { blue: 50, green: 50 }, true, haproxy32));
+  if (haproxy32) engines.push(await startHaproxyEngine("haproxy32", servers, { blue: 50, green: 50 }, { command: haproxy32 }));
   await sleep(1500); // health checks up
   const saturation = await interleaved(engines);
   const result: Record<string, unknown> = { saturation };
   const proxies = engines.filter((e) => e.pgid !== undefined);
+  // Each round's ratio, then their median: a neighbour's load moves both engines of a round alike.
+  const perRound = (name: string, peer: string, key: "cpuUs" | "reqPerSec") => {
+    const mine = saturation[name].rounds as Record<string, number>[];
+    const theirs = saturation[peer].rounds as Record<string, number>[];
+    return +median(mine.map((r, i) => r[key] / theirs[i][key])).toFixed(2);
+  };
   result.ratios = Object.fromEntries(
     proxies
       .filter((e) => e.name.startsWith("haproxy"))
       .map((e) => {
         const peer = e.name === "haproxyNoLog" ? "nginxNoLog" : "nginx";
-        return [
-          `${e.name}/${peer}`,
-          {
-            cpuPerRequest: +((saturation[e.name].cpuMicrosPerRequest as number) / (saturation[peer].cpuMicrosPerRequest as number)).toFixed(2),
-            reqPerSec: +((saturation[e.name].reqPerSec as number) / (saturation[peer].reqPerSec as number)).toFixed(2),
-          },
-        ];
+        return [`${e.name}/${peer}`, { cpuPerRequest: perRound(e.name, peer, "cpuUs"), reqPerSec: perRound(e.name, peer, "reqPerSec") }];
       }),
   );
   if (withLatency) {
