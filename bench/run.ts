@@ -39,6 +39,7 @@ import { frozenLoop } from "./frozenLoop";
 import { splitExactness } from "./splitError";
 import { startStaticBackends, StaticBackends } from "./staticBackends";
 import { runWrk, WrkResult } from "./wrk";
+import { CountedProxy, instructionsPerRequest } from "./instructions";
 
 const execFileAsync = promisify(execFile);
 
@@ -356,6 +357,42 @@ async function failover(engine: Engine, how: "killed" | "frozen") {
   };
 }
 
+/** The rendered config and its NGINX equivalent, each as one process for valgrind. */
+function countedProxies(servers: Servers, haproxy32?: string[]): CountedProxy[] {
+  const haproxy = (name: string, variant: HaproxyVariant): CountedProxy => ({
+    name,
+    async prepare() {
+      const placement = await loopbackPlacement();
+      const rendered = renderHaproxyConfig({ weights: { blue: 50, green: 50 }, routing: "round-robin", servers, accessLog: variant.accessLog ?? true }, placement);
+      const edited = (variant.edit ?? ((c: string) => c))(unsealed(rendered));
+      const single = edited.replace(/^\s*master-worker\n/m, "");
+      if (single === edited) throw new Error("countedProxies: the rendered config has no master-worker line");
+      const file = path.join(placement.runtimeDir, "haproxy.cfg");
+      fs.writeFileSync(file, single);
+      return { command: [...(variant.command ?? ["haproxy"]), "-db", "-f", file], url: `http://127.0.0.1:${placement.listenPort}/` };
+    },
+  });
+  const nginx = (name: string, accessLog: boolean): CountedProxy => ({
+    name,
+    async prepare() {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "td-nginx-"));
+      fs.chmodSync(dir, 0o777);
+      const placement = { listenPort: await freePort(), dir };
+      const file = path.join(dir, "nginx.conf");
+      fs.writeFileSync(file, `master_process off;\n${renderNginxConfig({ blue: 50, green: 50 }, servers, placement, accessLog)}`);
+      return { command: ["nginx", "-p", dir, "-c", file, "-g", "daemon off;"], url: `http://127.0.0.1:${placement.listenPort}/` };
+    },
+  });
+  return [
+    haproxy("haproxy", {}),
+    nginx("nginx", true),
+    haproxy("haproxyWithoutL7Retry", { edit: withoutL7Retry }),
+    haproxy("haproxyNoLog", { accessLog: false }),
+    nginx("nginxNoLog", false),
+    ...(haproxy32 ? [haproxy("haproxy32", { command: haproxy32 })] : []),
+  ];
+}
+
 /** HAProxy 3.2 from a Debian sid root filesystem, if one was built for the Docker tests: run through its own loader. */
 function haproxy32(): string[] | undefined {
   const root = process.env.BENCH_HAPROXY32_ROOT;
@@ -400,6 +437,12 @@ async function main() {
   fleet = await startFleet();
   report.nodeBackends = await costAndLatency(nodeServers, false);
   report.idleKeepAlive = { rendered: await idleMemory(() => statics.servers), maxconnRaised: await idleMemory(() => statics.servers, RAISED_MAXCONN) };
+  if (process.env.BENCH_INSTRUCTIONS !== "0") {
+    report.userlandInstructionsPerRequest = {
+      ...(await instructionsPerRequest(countedProxies(statics.servers, h32))),
+      note: "valgrind callgrind, static backends, h2load 8 keep-alive connections; the kernel's work is not counted",
+    };
+  }
   report.splitExactness = { ...splitExactness(4), note: "replica counts 1-4; `ts-node bench/splitError.ts 20` for 1-20" };
   if (process.env.BENCH_FROZEN_RUNS !== "0") report.frozenPastServerTimeout = await frozenLoop(Number(process.env.BENCH_FROZEN_RUNS ?? 6));
 
