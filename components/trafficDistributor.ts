@@ -4,6 +4,7 @@ import { Deployment, DeploymentContext } from "./deployment";
 import * as dockerTarget from "./docker";
 import { HaproxyConfigInput, renderHaproxyConfig } from "./haproxyConfig";
 import { Color, DistributorSettings, formatServer, parseComponentName, parseStatsPassword, RoutingMode, ServerAddress, SettingsError, trafficShares } from "./settings";
+import { ACME_CHALLENGE_SERVER } from "./tls";
 import { ARG_LABELS, checkServerList, isPlain, TrafficDistributorArgs, validateTrafficDistributorArgs } from "./trafficDistributorArgs";
 
 /** Host ports taken by the Docker distributors of this program, for a clear error on a clash. */
@@ -171,5 +172,14 @@ export function renderInput(
     timeouts: settings.timeouts,
     accessLog: settings.accessLog,
     statsPassword,
+    ...(settings.tls === undefined
+      ? {}
+      : {
+          tls: {
+            publicPort: settings.tls.port,
+            hsts: settings.tls.hsts,
+            ...(settings.tls.mode === "acme" ? { acmeChallenge: ACME_CHALLENGE_SERVER } : {}),
+          },
+        }),
   };
 }
