@@ -366,6 +366,7 @@ export function renderHaproxyConfig(
   const parts = [
     "# Rendered by traffic-distributor; `pulumi up` replaces this file, do not edit it by hand.",
     summary(input),
+    ...(input.tls?.certificateFingerprint ? [`# certificate sha256 ${input.tls.certificateFingerprint}`] : []),
     "",
     globalSection(placement, timeouts, input.tls !== undefined),
     resolversSection(),

@@ -199,7 +199,7 @@ export interface StackSettings {
   /** The stats password in plain text, if set; the caller keeps it a secret. */
   readonly statsPassword?: string;
   /** The provided certificate and private key in plain text, if set; the caller keeps them secrets. */
-  readonly tlsSecrets?: { readonly certificate?: string; readonly privateKey?: string };
+  readonly tlsSecrets?: { readonly certificate: string; readonly privateKey: string };
 }
 
 const AWS_ONLY = (path: SettingPath) => path.startsWith("aws.") || path.startsWith("dns.");

@@ -200,6 +200,11 @@ export function validateTls(tls: TlsArgs | undefined, context: TlsContext): TlsS
     throw new SettingsError(`${labels["tls.mode"]} is "selfSigned" but the certificate has no name: set ${labels["tls.domains"]}`);
   }
 
+  if (context.target === "aws") {
+    throw new SettingsError(
+      `${labels["tls.mode"]} is "${mode}" but target is "aws": HTTPS on the distributor is available on target "docker"; on aws, terminate TLS in front of the Elastic IP for now`,
+    );
+  }
   if (mode === "provided") {
     if (tls?.certificate === undefined || tls.privateKey === undefined) {
       const missing = tls?.certificate === undefined ? labels["tls.certificate"] : labels["tls.privateKey"];

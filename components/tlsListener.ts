@@ -11,6 +11,11 @@ export interface TlsListenerInput {
   readonly hsts: number;
   /** Where the ACME client answers HTTP-01 challenges; absent, challenges are redirected like the rest. */
   readonly acmeChallenge?: ServerAddress;
+  /**
+   * SHA-256 fingerprint of the certificate the config is delivered with: a new certificate
+   * changes the config, so its delivery reloads HAProxy, which then reads the new file.
+   */
+  readonly certificateFingerprint?: string;
 }
 
 /** Where HTTPS binds, beside the placement's plain HTTP listener. */

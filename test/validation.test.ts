@@ -136,6 +136,7 @@ const cases: BadInput[] = [
   { path: "tls.mode", value: "acme", allowed: /"acme" but the certificate has no name: set \S*tls.domains to the full DNS names clients use$/ },
   { path: "tls.mode", value: "acme", with: AWS, allowed: /"acme" but the certificate has no name: set \S*tls.domains .*, or \S*dns.name to a full name$/ },
   { path: "tls.mode", value: "provided", with: { "tls.privateKey": pem("key.pem") }, allowed: /is "provided" but \S*tls.certificate is not set: give the PEM certificate chain and its private key/ },
+  { path: "tls.mode", value: "selfSigned", with: AWS, allowed: /HTTPS on the distributor is available on target "docker"; on aws, terminate TLS in front of the Elastic IP for now$/ },
   ...[0, 70000, "https", 1.5].map((value) => ({ path: "tls.port" as const, value, with: { "tls.mode": "selfSigned" }, allowed: WHOLE(1, 65535) })),
   { path: "tls.port", value: 22, with: { "tls.mode": "selfSigned" }, allowed: /is 22: that is the port of SSH; choose another, e.g. 443 or 8443$/ },
   { path: "tls.port", value: 8080, with: { "tls.mode": "selfSigned" }, allowed: /are both 8080: they must differ$/ },
