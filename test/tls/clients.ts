@@ -48,7 +48,7 @@ export interface HttpsLoad {
 export function startHttpsLoad(
   port: number,
   ca: string,
-  options: { keepAliveClients: number; newConnectionClients: number; maxDurationMs: number; maxRequestsPerClient: number },
+  options: { keepAliveClients: number; newConnectionClients: number; maxDurationMs: number; maxRequestsPerClient: number; servername?: string },
 ): HttpsLoad {
   const counts = { ok: 0, failed: 0, blue: 0, green: 0, samples: [] as string[] };
   const began = Date.now();
@@ -58,7 +58,7 @@ export function startHttpsLoad(
   async function client(agent: https.Agent | false): Promise<void> {
     for (let n = 0; n < options.maxRequestsPerClient && !stopped && Date.now() < deadline; n++) {
       try {
-        const { status, body } = await httpsGet(port, ca, { agent });
+        const { status, body } = await httpsGet(port, ca, { agent, servername: options.servername });
         const color = body.split(" ")[0];
         if (status === 200 && (color === "blue" || color === "green")) {
           counts.ok++;
