@@ -34,6 +34,9 @@ export const LETS_ENCRYPT_STAGING_DIRECTORY = "https://acme-staging-v02.api.lets
  */
 export const ACME_CHALLENGE_SERVER = { host: "127.0.0.1", port: 8402 } as const;
 
+/** Whether the component starts the ACME client beside the distributor (not yet: see README "HTTPS"). */
+export const ACME_CLIENT_DEPLOYED = false;
+
 /** HSTS max-age in seconds: two years, the longest browsers' preload lists ask for. */
 export const MAX_HSTS_SECONDS = 63_072_000;
 
@@ -220,6 +223,14 @@ export function validateTls(tls: TlsArgs | undefined, context: TlsContext): TlsS
   if (mode === "acme") {
     const email = tls?.acme?.email === undefined ? undefined : parseEmail(labels["tls.acme.email"], tls.acme.email);
     const directory = parseAcmeDirectory(labels["tls.acme.directory"], tls?.acme?.directory ?? TLS_DEFAULTS.acmeDirectory);
+    // The listener, the challenge route and the client's install hook exist; the component does
+    // not yet start the client beside the distributor, and a placeholder must not serve forever.
+    if (!ACME_CLIENT_DEPLOYED) {
+      throw new SettingsError(
+        `${labels["tls.mode"]} is "acme", which this release does not deploy (the ACME client beside the distributor is not started yet): ` +
+          `use "provided" with the certificate your ACME client issues, or "selfSigned"`,
+      );
+    }
     return { mode, port, hsts, domains, acme: { ...(email === undefined ? {} : { email }), directory } };
   }
   return { mode, port, hsts, domains };

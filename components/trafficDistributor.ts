@@ -23,6 +23,7 @@ function claimHostPorts(name: string, settings: DistributorSettings): void {
   const wanted: Array<[number, string]> = [
     [settings.listenPort, "listenPort"],
     [settings.statsPort, "statsPort"],
+    ...(settings.tls ? [[settings.tls.port, "tls.port"] as [number, string]] : []),
   ];
   for (const [port, label] of wanted) {
     const holder = dockerHostPorts.get(port);

@@ -45,14 +45,10 @@ describe("stack config", () => {
   });
 
   it("reads the HTTPS keys flat and nested (tls.acme.email three levels deep), with their defaults", () => {
-    const { settings } = readStackConfig(ns({ tls: '{"mode":"acme","domains":["app.example.com"],"acme":{"email":"ops@example.com"}}', "tls.hsts": "300" }));
-    assert.deepStrictEqual(settings.tls, {
-      mode: "acme",
-      port: 8443,
-      hsts: 300,
-      domains: ["app.example.com"],
-      acme: { email: "ops@example.com", directory: "https://acme-v02.api.letsencrypt.org/directory" },
-    });
+    const { settings } = readStackConfig(ns({ tls: '{"mode":"selfSigned","domains":["app.example.com"]}', "tls.hsts": "300" }));
+    assert.deepStrictEqual(settings.tls, { mode: "selfSigned", port: 8443, hsts: 300, domains: ["app.example.com"] });
+    // Read three levels deep and checked (then refused: this release does not deploy acme).
+    assert.throws(() => readStackConfig(ns({ tls: { mode: "acme", domains: ["app.example.com"], acme: { email: "nobody" } } })), /^SettingsError: traffic-distributor:tls.acme.email is "nobody"/);
     assert.throws(() => readStackConfig(ns({ tls: { mode: "acme", acme: { emial: "x" } } })), /^SettingsError: unknown config traffic-distributor:tls.acme.emial:/);
   });
 

@@ -68,17 +68,6 @@ describe("TrafficDistributor with HTTPS (mocks)", () => {
     assert.strictEqual(await promiseOf(td.caCertificate), undefined);
   });
 
-  it("acme: challenges to the ACME client on the distributor's loopback; a placeholder certificate the client's is never overwritten by", async () => {
-    const td = new TrafficDistributor("shop", { listenPort: 8081, tls: { mode: "acme", domains: ["shop.example.com"], acme: { email: "ops@example.com" } } });
-    const config = await promiseOf(td.haproxyConfig);
-    await settled();
-    assert.strictEqual(certificateCommand()!.inputs.environment.KEEP_EXISTING, "1");
-    assert.match(config, /^    use_backend acme_challenge if !\{ ssl_fc \} \{ path_beg \/.well-known\/acme-challenge\/ \}$/m);
-    assert.match(config, /^backend acme_challenge\n    timeout server 10s\n    server acme 127.0.0.1:8402$/m);
-    assert.doesNotMatch(config, /# certificate sha256/);
-    assert.strictEqual(await promiseOf(td.caCertificate), undefined);
-  });
-
   it("off: nothing of HTTPS is registered or rendered", async () => {
     const td = new TrafficDistributor("shop", {});
     const config = await promiseOf(td.haproxyConfig);

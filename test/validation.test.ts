@@ -136,7 +136,7 @@ const cases: BadInput[] = [
   { path: "tls.mode", value: "acme", allowed: /"acme" but the certificate has no name: set \S*tls.domains to the full DNS names clients use$/ },
   { path: "tls.mode", value: "acme", with: AWS, allowed: /"acme" but the certificate has no name: set \S*tls.domains .*, or \S*dns.name to a full name$/ },
   { path: "tls.mode", value: "provided", with: { "tls.privateKey": pem("key.pem") }, allowed: /is "provided" but \S*tls.certificate is not set: give the PEM certificate chain and its private key/ },
-  { path: "tls.mode", value: "selfSigned", with: AWS, allowed: /HTTPS on the distributor is available on target "docker"; on aws, terminate TLS in front of the Elastic IP for now$/ },
+  { path: "tls.mode", value: "selfSigned", with: { ...AWS, "tls.domains": ["app.example.com"] }, allowed: /HTTPS on the distributor is available on target "docker"; on aws, terminate TLS in front of the Elastic IP for now$/ },
   ...[0, 70000, "https", 1.5].map((value) => ({ path: "tls.port" as const, value, with: { "tls.mode": "selfSigned" }, allowed: WHOLE(1, 65535) })),
   { path: "tls.port", value: 22, with: { "tls.mode": "selfSigned" }, allowed: /is 22: that is the port of SSH; choose another, e.g. 443 or 8443$/ },
   { path: "tls.port", value: 8080, with: { "tls.mode": "selfSigned" }, allowed: /are both 8080: they must differ$/ },
@@ -158,6 +158,7 @@ const cases: BadInput[] = [
     allowed: /must be an email address such as "ops@example.com"$/,
   })),
   { path: "tls.acme.email", value: "ops@example.com", with: { "tls.mode": "selfSigned" }, allowed: /it applies only to mode "acme"$/ },
+  { path: "tls.mode", value: "acme", with: { "tls.domains": ["app.example.com"], "tls.acme.email": "ops@example.com" }, allowed: /is "acme", which this release does not deploy .*: use "provided" with the certificate your ACME client issues, or "selfSigned"$/ },
   ...["http://acme.example/dir", "https://a b/dir", "ftp://acme.example", "https://acme.example/d;rm -rf", "https://acme.example/$(x)", "https://-x/dir"].map((value) => ({
     path: "tls.acme.directory" as const,
     value,
