@@ -25,10 +25,14 @@ export interface TlsPlacement {
   readonly certificateDir: string;
 }
 
-/** Inside the distributor container: HTTPS on 8443 (published on `tls.port`), certificates beside the config. */
+/**
+ * Inside the distributor container: HTTPS on 8443 (published on `tls.port`); certificates in
+ * the directory HAProxy's user owns, written as that user (the container has no capability to
+ * hand a file to another owner).
+ */
 export const CONTAINER_TLS_PLACEMENT: TlsPlacement = {
   tlsPort: 8443,
-  certificateDir: "/usr/local/etc/haproxy/certs",
+  certificateDir: "/var/lib/haproxy/certs",
 };
 
 /** The certificate file of the distributor in its directory (the ACME client replaces it in place). */

@@ -39,7 +39,7 @@ describe("TrafficDistributor with HTTPS (mocks)", () => {
     assert.match(file, /-----BEGIN EC PRIVATE KEY-----/);
     assert.ok(served.checkIssued(new X509Certificate(ca!)), "the CA output issued the served certificate");
     assert.strictEqual(httpsUrl, "https://localhost:8443/");
-    assert.match(config, /^    bind \*:8443 ssl crt \/usr\/local\/etc\/haproxy\/certs\/ alpn h2,http\/1.1 ssl-min-ver TLSv1.2$/m);
+    assert.match(config, /^    bind \*:8443 ssl crt \/var\/lib\/haproxy\/certs\/ alpn h2,http\/1.1 ssl-min-ver TLSv1.2$/m);
     assert.match(config, /^    http-response set-header Strict-Transport-Security max-age=600 if \{ ssl_fc \}$/m);
     assert.ok(config.includes(`# certificate sha256 ${served.fingerprint256}\n`), "a new certificate changes the config, which reloads HAProxy");
     assert.ok(!config.includes("PRIVATE KEY") && !config.includes("BEGIN CERTIFICATE"));

@@ -9,7 +9,7 @@
 set -eu
 : "${LEGO_CERT_PATH:?LEGO_CERT_PATH must name the issued certificate chain}"
 : "${LEGO_CERT_KEY_PATH:?LEGO_CERT_KEY_PATH must name its private key}"
-: "${CERTIFICATE_PATH:=/usr/local/etc/haproxy/certs/site.pem}"
+: "${CERTIFICATE_PATH:=/var/lib/haproxy/certs/site.pem}"
 : "${ADMIN_SOCKET:=/var/lib/haproxy/admin.sock}"
 
 say() { printf 'traffic-distributor: %s\n' "$*" >&2; }

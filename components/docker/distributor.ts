@@ -98,7 +98,6 @@ export class Distributor extends pulumi.ComponentResource {
               CONTAINER: this.container.id,
               CERTIFICATE_DIR: CONTAINER_TLS_PLACEMENT.certificateDir,
               CERTIFICATE_FILE: CERTIFICATE_FILE_NAME,
-              OWNER_DIR: CONTAINER_PLACEMENT.runtimeDir,
               KEEP_EXISTING: args.tls.keepExisting ? "1" : "",
             },
             stdin: pulumi.secret(args.tls.certificateFile),

@@ -30,7 +30,7 @@
 // - RemoteImage pulls, keepLocally and image removal: images belong to the test setup.
 // - Container reads after create (ports, IPs as outputs), `mustRun` restarts, `wait`,
 //   healthchecks, and the provider's default attachment to and detachment from "bridge".
-// - Secrets: values arrive unwrapped from the mocks.
+// - Secrets: values are carried out unwrapped.
 import { resetHostPortClaims } from "../../components/trafficDistributor";
 import { spawn } from "child_process";
 import { createHash } from "crypto";
@@ -40,7 +40,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import type { RecordedResource } from "../mocks";
 import { Engine } from "./engine";
-import { TLS_PROVIDER_INPUTS, tlsProviderState } from "../tlsProvider";
+import { TLS_PROVIDER_INPUTS, tlsProviderState, unwrapSecrets } from "../tlsProvider";
 
 const NETWORK = "docker:index/network:Network";
 const VOLUME = "docker:index/volume:Volume";
@@ -104,7 +104,8 @@ export async function runProgram(stack: string, config: Record<string, string>, 
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
-        registered.push({ type: args.type, name: args.name, inputs: args.inputs, custom: args.custom ?? false });
+        // A value made secret with pulumi.secret() arrives wrapped: carry out its plain value.
+        registered.push({ type: args.type, name: args.name, inputs: unwrapSecrets(args.inputs), custom: args.custom ?? false });
         const state: Record<string, unknown> = { ...args.inputs };
         if (args.type === IMAGE) state.imageId = images[args.inputs.name] ?? `missing:${args.inputs.name}`;
         if (args.type === COMMAND) state.stdout = "";
