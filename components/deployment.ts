@@ -16,6 +16,8 @@ export interface DeploymentContext {
   readonly parent: pulumi.Resource;
   /** The servers of a color that is not provisioned, checked when they resolve. */
   readonly existingServers: (color: Color, servers: pulumi.Input<readonly string[]>) => pulumi.Output<ServerAddress[]>;
+  /** The certificate file HAProxy loads (the chain, then the key; a secret), with HTTPS. */
+  readonly tlsCertificate?: { readonly file: pulumi.Output<string>; readonly keepExisting: boolean };
   /** The HAProxy config for the servers of both colors (a secret when it holds a password). */
   readonly renderConfig: (servers: Record<Color, pulumi.Output<ServerAddress[]>>) => pulumi.Output<string>;
 }

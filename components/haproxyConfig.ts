@@ -26,6 +26,7 @@ import {
   Weights,
   weightPercentages,
 } from "./settings";
+import { ACME_BACKEND, acmeBackendLines, CONTAINER_TLS_PLACEMENT, TlsListenerInput, TlsPlacement, tlsFrontendLines, tlsGlobalLines } from "./tlsListener";
 
 export interface HaproxyConfigInput {
   readonly weights: Weights;
@@ -41,6 +42,8 @@ export interface HaproxyConfigInput {
   readonly accessLog?: boolean;
   /** When set, the stats page asks for user `admin` with this password. */
   readonly statsPassword?: string;
+  /** HTTPS beside plain HTTP, which then redirects to it. @default none */
+  readonly tls?: TlsListenerInput;
 }
 
 /** The documented defaults, in milliseconds: what a config gets for the settings not given. */
@@ -65,6 +68,8 @@ export interface HaproxyPlacement {
   readonly runtimeDir: string;
   /** Prefix of the internal sockets' names in runtimeDir. */
   readonly instance: string;
+  /** The HTTPS listener's port and certificate directory (configs with `tls`). */
+  readonly tls?: TlsPlacement;
 }
 
 /**
@@ -77,6 +82,7 @@ export const CONTAINER_PLACEMENT: HaproxyPlacement = {
   statsPort: 8404,
   runtimeDir: "/var/lib/haproxy",
   instance: "traffic-distributor",
+  tls: CONTAINER_TLS_PLACEMENT,
 };
 
 /** Path of the config inside the official image; its entrypoint runs `haproxy -W -db -f` on it. */
@@ -170,7 +176,7 @@ function summary(input: HaproxyConfigInput): string {
   return `# routing ${input.routing}: ${split}`;
 }
 
-export function globalSection(placement: HaproxyPlacement, timeouts: Timeouts): string {
+export function globalSection(placement: HaproxyPlacement, timeouts: Timeouts, tls = false): string {
   return section("global", [
     "master-worker",
     // One thread, like one NGINX worker: threads share the round-robin's lock and idle server
@@ -182,6 +188,7 @@ export function globalSection(placement: HaproxyPlacement, timeouts: Timeouts): 
     `stats socket ${placement.runtimeDir}/admin.sock mode 600 level admin`,
     // After a release step, the previous workers finish what they hold, for this long at most.
     `hard-stop-after ${formatDuration(timeouts.drain)}`,
+    ...(tls ? tlsGlobalLines() : []),
   ]);
 }
 
@@ -213,9 +220,11 @@ export function defaultsSection(accessLog: boolean, timeouts: Timeouts, check: H
   ]);
 }
 
-export function publicFrontend(placement: HaproxyPlacement, layout: Layout): string {
+export function publicFrontend(placement: HaproxyPlacement, layout: Layout, tls?: TlsListenerInput): string {
+  if (tls && !placement.tls) throw new Error("publicFrontend: a config with tls needs a placement with tls");
   return section("frontend public", [
     `bind ${placement.bindAddress}:${placement.listenPort}`,
+    ...(tls ? tlsFrontendLines(placement.bindAddress, tls, placement.tls!) : []),
     "option forwardfor",
     ...(layout === "two-level" ? [`http-request del-header ${COLOR_CHECK_HEADER}`] : []),
     `default_backend ${layout === "two-level" ? "colors" : APP_BACKEND}`,
@@ -357,14 +366,16 @@ export function renderHaproxyConfig(
   const parts = [
     "# Rendered by traffic-distributor; `pulumi up` replaces this file, do not edit it by hand.",
     summary(input),
+    ...(input.tls?.certificateFingerprint ? [`# certificate sha256 ${input.tls.certificateFingerprint}`] : []),
     "",
-    globalSection(placement, timeouts),
+    globalSection(placement, timeouts, input.tls !== undefined),
     resolversSection(),
     defaultsSection(input.accessLog !== false, timeouts, check),
-    publicFrontend(placement, layout),
+    publicFrontend(placement, layout, input.tls),
     ...(layout === "one-level"
       ? [appBackend(input, check)]
       : [colorsBackend(input, placement, timeouts), ...COLORS.map((color) => colorHop(input, placement, color, check))]),
+    ...(input.tls?.acmeChallenge ? [section(`backend ${ACME_BACKEND}`, acmeBackendLines(input.tls.acmeChallenge))] : []),
     ...(placement.statsPort !== undefined ? [statsFrontend(placement, placement.statsPort, input.statsPassword)] : []),
   ];
   return sealConfig(parts.join("\n"));

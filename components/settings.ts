@@ -3,6 +3,7 @@
 // No Pulumi resources here, so everything is tested without mocks.
 import type * as pulumi from "@pulumi/pulumi";
 import { isIP } from "net";
+import type { TlsSettings } from "./tls";
 
 export const COLORS = ["blue", "green"] as const;
 export type Color = (typeof COLORS)[number];
@@ -184,6 +185,8 @@ export interface DistributorSettings {
   readonly aws?: AwsSettings;
   /** Present exactly when `target` is `docker`. */
   readonly docker?: DockerSettings;
+  /** HTTPS; absent when `tls.mode` is "off". */
+  readonly tls?: TlsSettings;
 }
 
 /** Invalid input; the message names the setting and says what is allowed. */

@@ -14,6 +14,7 @@ import {
   validateTrafficDistributorArgs,
 } from "./trafficDistributorArgs";
 import { DEFAULTS, describe, DistributorSettings, SettingsError } from "./settings";
+import { TLS_DEFAULTS } from "./tls";
 
 export const CONFIG_NAMESPACE = "traffic-distributor";
 
@@ -59,6 +60,10 @@ export const CONFIG_DEFAULTS: Record<SettingPath, unknown> = (() => {
     "dns.ttl": d.dnsTtl,
     "dns.recordType": d.dnsRecordType,
     "dns.takeOver": false,
+    "tls.mode": TLS_DEFAULTS.mode,
+    "tls.domains": [],
+    "tls.hsts": TLS_DEFAULTS.hsts,
+    "tls.acme.directory": TLS_DEFAULTS.acmeDirectory,
   };
   for (const color of ["blue", "green"] as const) {
     Object.assign(byPath, { [`${color}.image`]: d.image, [`${color}.replicas`]: d.replicas, [`${color}.port`]: d.appPort, [`${color}.servers`]: [] });
@@ -155,13 +160,22 @@ export function readConfigValue(source: ConfigSource, key: string): unknown {
 
 const KNOWN_KEYS = new Set(Object.values(CONFIG_KEYS));
 
+/** The dotted keys of an object's leaves, e.g. "tls.acme.email"; a known key is a leaf even when its value is an object. */
+function leafKeys(prefix: string, object: Record<string, unknown>): string[] {
+  return Object.entries(object).flatMap(([sub, value]) => {
+    const key = `${prefix}.${sub}`;
+    const inner = KNOWN_KEYS.has(key) ? undefined : asObject(value);
+    return inner && [...KNOWN_KEYS].some((k) => k.startsWith(`${key}.`)) ? leafKeys(key, inner) : [key];
+  });
+}
+
 /** Rejects keys this project does not read: a typo such as `weight.bleu` must not pass silently. */
 export function checkKnownKeys(source: ConfigSource): void {
   const unknown: string[] = [];
   for (const key of source.keys()) {
     if (KNOWN_KEYS.has(key)) continue;
     const object = key.includes(".") ? undefined : asObject(source.get(key));
-    const nested = object ? Object.keys(object).map((sub) => `${key}.${sub}`) : [key];
+    const nested = object ? leafKeys(key, object) : [key];
     const isRoot = object !== undefined && [...KNOWN_KEYS].some((k) => k.startsWith(`${key}.`));
     unknown.push(...(isRoot ? nested.filter((k) => !KNOWN_KEYS.has(k)) : [key]));
   }
@@ -184,6 +198,8 @@ export interface StackSettings {
   readonly settings: DistributorSettings;
   /** The stats password in plain text, if set; the caller keeps it a secret. */
   readonly statsPassword?: string;
+  /** The provided certificate and private key in plain text, if set; the caller keeps them secrets. */
+  readonly tlsSecrets?: { readonly certificate: string; readonly privateKey: string };
 }
 
 const AWS_ONLY = (path: SettingPath) => path.startsWith("aws.") || path.startsWith("dns.");
@@ -218,6 +234,8 @@ export function readStackConfig(source: ConfigSource): StackSettings {
     // Pulumi.yaml gives every key a default: those of the other target are left out, unless set otherwise.
     if (AWS_ONLY(path) && target !== "aws") continue;
     if (DOCKER_ONLY(path) && (target ?? DEFAULTS.target) !== "docker" && sameValue(value, CONFIG_DEFAULTS[path])) continue;
+    // An HTTPS key at Pulumi.yaml's default says nothing: the mode decides whether it applies.
+    if (path.startsWith("tls.") && path !== "tls.mode" && sameValue(value, CONFIG_DEFAULTS[path])) continue;
     entries.push([path, path.endsWith(".servers") ? parseJsonList(path, value) : value]);
   }
   const raw = argsAtPaths(entries);
@@ -228,6 +246,11 @@ export function readStackConfig(source: ConfigSource): StackSettings {
   }
   const settings = validateTrafficDistributorArgs(raw as TrafficDistributorArgs, CONFIG_LABELS);
   const statsPassword = settings.statsPassword as string | undefined;
+  const rawTls = raw.tls as Record<string, unknown> | undefined;
+  const tlsSecrets =
+    settings.tls?.mode === "provided"
+      ? { certificate: settings.tls.certificate as string, privateKey: settings.tls.privateKey as string }
+      : undefined;
 
   // Hand the component typed args that pass its own validation unchanged.
   const args: TrafficDistributorArgs = {
@@ -244,8 +267,10 @@ export function readStackConfig(source: ConfigSource): StackSettings {
     distributorImage: settings.distributorImage,
     // Validated settings are valid args: the aws fields carry the same names.
     aws: settings.aws,
+    // The caller passes the certificate and key back in as secrets.
+    ...(rawTls === undefined ? {} : { tls: { ...rawTls, certificate: undefined, privateKey: undefined } }),
   };
-  return { args, settings, statsPassword };
+  return { args, settings, statsPassword, ...(tlsSecrets === undefined ? {} : { tlsSecrets }) };
 }
 
 // `pulumi config set blue.servers '["a:1"]'` stores JSON text; the validator wants a list.

@@ -4,6 +4,9 @@ import { Deployment, DeploymentContext } from "./deployment";
 import * as dockerTarget from "./docker";
 import { HaproxyConfigInput, renderHaproxyConfig } from "./haproxyConfig";
 import { Color, DistributorSettings, formatServer, parseComponentName, parseStatsPassword, RoutingMode, ServerAddress, SettingsError, trafficShares } from "./settings";
+import { X509Certificate } from "crypto";
+import { SelfSignedCertificate } from "./selfSignedCertificate";
+import { ACME_CHALLENGE_SERVER, certificateFile, checkCertificateAndKey } from "./tls";
 import { ARG_LABELS, checkServerList, isPlain, TrafficDistributorArgs, validateTrafficDistributorArgs } from "./trafficDistributorArgs";
 
 /** Host ports taken by the Docker distributors of this program, for a clear error on a clash. */
@@ -20,6 +23,7 @@ function claimHostPorts(name: string, settings: DistributorSettings): void {
   const wanted: Array<[number, string]> = [
     [settings.listenPort, "listenPort"],
     [settings.statsPort, "statsPort"],
+    ...(settings.tls ? [[settings.tls.port, "tls.port"] as [number, string]] : []),
   ];
   for (const [port, label] of wanted) {
     const holder = dockerHostPorts.get(port);
@@ -73,6 +77,10 @@ export class TrafficDistributor extends pulumi.ComponentResource {
   /** The provisioned environments, by color (absent for existing colors). */
   public readonly environments: Partial<Record<Color, dockerTarget.Environment | awsTarget.Environment>>;
   public readonly distributor: dockerTarget.Distributor | awsTarget.Distributor;
+  /** The HTTPS URL, with `tls`; undefined otherwise. */
+  public readonly httpsUrl: pulumi.Output<string | undefined>;
+  /** With `tls.mode` "selfSigned": the CA's certificate (PEM) clients trust, e.g. `curl --cacert`. */
+  public readonly caCertificate: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: TrafficDistributorArgs = {}, opts: pulumi.ComponentResourceOptions = {}) {
     // Validate before anything is registered: a bad setting fails preview and touches nothing.
@@ -92,16 +100,18 @@ export class TrafficDistributor extends pulumi.ComponentResource {
             }
           });
 
+    const certificate = this.tlsCertificate(name, settings);
     const context: DeploymentContext = {
       name,
       settings,
       parent: this,
       existingServers: (color, servers) => this.checkedServers(color, servers),
+      ...(certificate ? { tlsCertificate: { file: certificate.file, keepExisting: settings.tls?.mode === "acme" } } : {}),
       // Output.all carries the password's secret bit over to the config.
       renderConfig: (servers) =>
-        pulumi.all([servers.blue, servers.green, statsPassword]).apply(([blue, green, password]) =>
-          renderHaproxyConfig(renderInput(settings, { blue, green }, password)),
-        ),
+        pulumi
+          .all([servers.blue, servers.green, statsPassword, certificate?.fingerprint])
+          .apply(([blue, green, password, fingerprint]) => renderHaproxyConfig(renderInput(settings, { blue, green }, password, fingerprint))),
     };
     const deployment: Deployment<dockerTarget.Environment | awsTarget.Environment, dockerTarget.Distributor | awsTarget.Distributor> =
       settings.target === "aws" ? awsTarget.deployOnAws(context) : dockerTarget.deployOnDocker(context);
@@ -116,6 +126,9 @@ export class TrafficDistributor extends pulumi.ComponentResource {
     this.securityGroupId = deployment.securityGroupId ?? pulumi.output(undefined);
     const port = settings.listenPort === 80 ? "" : `:${settings.listenPort}`;
     this.url = pulumi.interpolate`http://${this.publicAddress}${port}/`;
+    const tlsPort = settings.tls === undefined || settings.tls.port === 443 ? "" : `:${settings.tls.port}`;
+    this.httpsUrl = settings.tls === undefined ? pulumi.output(undefined) : pulumi.interpolate`https://${this.publicAddress}${tlsPort}/`;
+    this.caCertificate = certificate?.caCertificate ?? pulumi.output(undefined);
     this.statsUrl = pulumi.output(`http://127.0.0.1:${settings.statsPort}/stats`);
     this.statsTunnelCommand = deployment.statsTunnelCommand ?? pulumi.output(undefined);
     this.weights = pulumi.output(trafficShares(settings.routing, settings.weights, settings.failoverPrimary));
@@ -127,6 +140,8 @@ export class TrafficDistributor extends pulumi.ComponentResource {
 
     this.registerOutputs({
       url: this.url,
+      httpsUrl: this.httpsUrl,
+      caCertificate: this.caCertificate,
       publicAddress: this.publicAddress,
       publicIp: this.publicIp,
       dnsName: this.dnsName,
@@ -140,6 +155,41 @@ export class TrafficDistributor extends pulumi.ComponentResource {
       haproxyConfig: this.haproxyConfig,
       distributorId: this.distributorId,
     });
+  }
+
+  /**
+   * The certificate file HAProxy loads: the user's (checked when the secrets resolve, never
+   * shown), or one the tls provider makes (for `acme`, a placeholder until the first issuance).
+   */
+  private tlsCertificate(
+    name: string,
+    settings: DistributorSettings,
+  ): { file: pulumi.Output<string>; fingerprint?: pulumi.Output<string>; caCertificate?: pulumi.Output<string> } | undefined {
+    const tls = settings.tls;
+    if (tls === undefined) return undefined;
+    if (tls.mode === "provided") {
+      const checked = pulumi.all([tls.certificate!, tls.privateKey!]).apply(([chain, key]) => {
+        try {
+          checkCertificateAndKey(ARG_LABELS, chain, key);
+        } catch (error) {
+          throw new pulumi.ResourceError((error as Error).message, this);
+        }
+        return { chain, key };
+      });
+      return {
+        file: pulumi.secret(checked.apply(({ chain, key }) => certificateFile(chain, key))),
+        // A fingerprint of the public certificate tells nothing of the key.
+        fingerprint: pulumi.unsecret(checked.apply(({ chain }) => new X509Certificate(chain).fingerprint256)),
+      };
+    }
+    const generated = new SelfSignedCertificate(`${name}-tls`, { domains: tls.domains }, { parent: this });
+    const file = pulumi.secret(pulumi.all([generated.chain, generated.privateKey]).apply(([chain, key]) => certificateFile(chain, key)));
+    if (tls.mode === "acme") return { file };
+    return {
+      file,
+      fingerprint: generated.chain.apply((chain) => new X509Certificate(chain).fingerprint256),
+      caCertificate: generated.caCertificate,
+    };
   }
 
   /** Lists that come from another stack are only known now: check them the same way. */
@@ -159,6 +209,7 @@ export function renderInput(
   settings: DistributorSettings,
   servers: Record<Color, ServerAddress[]>,
   statsPassword: string | undefined,
+  certificateFingerprint?: string,
 ): HaproxyConfigInput {
   const dnsName = settings.aws?.dns?.name;
   return {
@@ -171,5 +222,15 @@ export function renderInput(
     timeouts: settings.timeouts,
     accessLog: settings.accessLog,
     statsPassword,
+    ...(settings.tls === undefined
+      ? {}
+      : {
+          tls: {
+            publicPort: settings.tls.port,
+            hsts: settings.tls.hsts,
+            ...(settings.tls.mode === "acme" ? { acmeChallenge: ACME_CHALLENGE_SERVER } : {}),
+            ...(certificateFingerprint === undefined ? {} : { certificateFingerprint }),
+          },
+        }),
   };
 }

@@ -40,6 +40,7 @@ import {
   TARGETS,
   Timeouts,
 } from "./settings";
+import { TLS_SETTING_PATHS, TlsArgs, validateTls } from "./tls";
 
 /** A color the component provisions: `replicas` containers of `image`. */
 export interface ProvisionedColorArgs {
@@ -149,6 +150,8 @@ export interface TrafficDistributorArgs {
   readonly aws?: AwsTargetArgs;
   /** Settings of the `docker` target; only allowed with `target: "docker"`. */
   readonly docker?: DockerTargetArgs;
+  /** HTTPS on its own port; plain HTTP then redirects to it. @default off */
+  readonly tls?: TlsArgs;
 }
 
 /** Durations are strings with a unit: "500ms", "30s", "5m", "1h". */
@@ -222,6 +225,7 @@ export const SETTING_PATHS = [
     (field) => `aws.${field}` as const,
   ),
   ...(["zoneId", "name", "ttl", "aliases", "recordType", "takeOver"] as const).map((field) => `dns.${field}` as const),
+  ...TLS_SETTING_PATHS,
 ] as const;
 
 export type SettingPath = (typeof SETTING_PATHS)[number];
@@ -525,6 +529,10 @@ export function validateTrafficDistributorArgs(
   const colors = { blue: validateColor("blue", args.blue, labels), green: validateColor("green", args.green, labels) };
   checkColorsDistinct(colors, labels);
   const statsPassword = args.statsPassword;
+  const ports = validateListenPort(args, target, labels);
+  const aws = target === "aws" ? validateAws(args.aws ?? {}, labels) : undefined;
+  const dnsNames = aws?.dns ? [aws.dns.name, ...aws.dns.aliases].filter((name) => name.includes(".")) : [];
+  const tls = validateTls(args.tls, { target, ...ports, dnsNames, labels, isPlain: (value) => isPlain(value as pulumi.Input<unknown>) });
   return {
     target,
     weights,
@@ -534,13 +542,14 @@ export function validateTrafficDistributorArgs(
     healthCheck: validateHealthCheck(args.healthCheck, labels),
     timeouts: validateTimeouts(args.timeouts, labels),
     accessLog: parseBoolean(labels.accessLog, args.accessLog ?? DEFAULTS.accessLog),
-    ...validateListenPort(args, target, labels),
+    ...ports,
     // A password known now is checked now; a secret Output is checked when it resolves.
     ...(statsPassword === undefined
       ? {}
       : { statsPassword: isPlain(statsPassword) ? parseStatsPassword(labels.statsPassword, statsPassword) : statsPassword }),
     distributorImage: parseImage(labels.distributorImage, args.distributorImage ?? DEFAULTS.distributorImage),
-    aws: target === "aws" ? validateAws(args.aws ?? {}, labels) : undefined,
+    aws,
     docker: target === "docker" ? validateDocker(args, labels) : undefined,
+    ...(tls === undefined ? {} : { tls }),
   };
 }

@@ -3,15 +3,20 @@ import * as pulumi from "@pulumi/pulumi";
 import { TrafficDistributor } from "../components";
 import { configSourceFromMap, readStackConfig } from "../components/stackConfig";
 
-const { args, statsPassword } = readStackConfig(configSourceFromMap(pulumi.runtime.allConfig()));
+const { args, statsPassword, tlsSecrets } = readStackConfig(configSourceFromMap(pulumi.runtime.allConfig()));
 
 // Named after the stack: Docker names are global to the host, so two stacks never collide.
 const distributor = new TrafficDistributor(pulumi.getStack(), {
   ...args,
   statsPassword: statsPassword === undefined ? undefined : pulumi.secret(statsPassword),
+  ...(tlsSecrets === undefined
+    ? {}
+    : { tls: { ...args.tls, certificate: pulumi.secret(tlsSecrets.certificate), privateKey: pulumi.secret(tlsSecrets.privateKey) } }),
 });
 
 export const url = distributor.url;
+export const httpsUrl = distributor.httpsUrl;
+export const caCertificate = distributor.caCertificate;
 export const publicAddress = distributor.publicAddress;
 export const publicIp = distributor.publicIp;
 export const dnsName = distributor.dnsName;

@@ -3,6 +3,7 @@
 import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { resetHostPortClaims } from "../components/trafficDistributor";
+import { tlsProviderState } from "./tlsProvider";
 
 export interface RecordedResource {
   readonly type: string;
@@ -67,7 +68,11 @@ pulumi.runtime.setMocks(
   {
     newResource(args: pulumi.runtime.MockResourceArgs) {
       registered.push({ type: args.type, name: args.name, inputs: args.inputs, custom: args.custom ?? false });
-      const state: Record<string, unknown> = { ...args.inputs, ...awsOutputs(args.type, args.name, args.inputs) };
+      const state: Record<string, unknown> = {
+        ...args.inputs,
+        ...awsOutputs(args.type, args.name, args.inputs),
+        ...tlsProviderState(args.type, args.name, args.inputs),
+      };
       // Computed outputs the Docker components read.
       if (args.type === "docker:index/remoteImage:RemoteImage") state.imageId = `sha256:${args.inputs.name}`;
       if (args.type === "command:local:Command") state.stdout = "reloaded";

@@ -44,6 +44,23 @@ describe("stack config", () => {
     assert.deepStrictEqual(nested, { kind: "existing", servers: ["10.0.0.6:80"] });
   });
 
+  it("reads the HTTPS keys flat and nested (tls.acme.email three levels deep), with their defaults", () => {
+    const { settings } = readStackConfig(ns({ tls: '{"mode":"selfSigned","domains":["app.example.com"]}', "tls.hsts": "300" }));
+    assert.deepStrictEqual(settings.tls, { mode: "selfSigned", port: 8443, hsts: 300, domains: ["app.example.com"] });
+    // Read three levels deep and checked (then refused: this release does not deploy acme).
+    assert.throws(() => readStackConfig(ns({ tls: { mode: "acme", domains: ["app.example.com"], acme: { email: "nobody" } } })), /^SettingsError: traffic-distributor:tls.acme.email is "nobody"/);
+    assert.throws(() => readStackConfig(ns({ tls: { mode: "acme", acme: { emial: "x" } } })), /^SettingsError: unknown config traffic-distributor:tls.acme.emial:/);
+  });
+
+  it("hands a provided certificate and key back apart from the args, for the program to keep secret", () => {
+    const fixture = (name: string) => fs.readFileSync(path.join(__dirname, "fixtures", "tls", name), "utf8");
+    const { args, tlsSecrets } = readStackConfig(ns({ "tls.mode": "provided", "tls.certificate": fixture("chain.pem"), "tls.privateKey": fixture("key.pem") }));
+    assert.deepStrictEqual(tlsSecrets, { certificate: fixture("chain.pem"), privateKey: fixture("key.pem") });
+    assert.strictEqual(args.tls?.certificate, undefined);
+    assert.strictEqual(args.tls?.privateKey, undefined);
+    assert.ok(!JSON.stringify(args).includes("PRIVATE KEY"));
+  });
+
   it("treats the empty defaults of Pulumi.yaml as unset", () => {
     const { settings } = readStackConfig(ns({ blue: '{"servers":[],"image":"nginx:1.27"}', failover: '{"primary":""}' }));
     assert.deepStrictEqual(settings.colors.blue, { kind: "provisioned", image: "nginx:1.27", replicas: 2, port: 80 });
@@ -170,9 +187,14 @@ describe("stack config", () => {
     const flat: Record<string, unknown> = {};
     for (const [key, spec] of Object.entries(declared)) {
       if (!("default" in spec)) continue;
-      const [root, sub] = key.split(".");
-      if (sub) (objects[root] ??= {})[sub] = spec.default;
-      else flat[key] = spec.default;
+      const [root, ...sub] = key.split(".");
+      if (sub.length === 0) {
+        flat[key] = spec.default;
+        continue;
+      }
+      let node = (objects[root] ??= {});
+      for (const part of sub.slice(0, -1)) node = (node[part] ??= {}) as Record<string, unknown>;
+      node[sub[sub.length - 1]] = spec.default;
     }
     const fromYaml = readStackConfig(ns({ ...flat, ...objects })).settings;
     assert.deepStrictEqual(fromYaml, readStackConfig(ns({})).settings);

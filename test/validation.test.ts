@@ -7,6 +7,11 @@ import { ARG_LABELS, argsAtPaths, SettingPath, TrafficDistributorArgs } from "..
 import { CONFIG_KEYS, CONFIG_LABELS, configSourceFromMap, readStackConfig } from "../components/stackConfig";
 import { SettingsError } from "../components/settings";
 import { registered, settled } from "./mocks";
+import * as fs from "fs";
+import * as path from "path";
+
+/** PEM files made for these tests: a CA, a chain valid until 2123, an expired one (2020-2021), an unrelated key. */
+const pem = (name: string) => fs.readFileSync(path.join(__dirname, "fixtures", "tls", name), "utf8");
 
 interface BadInput {
   readonly path: SettingPath;
@@ -127,6 +132,57 @@ const cases: BadInput[] = [
   ...["MX", "a"].map((value) => ({ path: "dns.recordType" as const, value, with: { ...AWS, "dns.zoneId": "Z0123456789ABC", "dns.name": "app.example.com" }, allowed: CHOICE("A", "CNAME") })),
   { path: "dns.takeOver", value: "yes", with: { ...AWS, "dns.zoneId": "Z0123456789ABC", "dns.name": "app.example.com" }, allowed: /must be true or false$/ },
   ...injections.map((value) => ({ path: "blue.image" as const, value, allowed: /must be a Docker image reference/ })),
+  ...["https", "On", 1, "acme\n", "self-signed"].map((value) => ({ path: "tls.mode" as const, value, allowed: CHOICE("off", "selfSigned", "provided", "acme") })),
+  { path: "tls.mode", value: "acme", allowed: /"acme" but the certificate has no name: set \S*tls.domains to the full DNS names clients use$/ },
+  { path: "tls.mode", value: "acme", with: AWS, allowed: /"acme" but the certificate has no name: set \S*tls.domains .*, or \S*dns.name to a full name$/ },
+  { path: "tls.mode", value: "provided", with: { "tls.privateKey": pem("key.pem") }, allowed: /is "provided" but \S*tls.certificate is not set: give the PEM certificate chain and its private key/ },
+  { path: "tls.mode", value: "selfSigned", with: { ...AWS, "tls.domains": ["app.example.com"] }, allowed: /HTTPS on the distributor is available on target "docker"; on aws, terminate TLS in front of the Elastic IP for now$/ },
+  ...[0, 70000, "https", 1.5].map((value) => ({ path: "tls.port" as const, value, with: { "tls.mode": "selfSigned" }, allowed: WHOLE(1, 65535) })),
+  { path: "tls.port", value: 22, with: { "tls.mode": "selfSigned" }, allowed: /is 22: that is the port of SSH; choose another, e.g. 443 or 8443$/ },
+  { path: "tls.port", value: 8080, with: { "tls.mode": "selfSigned" }, allowed: /are both 8080: they must differ$/ },
+  { path: "tls.port", value: 8443, allowed: /is set but \S*tls.mode is "off": it applies only to mode "selfSigned" or "provided" or "acme"$/ },
+  ...[-1, 63_072_001, "1y", 1.5, "max-age=1"].map((value) => ({ path: "tls.hsts" as const, value, with: { "tls.mode": "selfSigned" }, allowed: WHOLE(0, 63072000) })),
+  ...[["bad name"], ["10.0.0.1"], ["app.example.com\nx"], ["*.example.com"], "app.example.com"].map((value) => ({
+    path: "tls.domains" as const,
+    value,
+    with: { "tls.mode": "selfSigned" },
+    allowed: /must be (a DNS name|a JSON list of full DNS names)/,
+  })),
+  { path: "tls.domains", value: ["www"], with: { "tls.mode": "selfSigned" }, allowed: /must be a full DNS name such as "app.example.com"$/ },
+  { path: "tls.domains", value: ["a.example.com", "a.example.com"], with: { "tls.mode": "acme" }, allowed: /repeats .*: list each one once$/ },
+  { path: "tls.domains", value: ["localhost"], with: { "tls.mode": "acme" }, allowed: /lists "localhost": an ACME CA issues only for public DNS names$/ },
+  ...["nobody", "a@b", "x y@example.com", "ops@example.com\nx"].map((value) => ({
+    path: "tls.acme.email" as const,
+    value,
+    with: { "tls.mode": "acme", "tls.domains": ["app.example.com"] },
+    allowed: /must be an email address such as "ops@example.com"$/,
+  })),
+  { path: "tls.acme.email", value: "ops@example.com", with: { "tls.mode": "selfSigned" }, allowed: /it applies only to mode "acme"$/ },
+  { path: "tls.mode", value: "acme", with: { "tls.domains": ["app.example.com"], "tls.acme.email": "ops@example.com" }, allowed: /is "acme", which this release does not deploy .*: use "provided" with the certificate your ACME client issues, or "selfSigned"$/ },
+  ...["http://acme.example/dir", "https://a b/dir", "ftp://acme.example", "https://acme.example/d;rm -rf", "https://acme.example/$(x)", "https://-x/dir"].map((value) => ({
+    path: "tls.acme.directory" as const,
+    value,
+    with: { "tls.mode": "acme", "tls.domains": ["app.example.com"] },
+    allowed: /must be an https URL of an ACME directory/,
+  })),
+  ...["not a certificate", pem("key.pem"), pem("chain.pem").replace("MII", "MIX"), `${pem("chain.pem")}\nextra`].map((value) => ({
+    path: "tls.certificate" as const,
+    value,
+    secret: true,
+    with: { "tls.mode": "provided", "tls.privateKey": pem("key.pem") },
+    allowed: /(is not a PEM certificate|has a malformed certificate in block \d) \(value hidden\): it must be PEM/,
+  })),
+  { path: "tls.certificate", value: pem("expired-chain.pem"), secret: true, with: { "tls.mode": "provided", "tls.privateKey": pem("expired-key.pem") }, allowed: /its server certificate expired on 2021-01-01T00:00:00.000Z: give a certificate that is valid now$/ },
+  { path: "tls.certificate", value: pem("chain.pem").split(/(?<=-----END CERTIFICATE-----\n)/).reverse().join(""), secret: true, with: { "tls.mode": "provided", "tls.privateKey": pem("key.pem") }, allowed: /list the chain in order, the server's certificate first$/ },
+  { path: "tls.certificate", value: pem("chain.pem"), secret: true, with: { "tls.mode": "selfSigned" }, allowed: /it applies only to mode "provided"$/ },
+  { path: "tls.privateKey", value: pem("other-key.pem"), secret: true, with: { "tls.mode": "provided", "tls.certificate": pem("chain.pem") }, allowed: /does not match \S*tls.certificate \(values hidden\): give the private key of the certificate's public key$/ },
+  ...[pem("chain.pem"), "not-a-pem-value", pem("key.pem").replace("MI", "M!"), pem("key.pem").replace("PRIVATE KEY-----\n", "PRIVATE KEY-----\nAAAA")].map((value) => ({
+    path: "tls.privateKey" as const,
+    value,
+    secret: true,
+    with: { "tls.mode": "provided", "tls.certificate": pem("chain.pem") },
+    allowed: /is (not a PEM private key|a malformed private key) \(value hidden\): it must be one unencrypted PEM private key/,
+  })),
 ];
 
 

@@ -37,6 +37,9 @@ export function deployOnDocker(context: DeploymentContext): Deployment<Environme
       listenPort: settings.listenPort,
       statsPort: settings.statsPort,
       memoryMb: settings.docker?.distributorMemoryMb,
+      ...(settings.tls && context.tlsCertificate
+        ? { tls: { port: settings.tls.port, certificateFile: context.tlsCertificate.file, keepExisting: context.tlsCertificate.keepExisting } }
+        : {}),
     },
     { parent },
   );

@@ -4,10 +4,23 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
 import { CONTAINER_CONFIG_PATH, CONTAINER_PLACEMENT, renderBootstrapConfig } from "../haproxyConfig";
+import { CERTIFICATE_FILE_NAME, CONTAINER_TLS_PLACEMENT } from "../tlsListener";
 import { LOG_ROTATION, NO_NEW_PRIVILEGES } from "./containerPolicy";
 
 /** The script that validates and reloads a config inside the running container. */
 export const DELIVER_CONFIG_SCRIPT = fs.readFileSync(path.join(__dirname, "deliver-config.sh"), "utf8");
+/** The script that installs the certificate file in the running container. */
+export const DELIVER_CERTIFICATE_SCRIPT = fs.readFileSync(path.join(__dirname, "deliver-certificate.sh"), "utf8");
+
+/** HTTPS of the Docker distributor. */
+export interface DistributorTlsArgs {
+  /** Host port of HTTPS, published on all interfaces. */
+  readonly port: number;
+  /** The certificate file HAProxy loads: the chain, then the key (a secret). */
+  readonly certificateFile: pulumi.Input<string>;
+  /** Keep a certificate already in the container (the ACME client's) over this one. */
+  readonly keepExisting: boolean;
+}
 
 export interface DistributorArgs {
   /** Docker network shared with the environments. */
@@ -22,6 +35,8 @@ export interface DistributorArgs {
   readonly statsPort: number;
   /** Memory limit of the container in MiB; changes in place. @default no limit */
   readonly memoryMb?: number;
+  /** HTTPS; publishing its port replaces the container once, when HTTPS is turned on. */
+  readonly tls?: DistributorTlsArgs;
 }
 
 /**
@@ -34,6 +49,8 @@ export class Distributor extends pulumi.ComponentResource {
   /** The config-delivery step: the only resource a weight change updates. */
   public readonly configDelivery: command.local.Command;
   public readonly containerName: pulumi.Output<string>;
+  /** Installs the certificate file before the config that loads it (with `tls`). */
+  public readonly certificateDelivery?: command.local.Command;
   /** What the delivery printed: the reload confirmation. */
   public readonly deliveryReport: pulumi.Output<string>;
 
@@ -51,6 +68,7 @@ export class Distributor extends pulumi.ComponentResource {
         ports: [
           { internal: CONTAINER_PLACEMENT.listenPort, external: args.listenPort },
           { internal: CONTAINER_PLACEMENT.statsPort!, external: args.statsPort, ip: "127.0.0.1" },
+          ...(args.tls ? [{ internal: CONTAINER_TLS_PLACEMENT.tlsPort, external: args.tls.port }] : []),
         ],
         // Starts on a fixed placeholder config; the real one arrives through configDelivery.
         uploads: [{ file: CONTAINER_CONFIG_PATH, content: renderBootstrapConfig() }],
@@ -69,6 +87,25 @@ export class Distributor extends pulumi.ComponentResource {
       { parent: this, deleteBeforeReplace: true },
     );
 
+    // The certificate goes in like the config, not as an upload: a changed upload replaces the
+    // container, and the key stays a secret (stdin of a secret input is kept encrypted in state).
+    this.certificateDelivery = args.tls
+      ? new command.local.Command(
+          `${name}-certificate`,
+          {
+            create: DELIVER_CERTIFICATE_SCRIPT,
+            environment: {
+              CONTAINER: this.container.id,
+              CERTIFICATE_DIR: CONTAINER_TLS_PLACEMENT.certificateDir,
+              CERTIFICATE_FILE: CERTIFICATE_FILE_NAME,
+              KEEP_EXISTING: args.tls.keepExisting ? "1" : "",
+            },
+            stdin: pulumi.secret(args.tls.certificateFile),
+          },
+          { parent: this, dependsOn: [this.container] },
+        )
+      : undefined;
+
     this.configDelivery = new command.local.Command(
       `${name}-config`,
       {
@@ -77,7 +114,7 @@ export class Distributor extends pulumi.ComponentResource {
         environment: { CONTAINER: this.container.id, CONFIG_PATH: CONTAINER_CONFIG_PATH },
         stdin: args.config,
       },
-      { parent: this, dependsOn: [this.container] },
+      { parent: this, dependsOn: [this.container, ...(this.certificateDelivery ? [this.certificateDelivery] : [])] },
     );
 
     this.containerName = this.container.name;

@@ -16,7 +16,8 @@
 //   (create; join networks; uploads as a tar at / before the first start, like the provider;
 //   start; on deletion `stop` with destroyGraceSeconds, then remove) and
 //   command:local:Command (`/bin/sh -c` with the process environment plus `environment`,
-//   `stdin`, `dir`, failing with the command's output like the provider).
+//   `stdin`, `dir`, failing with the command's output like the provider); the tls provider's
+//   resources exist in state only: their PEM outputs are made with openssl (test/tlsProvider.ts).
 // - An input it does not know fails the run: nothing the program sets is silently skipped.
 //
 // What it does not model of the real providers and engine:
@@ -29,7 +30,7 @@
 // - RemoteImage pulls, keepLocally and image removal: images belong to the test setup.
 // - Container reads after create (ports, IPs as outputs), `mustRun` restarts, `wait`,
 //   healthchecks, and the provider's default attachment to and detachment from "bridge".
-// - Secrets: values arrive unwrapped from the mocks.
+// - Secrets: values are carried out unwrapped.
 import { resetHostPortClaims } from "../../components/trafficDistributor";
 import { spawn } from "child_process";
 import { createHash } from "crypto";
@@ -39,6 +40,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import type { RecordedResource } from "../mocks";
 import { Engine } from "./engine";
+import { TLS_PROVIDER_INPUTS, tlsProviderState, unwrapSecrets } from "../tlsProvider";
 
 const NETWORK = "docker:index/network:Network";
 const VOLUME = "docker:index/volume:Volume";
@@ -66,6 +68,7 @@ const KNOWN_INPUTS: Record<string, Set<string>> = {
     "command", "hostname", "init", "stopSignal", "stopTimeout", "mustRun",
   ]),
   [COMMAND]: new Set(["create", "update", "delete", "environment", "stdin", "dir", "triggers", "addPreviousOutputInEnv"]),
+  ...TLS_PROVIDER_INPUTS,
 };
 const KNOWN_NESTED: Record<string, Set<string>> = {
   networksAdvanced: new Set(["name", "aliases"]),
@@ -101,10 +104,12 @@ export async function runProgram(stack: string, config: Record<string, string>, 
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
-        registered.push({ type: args.type, name: args.name, inputs: args.inputs, custom: args.custom ?? false });
+        // A value made secret with pulumi.secret() arrives wrapped: carry out its plain value.
+        registered.push({ type: args.type, name: args.name, inputs: unwrapSecrets(args.inputs), custom: args.custom ?? false });
         const state: Record<string, unknown> = { ...args.inputs };
         if (args.type === IMAGE) state.imageId = images[args.inputs.name] ?? `missing:${args.inputs.name}`;
         if (args.type === COMMAND) state.stdout = "";
+        Object.assign(state, tlsProviderState(args.type, args.name, args.inputs));
         // A container's ID changes when it is replaced: derive it from its inputs.
         const id = args.type === CONTAINER ? `mock-${hash([args.name, args.inputs])}` : args.custom ? args.inputs.name ?? args.name : undefined;
         return { id, state };
@@ -253,6 +258,7 @@ export class Deployment {
         return { resource, realId: resource.name, mockId: resource.name, stdout };
       }
     }
+    if (resource.type in TLS_PROVIDER_INPUTS) return { resource, realId: resource.name, mockId: resource.name };
     throw new Error(`driver: resource type ${resource.type} (${resource.name}) is not modelled`);
   }
 
@@ -302,6 +308,7 @@ export class Deployment {
       case IMAGE:
         return;
     }
+    // tls provider resources: nothing on the engine.
   }
 
   private async createContainer(resource: RecordedResource): Promise<string> {

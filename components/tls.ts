@@ -1,0 +1,307 @@
+// HTTPS settings of a distributor: the modes, their defaults and the checks, including the
+// certificate and key a user provides (parsed with node's crypto, never echoed in an error).
+import { createPrivateKey, KeyObject, X509Certificate } from "crypto";
+import type * as pulumi from "@pulumi/pulumi";
+import {
+  checkUnique,
+  describe,
+  isValidHost,
+  parseChoice,
+  parseDnsName,
+  parseInteger,
+  parseList,
+  parsePort,
+  REFUSED_LISTEN_PORTS,
+  SettingsError,
+  Target,
+} from "./settings";
+
+export const TLS_MODES = ["off", "selfSigned", "provided", "acme"] as const;
+/**
+ * - `off`: plain HTTP only.
+ * - `selfSigned`: a CA and a certificate made by the `@pulumi/tls` provider; the CA is an output.
+ * - `provided`: the user's certificate chain and private key (secrets).
+ * - `acme`: an ACME client beside HAProxy issues and renews the certificate (HTTP-01).
+ */
+export type TlsMode = (typeof TLS_MODES)[number];
+
+export const LETS_ENCRYPT_DIRECTORY = "https://acme-v02.api.letsencrypt.org/directory";
+export const LETS_ENCRYPT_STAGING_DIRECTORY = "https://acme-staging-v02.api.letsencrypt.org/directory";
+
+/**
+ * Where the ACME client answers HTTP-01 challenges: loopback of the distributor host (on docker,
+ * the distributor container's network namespace, which the client's container joins).
+ */
+export const ACME_CHALLENGE_SERVER = { host: "127.0.0.1", port: 8402 } as const;
+
+/** Whether the component starts the ACME client beside the distributor (not yet: see README "HTTPS"). */
+export const ACME_CLIENT_DEPLOYED = false;
+
+/** HSTS max-age in seconds: two years, the longest browsers' preload lists ask for. */
+export const MAX_HSTS_SECONDS = 63_072_000;
+
+export const TLS_DEFAULTS = {
+  mode: "off" as TlsMode,
+  /** Per target: an unprivileged port on a developer's machine, HTTPS's port on a public IP. */
+  port: { docker: 8443, aws: 443 } as Record<Target, number>,
+  /** 0: no Strict-Transport-Security header. */
+  hsts: 0,
+  acmeDirectory: LETS_ENCRYPT_DIRECTORY,
+  /** The name of a self-signed certificate on docker, where there is no DNS name. */
+  selfSignedDomains: ["localhost"] as readonly string[],
+};
+
+/** The `tls` argument of the component. */
+export interface TlsArgs {
+  /** `off`, `selfSigned`, `provided` or `acme`. @default "off" */
+  readonly mode?: TlsMode;
+  /** With `provided`: the PEM certificate chain, the server's certificate first (keep it a secret). */
+  readonly certificate?: pulumi.Input<string>;
+  /** With `provided`: the PEM private key of the certificate, unencrypted (keep it a secret). */
+  readonly privateKey?: pulumi.Input<string>;
+  /** Names the certificate is for. @default dns.name and dns.aliases (aws); "localhost" for selfSigned on docker */
+  readonly domains?: readonly string[];
+  /** Port of the HTTPS listener. @default 8443 on docker, 443 on aws */
+  readonly port?: number;
+  /** Strict-Transport-Security max-age in seconds, 0–63072000; 0 sends no header. @default 0 */
+  readonly hsts?: number;
+  /** With `acme`. */
+  readonly acme?: AcmeArgs;
+}
+
+export interface AcmeArgs {
+  /** Contact address for expiry notices from the CA. @default none */
+  readonly email?: string;
+  /** ACME directory URL. @default Let's Encrypt production */
+  readonly directory?: string;
+}
+
+/** Validated HTTPS settings; absent from DistributorSettings when the mode is `off`. */
+export interface TlsSettings {
+  readonly mode: Exclude<TlsMode, "off">;
+  readonly port: number;
+  readonly hsts: number;
+  /** The certificate's names, the first its subject. */
+  readonly domains: readonly string[];
+  /** `provided`: known now (checked), or Outputs checked when they resolve. */
+  readonly certificate?: pulumi.Input<string>;
+  readonly privateKey?: pulumi.Input<string>;
+  readonly acme?: { readonly email?: string; readonly directory: string };
+}
+
+export const TLS_SETTING_PATHS = [
+  "tls.mode",
+  "tls.certificate",
+  "tls.privateKey",
+  "tls.domains",
+  "tls.port",
+  "tls.hsts",
+  "tls.acme.email",
+  "tls.acme.directory",
+] as const;
+export type TlsSettingPath = (typeof TLS_SETTING_PATHS)[number];
+
+/** What validating `tls` needs from the rest of the settings. */
+export interface TlsContext {
+  readonly target: Target;
+  readonly listenPort: number;
+  readonly statsPort: number;
+  /** The full DNS names of the distributor (aws `dns.name` and `dns.aliases`), if any. */
+  readonly dnsNames: readonly string[];
+  readonly labels: Record<TlsSettingPath | "listenPort" | "statsPort" | "dns.name", string>;
+  /** A value known now rather than an Output or a promise. */
+  readonly isPlain: (value: unknown) => boolean;
+}
+
+/** A name a public CA can issue for: a full DNS name, not an address, not a wildcard. */
+function parseCertificateName(label: string, value: unknown): string {
+  const name = parseDnsName(label, value);
+  if (!name.includes(".") && name !== "localhost") {
+    throw new SettingsError(`${label} is ${describe(value)}: must be a full DNS name such as "app.example.com"`);
+  }
+  return name;
+}
+
+/** An ACME directory: an https URL without anything a shell or a file name could take apart. */
+function parseAcmeDirectory(label: string, value: unknown): string {
+  if (typeof value === "string" && /^https:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?(\/[A-Za-z0-9._~\/-]*)?$/.test(value) && isValidHost(new URL(value).hostname)) {
+    return value;
+  }
+  throw new SettingsError(`${label} is ${describe(value)}: must be an https URL of an ACME directory, e.g. "${LETS_ENCRYPT_STAGING_DIRECTORY}"`);
+}
+
+function parseEmail(label: string, value: unknown): string {
+  if (typeof value === "string" && value.length <= 254 && /^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/.test(value)) return value;
+  throw new SettingsError(`${label} is ${describe(value)}: must be an email address such as "ops@example.com"`);
+}
+
+function parseHsts(label: string, value: unknown): number {
+  return parseInteger(label, value, 0, MAX_HSTS_SECONDS);
+}
+
+/** Checks `tls` and fills in its defaults; undefined when HTTPS is off. */
+export function validateTls(tls: TlsArgs | undefined, context: TlsContext): TlsSettings | undefined {
+  const { labels } = context;
+  const mode = parseChoice(labels["tls.mode"], tls?.mode ?? TLS_DEFAULTS.mode, TLS_MODES);
+  const given: Array<[unknown, TlsSettingPath]> = [
+    [tls?.certificate, "tls.certificate"],
+    [tls?.privateKey, "tls.privateKey"],
+    [tls?.domains, "tls.domains"],
+    [tls?.port, "tls.port"],
+    [tls?.hsts, "tls.hsts"],
+    [tls?.acme?.email, "tls.acme.email"],
+    [tls?.acme?.directory, "tls.acme.directory"],
+  ];
+  const onlyFor: Partial<Record<TlsSettingPath, TlsMode[]>> = {
+    "tls.certificate": ["provided"],
+    "tls.privateKey": ["provided"],
+    "tls.acme.email": ["acme"],
+    "tls.acme.directory": ["acme"],
+  };
+  for (const [value, path] of given) {
+    if (value === undefined) continue;
+    const modes = onlyFor[path] ?? ["selfSigned", "provided", "acme"];
+    if (!modes.includes(mode)) {
+      throw new SettingsError(
+        `${labels[path]} is set but ${labels["tls.mode"]} is "${mode}": it applies only to mode ${modes.map((m) => `"${m}"`).join(" or ")}`,
+      );
+    }
+  }
+  if (mode === "off") return undefined;
+
+  const port = parsePort(labels["tls.port"], tls?.port ?? TLS_DEFAULTS.port[context.target]);
+  if (REFUSED_LISTEN_PORTS.includes(port)) {
+    throw new SettingsError(`${labels["tls.port"]} is ${port}: that is the port of ${port === 22 ? "SSH" : "RDP"}; choose another, e.g. 443 or 8443`);
+  }
+  for (const [other, label] of [[context.listenPort, labels.listenPort], [context.statsPort, labels.statsPort]] as const) {
+    if (port === other) throw new SettingsError(`${labels["tls.port"]} and ${label} are both ${port}: they must differ`);
+  }
+  const hsts = parseHsts(labels["tls.hsts"], tls?.hsts ?? TLS_DEFAULTS.hsts);
+
+  let domains: string[];
+  if (tls?.domains !== undefined) {
+    domains = parseList(labels["tls.domains"], tls.domains, 'full DNS names, e.g. ["app.example.com"]', parseCertificateName);
+    if (domains.length === 0) throw new SettingsError(`${labels["tls.domains"]} is empty: list the names the certificate is for, e.g. ["app.example.com"]`);
+    checkUnique(labels["tls.domains"], domains);
+  } else if (context.dnsNames.length > 0) {
+    domains = [...context.dnsNames];
+  } else if (mode === "selfSigned" && context.target === "docker") {
+    domains = [...TLS_DEFAULTS.selfSignedDomains];
+  } else {
+    domains = [];
+  }
+  if (mode === "acme" && domains.length === 0) {
+    throw new SettingsError(
+      `${labels["tls.mode"]} is "acme" but the certificate has no name: set ${labels["tls.domains"]} to the full DNS names clients use` +
+        (context.target === "aws" ? `, or ${labels["dns.name"]} to a full name` : ""),
+    );
+  }
+  if (mode === "acme" && domains.includes("localhost")) {
+    throw new SettingsError(`${labels["tls.domains"]} lists "localhost": an ACME CA issues only for public DNS names`);
+  }
+  if (mode === "selfSigned" && domains.length === 0) {
+    throw new SettingsError(`${labels["tls.mode"]} is "selfSigned" but the certificate has no name: set ${labels["tls.domains"]}`);
+  }
+
+  if (context.target === "aws") {
+    throw new SettingsError(
+      `${labels["tls.mode"]} is "${mode}" but target is "aws": HTTPS on the distributor is available on target "docker"; on aws, terminate TLS in front of the Elastic IP for now`,
+    );
+  }
+  if (mode === "provided") {
+    if (tls?.certificate === undefined || tls.privateKey === undefined) {
+      const missing = tls?.certificate === undefined ? labels["tls.certificate"] : labels["tls.privateKey"];
+      throw new SettingsError(`${labels["tls.mode"]} is "provided" but ${missing} is not set: give the PEM certificate chain and its private key (as secrets)`);
+    }
+    if (context.isPlain(tls.certificate) && context.isPlain(tls.privateKey)) {
+      checkCertificateAndKey(labels, tls.certificate as string, tls.privateKey as string);
+    } else if (context.isPlain(tls.certificate)) {
+      parseCertificateChain(labels["tls.certificate"], tls.certificate);
+    }
+    return { mode, port, hsts, domains, certificate: tls.certificate, privateKey: tls.privateKey };
+  }
+  if (mode === "acme") {
+    const email = tls?.acme?.email === undefined ? undefined : parseEmail(labels["tls.acme.email"], tls.acme.email);
+    const directory = parseAcmeDirectory(labels["tls.acme.directory"], tls?.acme?.directory ?? TLS_DEFAULTS.acmeDirectory);
+    // The listener, the challenge route and the client's install hook exist; the component does
+    // not yet start the client beside the distributor, and a placeholder must not serve forever.
+    if (!ACME_CLIENT_DEPLOYED) {
+      throw new SettingsError(
+        `${labels["tls.mode"]} is "acme", which this release does not deploy (the ACME client beside the distributor is not started yet): ` +
+          `use "provided" with the certificate your ACME client issues, or "selfSigned"`,
+      );
+    }
+    return { mode, port, hsts, domains, acme: { ...(email === undefined ? {} : { email }), directory } };
+  }
+  return { mode, port, hsts, domains };
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----/g;
+const PEM_PRIVATE_KEY = /^-----BEGIN (RSA |EC )?PRIVATE KEY-----\r?\n[A-Za-z0-9+/=\r\n]+-----END \1PRIVATE KEY-----$/;
+
+/** A PEM chain, the server's certificate first, each issued by the next. Errors never quote it. */
+export function parseCertificateChain(label: string, value: unknown, now: Date = new Date()): X509Certificate[] {
+  const allowed = 'it must be PEM: one or more "-----BEGIN CERTIFICATE-----" blocks, the server\'s certificate first';
+  if (typeof value !== "string") throw new SettingsError(`${label} is ${value === null ? "null" : typeof value}: ${allowed}`);
+  const blocks = value.match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0 || value.replace(PEM_CERTIFICATE, "").trim() !== "") {
+    throw new SettingsError(`${label} is not a PEM certificate (value hidden): ${allowed}, nothing else`);
+  }
+  const chain = blocks.map((block, i) => {
+    try {
+      return new X509Certificate(block);
+    } catch {
+      throw new SettingsError(`${label} has a malformed certificate in block ${i + 1} (value hidden): ${allowed}`);
+    }
+  });
+  chain.forEach((certificate, i) => {
+    const validTo = new Date(certificate.validTo);
+    const validFrom = new Date(certificate.validFrom);
+    const which = i === 0 ? "its server certificate" : `certificate ${i + 1} of its chain`;
+    if (validTo.getTime() <= now.getTime()) {
+      throw new SettingsError(`${label}: ${which} expired on ${validTo.toISOString()}: give a certificate that is valid now`);
+    }
+    if (validFrom.getTime() > now.getTime()) {
+      throw new SettingsError(`${label}: ${which} is not valid before ${validFrom.toISOString()}: give a certificate that is valid now`);
+    }
+    if (i > 0 && !chain[i - 1].checkIssued(certificate)) {
+      throw new SettingsError(`${label}: certificate ${i + 1} did not issue certificate ${i}: list the chain in order, the server's certificate first`);
+    }
+  });
+  return chain;
+}
+
+/** An unencrypted PEM private key. Errors never quote it. */
+export function parsePrivateKey(label: string, value: unknown): KeyObject {
+  const allowed = 'it must be one unencrypted PEM private key ("-----BEGIN PRIVATE KEY-----", RSA or EC)';
+  if (typeof value !== "string" || !PEM_PRIVATE_KEY.test(value.trim())) {
+    throw new SettingsError(`${label} is not a PEM private key (value hidden): ${allowed}`);
+  }
+  try {
+    return createPrivateKey({ key: value, format: "pem" });
+  } catch {
+    throw new SettingsError(`${label} is a malformed private key (value hidden): ${allowed}`);
+  }
+}
+
+/** The certificate chain and the key of its server certificate, both valid now. */
+export function checkCertificateAndKey(
+  labels: Record<"tls.certificate" | "tls.privateKey", string>,
+  certificate: unknown,
+  privateKey: unknown,
+  now: Date = new Date(),
+): void {
+  const chain = parseCertificateChain(labels["tls.certificate"], certificate, now);
+  const key = parsePrivateKey(labels["tls.privateKey"], privateKey);
+  if (!chain[0].checkPrivateKey(key)) {
+    throw new SettingsError(
+      `${labels["tls.privateKey"]} does not match ${labels["tls.certificate"]} (values hidden): give the private key of the certificate's public key`,
+    );
+  }
+}
+
+/** The file HAProxy loads: the chain, then the key; one file per certificate in its directory. */
+export function certificateFile(certificate: string, privateKey: string): string {
+  const end = (text: string) => (text.endsWith("\n") ? text : `${text}\n`);
+  return `${end(certificate.trim())}${end(privateKey.trim())}`;
+}
