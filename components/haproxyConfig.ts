@@ -424,14 +424,11 @@ export function holdTemplate(input: HaproxyConfigInput, placement: HaproxyPlacem
   const lines = (text: string) => text.replace(/\n$/, "").split("\n");
   const tag = (prefix: string) => (line: string) => (line ? `${prefix} ${line}` : prefix);
   const isServer = (line: string) => line.trimStart().startsWith("server ");
-  /** Server lines replaced by one placeholder per color. */
-  const withPlaceholders = (text: string, layout: "one" | "two", suffix: string) =>
-    lines(text).flatMap((line, i, all) => {
-      if (!isServer(line)) return [tag(`${HOLD_PREFIX}:${layout}`)(line)];
-      if (isServer(all[i - 1])) return [];
-      return COLORS.filter((color) => line.trimStart().startsWith(`server ${serverName(color, 0, input.servers[color][0])} `)).map(
-        (color) => `${HOLD_PREFIX}:${layout}:servers ${color} ${suffix}`,
-      );
+  /** A color hop whose server lines are one placeholder. */
+  const hopTemplate = (color: Color) =>
+    lines(colorHop(input, placement, color, check)).flatMap((line, i, all) => {
+      if (!isServer(line)) return [tag(`${HOLD_PREFIX}:two`)(line)];
+      return isServer(all[i - 1]) ? [] : [`${HOLD_PREFIX}:two:servers ${color} ${REPLICA_CHECK}`];
     });
 
   // One level: the failover form (every weight 1) less `option allbackups`, which only failover keeps.
@@ -464,9 +461,9 @@ export function holdTemplate(input: HaproxyConfigInput, placement: HaproxyPlacem
     ...common.map(tag(`${HOLD_PREFIX}:two`)),
     ...tagged,
     `${HOLD_PREFIX}:two`,
-    ...COLORS.flatMap((color) => [...withPlaceholders(colorHop(input, placement, color, check), "two", REPLICA_CHECK), `${HOLD_PREFIX}:two`]),
+    ...COLORS.flatMap((color) => [...hopTemplate(color), `${HOLD_PREFIX}:two`]),
   ];
-  return ["# The hold config's routing part: the release gate loads these servers with the running split first.", ...oneLevel, ...twoLevel, ""].join("\n");
+  return ["# Routing of the hold config: the release gate loads these servers with the running split first.", ...oneLevel, ...twoLevel, ""].join("\n");
 }
 
 /**

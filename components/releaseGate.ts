@@ -7,7 +7,7 @@
 // servers in the two-level layout with the running split), waits until enough of the receiving
 // color's servers pass the distributor's own checks, then shifts; with a bake, it then watches
 // the receiving color's errors and puts the previous config back above the threshold.
-import { Color, COLORS, describe, formatDuration, GateSettings, MinHealthy, parseDuration, RoutingMode, SettingsError, Weights } from "./settings";
+import { Color, COLORS, describe, GateSettings, MinHealthy, parseDuration, RoutingMode, SettingsError, Weights } from "./settings";
 
 /** Bounds of the gate settings; the delivery timeouts of both targets are derived from them. */
 export const GATE_LIMITS = {
@@ -42,11 +42,11 @@ export function parseMinHealthy(label: string, value: unknown): MinHealthy {
   throw new SettingsError(`${label} is ${describe(value)}: ${allowed}`);
 }
 
-/** A percentage from 0 to 100 with at most two decimals, as hundredths of a percent. */
+/** A percentage from 0 to 100 with at most two decimals ("5", 0.5, "5%"), as hundredths of a percent. */
 export function parseErrorRate(label: string, value: unknown): number {
   const allowed = "must be a percentage from 0 to 100 with at most two decimals, e.g. 5 or 0.5";
   const text = typeof value === "number" && Number.isFinite(value) ? String(value) : value;
-  const match = typeof text === "string" ? /^(\d{1,3})(?:\.(\d{1,2}))?$/.exec(text) : null;
+  const match = typeof text === "string" ? /^(\d{1,3})(?:\.(\d{1,2}))?%?$/.exec(text) : null;
   if (!match) throw new SettingsError(`${label} is ${describe(value)}: ${allowed}`);
   const basisPoints = Number(match[1]) * 100 + Number((match[2] ?? "").padEnd(2, "0"));
   if (basisPoints > 10_000) throw new SettingsError(`${label} is ${describe(value)}: ${allowed}`);
@@ -118,14 +118,14 @@ export function releaseHeader(shares: Weights, routing: RoutingMode, servers: Re
 /** Prefix of the hold template's lines: every variant, one routing variant, or a color's servers. */
 export const HOLD_PREFIX = "# hold";
 
-/**
- * Seconds a delivery may run on the distributor: the lock, the reloads, the gate and the
- * bake at their longest, and a margin. The delivery resources of both targets wait this long.
- */
-export const DELIVERY_RUN_SECONDS = 120 + 120 + (GATE_LIMITS.timeout.max + GATE_LIMITS.bake.max) / 1000 + 300;
+/** The longest a gate and a bake can take together, in seconds: what every delivery timeout allows on top. */
+export const GATE_MAX_SECONDS = (GATE_LIMITS.timeout.max + GATE_LIMITS.bake.max) / 1000;
 
-/** A short description for logs and docs: "2m, all servers, bake 60s, 5%". */
-export function describeGate(gate: GateSettings): string {
-  const bake = gate.bake === 0 ? "no bake" : `bake ${formatDuration(gate.bake)}`;
-  return `${formatDuration(gate.timeout)}, ${formatMinHealthy(gate.minHealthy)} healthy, ${bake}, ${gate.maxErrorRateBasisPoints / 100}%`;
+/**
+ * Seconds one delivery to a running distributor may take with these settings: the delivery
+ * lock (120 s), the reloads of the hold, the new and perhaps the previous config (40 s at most
+ * each), the gate and the bake, and a margin.
+ */
+export function deliverySeconds(gate: GateSettings): number {
+  return 120 + 3 * 40 + Math.ceil((gate.timeout + gate.bake) / 1000) + 120;
 }

@@ -384,7 +384,7 @@ if [ -n "$receiving" ]; then
         }
       }
       FNR == NR { if (index($0, "# hold:") == 1) tpl[++n] = $0; next }
-      index($0, "# hold:") == 1 || index($0, "# end of traffic-distributor config") == 1 || index($0, "# The hold config") == 1 { next }
+      index($0, "# hold:") == 1 || index($0, "# end of traffic-distributor config") == 1 || index($0, "# Routing of the hold config") == 1 { next }
       index($0, "# routing ") == 1 { print "# Hold config of the release gate: the new servers with the running split."; next }
       index($0, "# traffic-distributor split: ") == 1 { print "# traffic-distributor split: " running; next }
       /^# traffic-distributor servers (blue|green) in [a-z]+: / {

@@ -4,6 +4,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
 import { CONTAINER_CONFIG_PATH, CONTAINER_PLACEMENT, renderBootstrapConfig } from "../haproxyConfig";
+import { DEFAULT_GATE, deliverySeconds } from "../releaseGate";
+import { GateSettings } from "../settings";
 import { LOG_ROTATION, NO_NEW_PRIVILEGES } from "./containerPolicy";
 
 /** The script that validates and reloads a config inside the running container. */
@@ -22,6 +24,8 @@ export interface DistributorArgs {
   readonly statsPort: number;
   /** Memory limit of the container in MiB; changes in place. @default no limit */
   readonly memoryMb?: number;
+  /** The release gate the delivery applies: the delivery's timeout allows for it. @default DEFAULT_GATE */
+  readonly gate?: GateSettings;
 }
 
 /**
@@ -69,6 +73,7 @@ export class Distributor extends pulumi.ComponentResource {
       { parent: this, deleteBeforeReplace: true },
     );
 
+    const deliveryTimeout = `${deliverySeconds(args.gate ?? DEFAULT_GATE)}s`;
     this.configDelivery = new command.local.Command(
       `${name}-config`,
       {
@@ -77,7 +82,8 @@ export class Distributor extends pulumi.ComponentResource {
         environment: { CONTAINER: this.container.id, CONFIG_PATH: CONTAINER_CONFIG_PATH },
         stdin: args.config,
       },
-      { parent: this, dependsOn: [this.container] },
+      // A gated step waits for the checks and the bake before it ends.
+      { parent: this, dependsOn: [this.container], customTimeouts: { create: deliveryTimeout, update: deliveryTimeout } },
     );
 
     this.containerName = this.container.name;
