@@ -6,7 +6,19 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import { HaproxyConfigInput, renderHaproxyConfig } from "../components/haproxyConfig";
-import { DEFAULT_GATE, parseBake, parseErrorRate, parseGateTimeout, parseMinHealthy } from "../components/releaseGate";
+import { DELIVERY_TIMEOUT_SECONDS, renderDeliveryDocument } from "../components/aws/configDocument";
+import {
+  DEFAULT_GATE,
+  deliverySeconds,
+  GATE_MAX_SECONDS,
+  parseBake,
+  parseErrorRate,
+  parseGateTimeout,
+  parseMinHealthy,
+  receivingColors,
+  requiredHealthy,
+  splitShares,
+} from "../components/releaseGate";
 import { Color, GateSettings, ServerAddress, Weights } from "../components/settings";
 import { App, startApp, stopApps } from "./appRig";
 import { deliverConfig, DeliveryResult, Haproxy, loopbackPlacement, request, sleep, startDelivery, startHaproxy, startLoad, stopAll } from "./harness";
@@ -46,6 +58,54 @@ async function answers(url: string, count: number): Promise<Record<string, numbe
   }
   return seen;
 }
+
+describe("release gate: pure parts", () => {
+  it("names the receiving color by comparing shares, not weights", () => {
+    const cases: Array<[Weights, Weights, Color[]]> = [
+      [{ blue: 100, green: 0 }, { blue: 0, green: 100 }, ["green"]],
+      [{ blue: 50, green: 50 }, { blue: 100, green: 100 }, []], // the same shares
+      [{ blue: 1, green: 3 }, { blue: 25, green: 75 }, []],
+      [{ blue: 1, green: 3 }, { blue: 26, green: 74 }, ["blue"]],
+      [{ blue: 256, green: 1 }, { blue: 255, green: 1 }, ["green"]],
+      [{ blue: 0, green: 1 }, { blue: 0, green: 256 }, []],
+    ];
+    for (const [running, next, receiving] of cases) assert.deepStrictEqual(receivingColors(running, next), receiving, JSON.stringify([running, next]));
+    // Failover: the primary has the whole share.
+    assert.deepStrictEqual(splitShares("failover", { blue: 10, green: 90 }, "blue"), { blue: 1, green: 0 });
+    assert.deepStrictEqual(receivingColors(splitShares("failover", { blue: 10, green: 90 }, "blue"), { blue: 10, green: 90 }), ["green"]);
+  });
+
+  it("reads minHealthy as a count (at most all) or a percentage rounded up, at least one", () => {
+    const cases: Array<[string, number, number]> = [["2", 3, 2], ["5", 3, 3], ["100%", 3, 3], ["50%", 3, 2], ["34%", 3, 2], ["33%", 3, 1], ["1%", 20, 1], ["100%", 1, 1]];
+    for (const [text, servers, required] of cases) assert.strictEqual(requiredHealthy(parseMinHealthy("gate.minHealthy", text), servers), required, `${text} of ${servers}`);
+    assert.deepStrictEqual(parseMinHealthy("gate.minHealthy", 2), { count: 2 });
+  });
+
+  it("reads maxErrorRate in hundredths of a percent", () => {
+    const cases: Array<[unknown, number]> = [[5, 500], ["5", 500], ["0.5", 50], [0.25, 25], ["100", 10000], ["0", 0], ["12.3%", 1230]];
+    for (const [value, basisPoints] of cases) assert.strictEqual(parseErrorRate("gate.maxErrorRate", value), basisPoints, String(value));
+  });
+
+  it("writes the header from validated values, and every delivery timeout allows the longest gate and bake", () => {
+    const config = renderHaproxyConfig({
+      weights: { blue: 30, green: 70 },
+      routing: "round-robin",
+      servers: { blue: [{ host: "app-blue.internal", port: 8080 }], green: [{ host: "::1", port: 80 }, { host: "10.0.0.7", port: 80 }] },
+      gate: gate({ timeout: "90s", minHealthy: "50%", bake: "1m", maxErrorRate: "2.5" }),
+    });
+    assert.deepStrictEqual(config.split("\n").filter((line) => line.startsWith("# traffic-distributor ")), [
+      "# traffic-distributor split: round-robin blue 30 green 70",
+      "# traffic-distributor servers blue in app: app-blue.internal:8080=app-blue.internal:8080",
+      "# traffic-distributor servers green in app: green_0=[::1]:80 10.0.0.7=10.0.0.7:80",
+      "# traffic-distributor gate: timeout 90000 minHealthy 50% bake 60000 maxErrorRate 250",
+    ]);
+    const longest = gate({ timeout: "15m", bake: "30m" });
+    assert.strictEqual(GATE_MAX_SECONDS, 2700);
+    assert.ok(DELIVERY_TIMEOUT_SECONDS >= 900 + GATE_MAX_SECONDS);
+    assert.ok(deliverySeconds(longest) >= 120 + GATE_MAX_SECONDS, `${deliverySeconds(longest)}`);
+    assert.ok(JSON.parse(renderDeliveryDocument()).mainSteps[0].inputs.timeoutSeconds >= 900 + GATE_MAX_SECONDS);
+  });
+});
 
 describe("release gate and bake (real HAProxy)", function () {
   this.timeout(120_000);
