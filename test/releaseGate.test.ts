@@ -280,6 +280,26 @@ describe("release gate and bake (real HAProxy)", function () {
       assert.ok(errors > 0 && load.counts.non2xx > 0);
     });
 
+    it("puts the previous config back when the delivery is interrupted during the bake (pulumi up cancelled)", async () => {
+      const blue = [await startApp("blue", "0")];
+      const green = [await startApp("green", "0")];
+      const fleet = { blue: servers(blue), green: servers(green) };
+      const { haproxy, render } = await distributorFor({ servers: fleet });
+      const running = onDisk(haproxy);
+      const target = render({ weights: { blue: 0, green: 100 }, servers: fleet, gate: gate({ bake: "60s" }) });
+      const delivery = startDelivery(haproxy, target);
+      for (let waited = 0; onDisk(haproxy) !== target && waited < 30_000; waited += 50) await sleep(50);
+      assert.strictEqual(onDisk(haproxy), target, "the new config was not installed");
+      await sleep(1000);
+      process.kill(delivery.process.pid!, "SIGTERM");
+      const result = await delivery.result;
+      assert.strictEqual(result.status, 1, show(result));
+      assert.match(result.stderr, /interrupted during the release gate or the bake; putting the previous config back/);
+      assert.strictEqual(onDisk(haproxy), running);
+      await sleep(500);
+      assert.deepStrictEqual(await answers(haproxy.url, 10), { "blue 200": 10 });
+    });
+
     it("passes with a healthy color and reports its figures", async () => {
       const blue = [await startApp("blue", "0")];
       const green = [await startApp("green", "0")];

@@ -149,7 +149,17 @@ forget_previous() {
   if [ -n "${previous:-}" ]; then in_container rm -f "$previous" >/dev/null 2>&1 || true; fi
 }
 trap 'forget_previous; release' EXIT
-trap 'exit 1' HUP INT TERM
+# Interrupted (pulumi up cancelled) while the hold or the new config is on probation: put the
+# previous config back, so that what serves is what Pulumi's state records.
+# shellcheck disable=SC2317 # run by the traps
+interrupted() {
+  if [ -n "${on_probation:-}" ]; then
+    say "interrupted during the release gate or the bake; putting the previous config back"
+    restore_previous
+  fi
+  exit 1
+}
+trap interrupted HUP INT TERM
 
 # The lock holder runs in the container until its stdin (fd 8 here) closes: when this script
 # ends, however it ends, the holder exits and the kernel drops the lock.
@@ -174,7 +184,7 @@ fi
 # shellcheck disable=SC2016
 prepared=$(in_container sh -c '
   set -e
-  rm -f "$1".new.*
+  rm -f "$1".new.* "$1.previous"
   next=$(mktemp "$1.new.XXXXXX")
   cp -p "$1" "$next" || chmod 644 "$next"
   echo "$next"
@@ -290,6 +300,7 @@ restore_previous() {
 
 receiving=''
 held=''
+on_probation=''
 previous=''
 running_header=$(read_header "$CONFIG_PATH")
 target_header=$(read_header "$next")
@@ -410,7 +421,7 @@ if [ -n "$receiving" ]; then
       say "the new config was not installed"
       exit 1
     fi
-    held=yes
+    held=yes on_probation=yes
     echo "traffic-distributor: $CONTAINER loaded $receiving's new servers with the running split ($reloaded)"
     gate_servers=$(read_header "$CONFIG_PATH")
     gate_servers=$(header_value "$gate_servers" "servers $receiving ")
@@ -429,6 +440,7 @@ if [ -n "$receiving" ]; then
     waited=$(($(date +%s) - gate_started))
     if [ "${up:-0}" -ge "$required" ]; then
       echo "traffic-distributor: gate passed: $up of $listed $receiving servers UP (need $required) after ${waited}s"
+      on_probation=''
       break
     fi
     if [ $((waited * 1000)) -ge "$gate_timeout_ms" ]; then
@@ -461,6 +473,7 @@ if reload_or_roll_back "the new config"; then
     # failed responses) on the new worker, whose counters start at the reload. Fewer than 20
     # requests are judged only when the bake ends.
     ids=$(server_ids "$target_servers")
+    on_probation=yes
     bake_started=$(date +%s)
     while :; do
       # shellcheck disable=SC2046 # the counters line is numbers only
@@ -479,6 +492,7 @@ if reload_or_roll_back "the new config"; then
       if [ $((waited * 1000)) -ge "$bake_ms" ]; then break; fi
       sleep 0.5
     done
+    on_probation=''
     echo "traffic-distributor: bake passed: $figures over ${waited}s"
   fi
   exit 0
