@@ -9,7 +9,9 @@ import { newStack, sample, Stack } from "./stacks";
 
 const CONTAINER = "docker:index/container:Container";
 
-describe("the health gate on a real Docker engine", () => {
+describe("the health gate on a real Docker engine", function () {
+  // Three steps that create containers, on an engine other tests share.
+  this.timeout(900_000);
   let stack: Stack | undefined;
   after(async () => {
     await stack?.deployment.destroy().catch(() => undefined);
@@ -46,7 +48,9 @@ describe("the health gate on a real Docker engine", () => {
     console.log(`      refused after ${refusedAfter} ms (gate.timeout 10s, new containers included); ${load.counts.ok} requests meanwhile, 0 failed`);
 
     // The next step, onto an image whose checks pass, goes through the gate.
+    const next = Date.now();
     await stack.step({ "green.image": "td-demo:green-v2" });
+    console.log(`      the next step onto a healthy image took ${Date.now() - next} ms`);
     assert.match(stack.deployment.stdout("tdgate-distributor-config"), /gate passed: 2 of 2 green servers UP/);
     await sleep(1000);
     assert.deepStrictEqual(await sample(stack.url, 20), { "green v2": 20 });
