@@ -260,8 +260,9 @@ runtime() {
     '$s=IO::Socket::UNIX->new(Peer=>shift) or die "$!\n"; print $s "@ARGV\n"; print while <$s>' "$socket" "$@"
 }
 
-# `show stat` for the servers named (backend/server ...): first "<up> <listed>", then one line
-# per server. UP means UP (or DRAIN: up at weight 0) with a passed check since the last reload.
+# `show stat` for the servers named (backend/server ...): first one line of counts (UP, listed,
+# requests, 5xx, connection errors, response errors, errors), then one line per server. UP
+# means UP (or DRAIN: up at weight 0) with a check passed since the last reload (not INI).
 # shellcheck disable=SC2016
 STAT_AWK='
   function field(name) { return $(col[name]) }
