@@ -5,6 +5,8 @@
 // answers with errors is taken back out and the step fails with the figures.
 import * as assert from "assert";
 import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { HaproxyConfigInput, renderHaproxyConfig } from "../components/haproxyConfig";
 import { DELIVERY_TIMEOUT_SECONDS, renderDeliveryDocument } from "../components/aws/configDocument";
 import {
@@ -304,6 +306,34 @@ describe("release gate and bake (real HAProxy)", function () {
       assert.strictEqual(onDisk(haproxy), running);
       await sleep(500);
       assert.deepStrictEqual(await answers(haproxy.url, 10), { "blue 200": 10 });
+    });
+
+    it("puts the previous config back when interrupted between the swap and a confirmed reload, without a bake", async () => {
+      const blue = [await startApp("blue", "0")];
+      const green = [await startApp("green", "0")];
+      const fleet = { blue: servers(blue), green: servers(green) };
+      const { haproxy, render } = await distributorFor({ servers: fleet });
+      const running = onDisk(haproxy);
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "td-pause-"));
+      const marker = path.join(dir, "paused");
+      try {
+        // The stand-in docker stops after the signal that reloads the new config.
+        const delivery = startDelivery(haproxy, render({ weights: { blue: 0, green: 100 }, servers: fleet }), {
+          env: { FAKE_DOCKER_PAUSE: "after ^kill", FAKE_DOCKER_PAUSED: marker },
+        });
+        for (let waited = 0; !fs.existsSync(marker) && waited < 30_000; waited += 50) await sleep(50);
+        assert.ok(fs.existsSync(marker), "the delivery did not reach the reload");
+        process.kill(delivery.process.pid!, "SIGTERM");
+        fs.rmSync(marker);
+        const result = await delivery.result;
+        assert.strictEqual(result.status, 1, show(result));
+        assert.match(result.stderr, /interrupted during the release gate or the bake; putting the previous config back/);
+        assert.strictEqual(onDisk(haproxy), running);
+        await sleep(500);
+        assert.deepStrictEqual(await answers(haproxy.url, 10), { "blue 200": 10 });
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it("passes with a healthy color and reports its figures", async () => {

@@ -453,9 +453,11 @@ if [ -n "$receiving" ]; then
     fi
     sleep 0.5
   done
-  # From here the config to put back on any failure is the one that served before the hold.
+  # From here the config to put back on any failure is the one that served before the hold,
+  # also when the delivery is interrupted before the new config is confirmed and baked.
   # shellcheck disable=SC2016
   in_container sh -c 'set -e; cp -p "$2" "$1.new"; mv "$1.new" "$1"' sh "$rollback" "$previous"
+  on_probation=yes
 fi
 
 # Swap. The rollback copy is the config that serves now; one left by a delivery killed before
@@ -469,12 +471,12 @@ in_container sh -c '
 
 if reload_or_roll_back "the new config"; then
   echo "traffic-distributor: $CONTAINER reloaded ($reloaded)"
+  if [ -z "$receiving" ] || [ "$bake_ms" -eq 0 ]; then on_probation=''; fi
   if [ -n "$receiving" ] && [ "$bake_ms" -gt 0 ]; then
     # The bake: the receiving color's requests and errors (5xx answers, failed connections,
     # failed responses) on the new worker, whose counters start at the reload. Fewer than 20
     # requests are judged only when the bake ends.
     ids=$(server_ids "$target_servers")
-    on_probation=yes
     bake_started=$(date +%s)
     while :; do
       # shellcheck disable=SC2046 # the counters line is numbers only
@@ -498,5 +500,6 @@ if reload_or_roll_back "the new config"; then
   fi
   exit 0
 fi
+on_probation=''
 say "the new config was not installed"
 exit 1
