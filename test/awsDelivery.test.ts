@@ -53,7 +53,7 @@ async function cleanUp(): Promise<void> {
 }
 
 describe("SSM delivery document, run for real against HAProxy", function () {
-  this.timeout(90_000);
+  this.timeout(180_000);
   let backends: Fleet;
 
   beforeEach(async () => {
@@ -84,7 +84,8 @@ describe("SSM delivery document, run for real against HAProxy", function () {
       FAKE_PARAMETER_VERSION: storedVersion,
       FAKE_PARAMETER_FILE: parameterFile,
     });
-    return runScript([scriptPath], env, "").result;
+    // A reload that fails is retried and undone (20 s and more on a busy machine), after the gate's reads.
+    return runScript([scriptPath], env, "", { timeoutMs: 150_000 }).result;
   }
 
   /** Files the delivery leaves beside the config: a delivery's own copy or an unconfirmed swap. */
