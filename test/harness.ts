@@ -230,7 +230,7 @@ export function runScript(
       } catch {
         /* already gone */
       }
-    }, options.timeoutMs ?? 60_000);
+    }, options.timeoutMs ?? 120_000);
     child.once("error", reject);
     const done = () => {
       clearTimeout(timer);
