@@ -425,6 +425,7 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
 
 /** Milliseconds as HAProxy reads a duration, in the largest unit that divides it exactly. */
 export function formatDuration(ms: number): string {
+  if (ms === 0) return "0s";
   for (const [unit, size] of [["h", 3_600_000], ["m", 60_000], ["s", 1000]] as const) {
     if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
   }

@@ -9,7 +9,9 @@ import * as os from "os";
 import * as path from "path";
 import { HaproxyConfigInput, renderHaproxyConfig } from "../components/haproxyConfig";
 import { DELIVERY_TIMEOUT_SECONDS, renderDeliveryDocument } from "../components/aws/configDocument";
+import { DELIVER_CONFIG_SCRIPT } from "../components/docker/distributor";
 import {
+  BAKE_MIN_REQUESTS,
   DEFAULT_GATE,
   deliverySeconds,
   GATE_MAX_SECONDS,
@@ -106,6 +108,8 @@ describe("release gate: pure parts", () => {
     assert.ok(DELIVERY_TIMEOUT_SECONDS >= 900 + GATE_MAX_SECONDS);
     assert.ok(deliverySeconds(longest) >= 120 + GATE_MAX_SECONDS, `${deliverySeconds(longest)}`);
     assert.ok(JSON.parse(renderDeliveryDocument()).mainSteps[0].inputs.timeoutSeconds >= 900 + GATE_MAX_SECONDS);
+    // The delivery judges a bake on this many requests before its end, as documented.
+    assert.match(DELIVER_CONFIG_SCRIPT, new RegExp(`\\[ "\\$requests" -ge ${BAKE_MIN_REQUESTS} \\]`));
   });
 });
 
