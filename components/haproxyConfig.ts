@@ -12,12 +12,14 @@
 // One level costs one HTTP pass, one set of health checks and one log line per request; the
 // second level nearly doubles the proxy's CPU per request (`npm run bench`: 70 µs against 38).
 import { sealConfig } from "./configSeal";
+import { DEFAULT_GATE, HeaderServers, HOLD_PREFIX, releaseHeader, splitShares } from "./releaseGate";
 import {
   Color,
   COLORS,
   DEFAULTS,
   formatDuration,
   formatServer,
+  GateSettings,
   HealthCheckSettings,
   parseDuration,
   RoutingMode,
@@ -44,6 +46,8 @@ export interface HaproxyConfigInput {
   readonly statsPassword?: string;
   /** HTTPS beside plain HTTP, which then redirects to it. @default none */
   readonly tls?: TlsListenerInput;
+  /** The release gate the delivery applies to this config. @default DEFAULT_GATE */
+  readonly gate?: GateSettings;
 }
 
 /** The documented defaults, in milliseconds: what a config gets for the settings not given. */
@@ -165,6 +169,9 @@ export function colorStateServers(input: HaproxyConfigInput, color: Color): Arra
 /** The backend of the one-level layout. */
 export const APP_BACKEND = "app";
 
+/** A one-level replica that refuses or resets a connection is out at once. */
+const MARK_DOWN_ON_ERROR = "observe layer4 error-limit 1 on-error mark-down";
+
 const L7_RETRY_ONLY_IDEMPOTENT = "http-request disable-l7-retry unless METH_GET || METH_HEAD";
 
 function summary(input: HaproxyConfigInput): string {
@@ -240,8 +247,11 @@ function replicaCheck(check: HealthCheckSettings): string[] {
   ];
 }
 
+/** How every replica is checked and resolved; ends each replica's server line. */
+const REPLICA_CHECK = "check resolvers system init-addr last,libc,none";
+
 function replicaServer(color: Color, index: number, server: ServerAddress, extra: string[] = []): string {
-  return [`server ${serverName(color, index, server)} ${formatServer(server)}`, ...extra, "check resolvers system init-addr last,libc,none"].join(" ");
+  return [`server ${serverName(color, index, server)} ${formatServer(server)}`, ...extra, REPLICA_CHECK].join(" ");
 }
 
 /**
@@ -270,22 +280,22 @@ export function appBackend(input: HaproxyConfigInput, check: HealthCheckSettings
         replicaServer(color, i, server, [
           `weight ${weights[color]}`,
           ...(failover && color !== input.failoverPrimary ? ["backup"] : []),
-          "observe layer4 error-limit 1 on-error mark-down",
+          MARK_DOWN_ON_ERROR,
         ]),
       ),
     ),
   ]);
 }
 
-/** Weight and role of each color's server in the `colors` backend. */
-function colorServerLine(input: HaproxyConfigInput, placement: HaproxyPlacement, color: Color): string {
+/** Weight and role of each color's server in the `colors` backend; `weightText` stands for the weight. */
+function colorServerLine(input: HaproxyConfigInput, placement: HaproxyPlacement, color: Color, weightText?: string): string {
   const parts = [`server ${color} ${socketName(placement, color)}`];
   if (input.routing === "failover") {
     // Weights do not split traffic here: the primary takes all, the other only while it is down.
     parts.push("weight 1");
     if (color !== input.failoverPrimary) parts.push("backup");
   } else {
-    parts.push(`weight ${input.weights[color]}`);
+    parts.push(`weight ${weightText ?? input.weights[color]}`);
   }
   // Answered by HAProxy itself, never flaky: one check decides, and it runs often.
   parts.push("check inter 200ms fall 1 rise 1");
@@ -294,7 +304,12 @@ function colorServerLine(input: HaproxyConfigInput, placement: HaproxyPlacement,
 }
 
 /** The two-level layout's first hop: one server per color. */
-export function colorsBackend(input: HaproxyConfigInput, placement: HaproxyPlacement, timeouts: Timeouts): string {
+export function colorsBackend(
+  input: HaproxyConfigInput,
+  placement: HaproxyPlacement,
+  timeouts: Timeouts,
+  weightText?: Record<Color, string>,
+): string {
   // The color hop waits for the replica hop: its connection retries, then one response.
   const colorServerTimeout = timeouts.server + 3 * timeouts.connect + 1000;
   return section("backend colors", [
@@ -311,7 +326,7 @@ export function colorsBackend(input: HaproxyConfigInput, placement: HaproxyPlace
     "retry-on conn-failure empty-response 502 503",
     L7_RETRY_ONLY_IDEMPOTENT,
     ...(input.routing === "sticky" ? [`cookie ${STICKY_COOKIE} insert indirect nocache httponly`] : []),
-    ...COLORS.map((color) => colorServerLine(input, placement, color)),
+    ...COLORS.map((color) => colorServerLine(input, placement, color, weightText?.[color])),
   ]);
 }
 
@@ -367,6 +382,7 @@ export function renderHaproxyConfig(
     "# Rendered by traffic-distributor; `pulumi up` replaces this file, do not edit it by hand.",
     summary(input),
     ...(input.tls?.certificateFingerprint ? [`# certificate sha256 ${input.tls.certificateFingerprint}`] : []),
+    ...releaseHeaderOf(input),
     "",
     globalSection(placement, timeouts, input.tls !== undefined),
     resolversSection(),
@@ -377,8 +393,88 @@ export function renderHaproxyConfig(
       : [colorsBackend(input, placement, timeouts), ...COLORS.map((color) => colorHop(input, placement, color, check))]),
     ...(input.tls?.acmeChallenge ? [section(`backend ${ACME_BACKEND}`, acmeBackendLines(input.tls.acmeChallenge))] : []),
     ...(placement.statsPort !== undefined ? [statsFrontend(placement, placement.statsPort, input.statsPassword)] : []),
+    holdTemplate(input, placement, check, timeouts),
   ];
   return sealConfig(parts.join("\n"));
+}
+
+/** Each color's servers as the release header lists them, in this config's layout. */
+function headerServers(input: HaproxyConfigInput, layout: Layout): Record<Color, HeaderServers> {
+  const servers = {} as Record<Color, HeaderServers>;
+  for (const color of COLORS) {
+    servers[color] = {
+      backend: layout === "two-level" ? color : APP_BACKEND,
+      entries: input.servers[color].map((server, i) => ({ name: serverName(color, i, server), address: formatServer(server) })),
+    };
+  }
+  return servers;
+}
+
+/** The split, the servers and the gate, for the delivery; see releaseGate.ts. */
+function releaseHeaderOf(input: HaproxyConfigInput): string[] {
+  const shares = splitShares(input.routing, input.weights, input.failoverPrimary);
+  return releaseHeader(shares, input.routing, headerServers(input, layoutOf(input)), input.gate ?? DEFAULT_GATE);
+}
+
+/**
+ * The routing part of the hold config, as comment lines: this config's servers in either
+ * layout, for any running split. The delivery keeps every other section of this config and
+ * puts these lines in place of `frontend public` and the backends behind it. It takes the one
+ * level when it expresses the running split with these servers (as `layoutOf` does: round-robin
+ * within 256 weight steps, or failover), so that no request of the hold's last worker needs an
+ * internal socket the next config no longer has; else the two levels. Lines:
+ * - `# hold:<layout> <line>`: that layout ("one" or "two");
+ * - `# hold:<layout>:<variant> <line>`: only for the running routing ("failover" for the one
+ *   level, "round-robin" or "sticky" for the two); `{blue}` and `{green}` stand for the
+ *   running weights (digits);
+ * - `# hold:<layout>:servers <color> <suffix>`: a server line per server of the color in the
+ *   header (`server <name> <address> <suffix>`; the one level adds the weight and `backup`
+ *   first), so the servers are not listed twice.
+ */
+export function holdTemplate(input: HaproxyConfigInput, placement: HaproxyPlacement, check: HealthCheckSettings, timeouts: Timeouts): string {
+  const lines = (text: string) => text.replace(/\n$/, "").split("\n");
+  const tag = (prefix: string) => (line: string) => (line ? `${prefix} ${line}` : prefix);
+  const isServer = (line: string) => line.trimStart().startsWith("server ");
+  /** A color hop whose server lines are one placeholder. */
+  const hopTemplate = (color: Color) =>
+    lines(colorHop(input, placement, color, check)).flatMap((line, i, all) => {
+      if (!isServer(line)) return [tag(`${HOLD_PREFIX}:two`)(line)];
+      return isServer(all[i - 1]) ? [] : [`${HOLD_PREFIX}:two:servers ${color} ${REPLICA_CHECK}`];
+    });
+
+  // One level: the failover form (every weight 1) less `option allbackups`, which only failover keeps.
+  const app = appBackend({ ...input, routing: "failover", failoverPrimary: "blue" }, check);
+  const allBackups = "    option allbackups";
+  const oneLevel = [
+    ...lines(publicFrontend(placement, "one-level", input.tls)).map(tag(`${HOLD_PREFIX}:one`)),
+    `${HOLD_PREFIX}:one`,
+    ...lines(app)
+      .filter((line) => !isServer(line))
+      .map((line) => (line === allBackups ? `${HOLD_PREFIX}:one:failover ${line}` : tag(`${HOLD_PREFIX}:one`)(line))),
+    ...COLORS.map((color) => `${HOLD_PREFIX}:one:servers ${color} ${MARK_DOWN_ON_ERROR} ${REPLICA_CHECK}`),
+    `${HOLD_PREFIX}:one`,
+  ];
+
+  // Failover always fits the one level: the two levels need round-robin and sticky only.
+  const twoLevelVariants = ["round-robin", "sticky"] as const;
+  const variants = twoLevelVariants.map((routing) =>
+    lines(colorsBackend({ ...input, routing }, placement, timeouts, { blue: "{blue}", green: "{green}" })),
+  );
+  // The lines before the color servers are the same in both but sticky's cookie.
+  const common = variants[0].slice(0, -COLORS.length);
+  const tagged = variants.flatMap((variant, i) => {
+    if (variant.slice(0, common.length).join("\n") !== common.join("\n")) throw new Error("holdTemplate: the variants' common lines differ");
+    return variant.slice(common.length).map((line) => `${HOLD_PREFIX}:two:${twoLevelVariants[i]} ${line}`);
+  });
+  const twoLevel = [
+    ...lines(publicFrontend(placement, "two-level", input.tls)).map(tag(`${HOLD_PREFIX}:two`)),
+    `${HOLD_PREFIX}:two`,
+    ...common.map(tag(`${HOLD_PREFIX}:two`)),
+    ...tagged,
+    `${HOLD_PREFIX}:two`,
+    ...COLORS.flatMap((color) => [...hopTemplate(color), `${HOLD_PREFIX}:two`]),
+  ];
+  return ["# Routing of the hold config: the release gate loads these servers with the running split first.", ...oneLevel, ...twoLevel, ""].join("\n");
 }
 
 /**

@@ -9,6 +9,7 @@ export type {
   DnsArgs,
   DockerTargetArgs,
   ExistingColorArgs,
+  GateArgs,
   HealthCheckArgs,
   ProvisionedColorArgs,
   TimeoutArgs,

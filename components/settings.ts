@@ -62,6 +62,12 @@ export const DEFAULTS = {
     timeout: "1s",
     expectStatus: "200-399",
   },
+  gate: {
+    timeout: "2m",
+    minHealthy: "100%",
+    bake: "0s",
+    maxErrorRate: 5,
+  },
 };
 
 export const DNS_RECORD_TYPES = ["A", "CNAME"] as const;
@@ -156,6 +162,20 @@ export interface HealthCheckSettings {
   readonly expectStatus: string;
 }
 
+/** A count of servers, or a percentage of a color's servers (rounded up, at least one). */
+export type MinHealthy = { readonly count: number } | { readonly percent: number };
+
+/** The release gate and the bake that guard a step which raises a color's share. */
+export interface GateSettings {
+  /** Milliseconds to wait for the receiving color's servers to pass their checks. */
+  readonly timeout: number;
+  readonly minHealthy: MinHealthy;
+  /** Milliseconds to watch the receiving color after the shift; 0: no bake. */
+  readonly bake: number;
+  /** Highest error share of the receiving color during the bake, in hundredths of a percent. */
+  readonly maxErrorRateBasisPoints: number;
+}
+
 /** Where and how the `docker` target runs. */
 export interface DockerSettings {
   /** An existing network to join instead of creating one (e.g. another stack's). */
@@ -174,6 +194,7 @@ export interface DistributorSettings {
   readonly colors: { readonly blue: ColorPlan; readonly green: ColorPlan };
   readonly healthCheck: HealthCheckSettings;
   readonly timeouts: Timeouts;
+  readonly gate: GateSettings;
   /** One log line per request on the distributor's stdout. */
   readonly accessLog: boolean;
   readonly listenPort: number;
@@ -407,6 +428,7 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
 
 /** Milliseconds as HAProxy reads a duration, in the largest unit that divides it exactly. */
 export function formatDuration(ms: number): string {
+  if (ms === 0) return "0s";
   for (const [unit, size] of [["h", 3_600_000], ["m", 60_000], ["s", 1000]] as const) {
     if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
   }

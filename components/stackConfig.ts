@@ -50,6 +50,7 @@ export const CONFIG_DEFAULTS: Record<SettingPath, unknown> = (() => {
     "healthCheck.timeout": d.healthCheck.timeout,
     "healthCheck.expectStatus": d.healthCheck.expectStatus,
     ...Object.fromEntries(Object.entries(d.timeouts).map(([k, v]) => [`timeouts.${k}`, v])),
+    ...Object.fromEntries(Object.entries(d.gate).map(([k, v]) => [`gate.${k}`, v])),
     accessLog: d.accessLog,
     statsPort: d.statsPort,
     distributorImage: d.distributorImage,

@@ -220,6 +220,7 @@ export function renderInput(
     // The checks ask for the public name, when it is a full one, as clients do.
     healthCheck: { ...settings.healthCheck, host: settings.healthCheck.host ?? (dnsName?.includes(".") ? dnsName : undefined) },
     timeouts: settings.timeouts,
+    gate: settings.gate,
     accessLog: settings.accessLog,
     statsPassword,
     ...(settings.tls === undefined

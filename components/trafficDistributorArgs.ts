@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { parseBake, parseErrorRate, parseGateTimeout, parseMinHealthy } from "./releaseGate";
 import {
   AwsSettings,
   checkUnique,
@@ -12,6 +13,7 @@ import {
   DnsRecordType,
   DnsSettings,
   DockerSettings,
+  GateSettings,
   HealthCheckSettings,
   parseAwsId,
   parseBoolean,
@@ -131,6 +133,8 @@ export interface TrafficDistributorArgs {
   readonly healthCheck?: HealthCheckArgs;
   /** Timeouts of the distributor. */
   readonly timeouts?: TimeoutArgs;
+  /** The health gate and the bake of a step that raises a color's share. */
+  readonly gate?: GateArgs;
   /** One log line per request on the distributor's output. @default true */
   readonly accessLog?: boolean;
   /**
@@ -174,6 +178,27 @@ export interface TimeoutArgs {
   readonly drain?: string;
 }
 
+/**
+ * A step that raises a color's share (the receiving color) first loads the new servers with the
+ * running split, waits for the receiving color's servers to pass the distributor's health
+ * checks, then shifts; with `bake`, it then watches that color's errors and puts the previous
+ * config back above `maxErrorRate`. Either way a refused step fails `pulumi up` and the
+ * running split stays as it was.
+ */
+export interface GateArgs {
+  /** How long to wait for the receiving color's servers to be UP, 1s–15m. @default "2m" */
+  readonly timeout?: string;
+  /** How many must be UP: a count (2) or a percentage ("50%", rounded up). @default "100%" (all) */
+  readonly minHealthy?: number | string;
+  /** How long to watch the receiving color after the shift, 0s–30m; "0s" turns the bake off. @default "0s" */
+  readonly bake?: string;
+  /**
+   * During the bake, the highest share of the receiving color's requests that may fail (5xx,
+   * connection or response errors), in percent, 0–100 with two decimals. @default 5
+   */
+  readonly maxErrorRate?: number | string;
+}
+
 export interface HealthCheckArgs {
   /** Path of the check, starting with "/". @default "/" */
   readonly path?: string;
@@ -214,6 +239,7 @@ export const SETTING_PATHS = [
   ),
   ...(["path", "host", "interval", "timeout", "expectStatus"] as const).map((field) => `healthCheck.${field}` as const),
   ...(["connect", "client", "server", "tunnel", "drain"] as const).map((field) => `timeouts.${field}` as const),
+  ...(["timeout", "minHealthy", "bake", "maxErrorRate"] as const).map((field) => `gate.${field}` as const),
   "accessLog",
   "listenPort",
   "statsPort",
@@ -441,6 +467,16 @@ function validateTimeouts(args: TimeoutArgs | undefined, labels: SettingLabels):
   };
 }
 
+function validateGate(args: GateArgs | undefined, labels: SettingLabels): GateSettings {
+  const defaults = DEFAULTS.gate;
+  return {
+    timeout: parseGateTimeout(labels["gate.timeout"], args?.timeout ?? defaults.timeout),
+    minHealthy: parseMinHealthy(labels["gate.minHealthy"], args?.minHealthy ?? defaults.minHealthy),
+    bake: parseBake(labels["gate.bake"], args?.bake ?? defaults.bake),
+    maxErrorRateBasisPoints: parseErrorRate(labels["gate.maxErrorRate"], args?.maxErrorRate ?? defaults.maxErrorRate),
+  };
+}
+
 function validateDocker(args: TrafficDistributorArgs, labels: SettingLabels): DockerSettings {
   const network = args.docker?.network;
   return {
@@ -541,6 +577,7 @@ export function validateTrafficDistributorArgs(
     colors,
     healthCheck: validateHealthCheck(args.healthCheck, labels),
     timeouts: validateTimeouts(args.timeouts, labels),
+    gate: validateGate(args.gate, labels),
     accessLog: parseBoolean(labels.accessLog, args.accessLog ?? DEFAULTS.accessLog),
     ...ports,
     // A password known now is checked now; a secret Output is checked when it resolves.

@@ -14,6 +14,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as ssm from "@aws-sdk/client-ssm";
 import { parse } from "yaml";
 import { renderBootstrapConfig, renderHaproxyConfig } from "../components/haproxyConfig";
+import { DEFAULT_GATE } from "../components/releaseGate";
 import { Weights } from "../components/settings";
 import { ConfigDelivery, DeliveryClock, deliverThroughSsm, SsmSender } from "../components/aws/configDelivery";
 import { DELIVERY_PARAMETERS, renderDeliveryDocument, renderDeliveryScript, substituteParameters } from "../components/aws/configDocument";
@@ -31,6 +32,7 @@ import {
   runScript,
   startFleet,
   startRoundRobin,
+  stopColor,
   stopAll,
 } from "./harness";
 
@@ -51,7 +53,7 @@ async function cleanUp(): Promise<void> {
 }
 
 describe("SSM delivery document, run for real against HAProxy", function () {
-  this.timeout(90_000);
+  this.timeout(180_000);
   let backends: Fleet;
 
   beforeEach(async () => {
@@ -82,7 +84,8 @@ describe("SSM delivery document, run for real against HAProxy", function () {
       FAKE_PARAMETER_VERSION: storedVersion,
       FAKE_PARAMETER_FILE: parameterFile,
     });
-    return runScript([scriptPath], env, "").result;
+    // A reload that fails is retried and undone (20 s and more on a busy machine), after the gate's reads.
+    return runScript([scriptPath], env, "", { timeoutMs: 150_000 }).result;
   }
 
   /** Files the delivery leaves beside the config: a delivery's own copy or an unconfirmed swap. */
@@ -115,6 +118,22 @@ describe("SSM delivery document, run for real against HAProxy", function () {
     assert.strictEqual(fs.readFileSync(haproxy.configPath, "utf8"), good);
     assert.deepStrictEqual(leftovers(haproxy), []);
     assert.deepStrictEqual(await countColors(haproxy.url, 20), { blue: 0, green: 20, other: 0 });
+  });
+
+  it("refuses to shift onto a color whose servers fail their checks, as on Docker: each server's state, the split unchanged", async () => {
+    const { haproxy } = await setup({ blue: 100, green: 0 });
+    const good = fs.readFileSync(haproxy.configPath, "utf8");
+    await stopColor(backends, "green", "SIGKILL");
+    const shift = renderHaproxyConfig(
+      { weights: { blue: 0, green: 100 }, routing: "round-robin", servers: fleetServers(backends), gate: { ...DEFAULT_GATE, timeout: 2000 } },
+      haproxy.placement,
+    );
+    const result = await runDocument(haproxy, shift);
+    assert.strictEqual(result.status, 1, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
+    assert.match(result.stderr, /gate: 0 of 2 green servers UP after \d+s, 2 needed; the new split is not applied/);
+    for (const backend of backends.green) assert.match(result.stderr, new RegExp(`app/127\\.0\\.0\\.1:${backend.port}: DOWN, check L4CON`));
+    assert.strictEqual(fs.readFileSync(haproxy.configPath, "utf8"), good);
+    assert.deepStrictEqual(await countColors(haproxy.url, 20), { blue: 20, green: 0, other: 0 });
   });
 
   it("fails and installs nothing when the named parameter version does not exist", async () => {

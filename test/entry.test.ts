@@ -37,6 +37,7 @@ describe("package entry (components/index.ts)", () => {
         "DnsRecordType",
         "DockerTargetArgs",
         "ExistingColorArgs",
+        "GateArgs",
         "HealthCheckArgs",
         "ProvisionedColorArgs",
         "RoutingMode",

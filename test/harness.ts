@@ -230,7 +230,7 @@ export function runScript(
       } catch {
         /* already gone */
       }
-    }, options.timeoutMs ?? 60_000);
+    }, options.timeoutMs ?? 120_000);
     child.once("error", reject);
     const done = () => {
       clearTimeout(timer);
@@ -350,6 +350,9 @@ export interface LoadCounts {
   /** The first few failures, for the assertion message. */
   samples: string[];
   maxLatencyMs: number;
+  /** Milliseconds from the start of the load to the first and the last failure seen. */
+  firstFailureMs?: number;
+  lastFailureMs?: number;
 }
 
 export interface LoadOptions {
@@ -388,10 +391,14 @@ export function startLoad(
           if (color === "blue" || color === "green") into[color]++;
         } else {
           into.non2xx++;
+          into.firstFailureMs ??= Date.now() - began;
+          into.lastFailureMs = Date.now() - began;
           if (into.samples.length < 10) into.samples.push(`+${Date.now() - began}ms HTTP ${status} ${body.trim().slice(0, 60)}`);
         }
       } catch (error) {
         into.errors++;
+        into.firstFailureMs ??= Date.now() - began;
+        into.lastFailureMs = Date.now() - began;
         if (into.samples.length < 10) into.samples.push(`+${Date.now() - began}ms ${(error as Error).message}`);
       }
       into.maxLatencyMs = Math.max(into.maxLatencyMs, Date.now() - sent);

@@ -79,6 +79,18 @@ const cases: BadInput[] = [
       allowed: DURATION,
     })),
   ),
+  ...[...badDurations.slice(0, 8), "16m"].map((value) => ({ path: "gate.timeout" as const, value, allowed: /must be a duration with a unit .* from 1s to 15m$/ })),
+  ...[...badDurations.filter((v) => v !== "0s").slice(0, 8), "31m", "1h"].map((value) => ({ path: "gate.bake" as const, value, allowed: /must be a duration with a unit .* from 0s to 30m$/ })),
+  ...[0, "0", 257, "0%", "101%", "50 %", "%", "1.5", "-1", "all", "2\nx", true].map((value) => ({
+    path: "gate.minHealthy" as const,
+    value,
+    allowed: /must be a count of servers from 1 to 256 \(e\.g\. 2\) or a percentage from 1% to 100% \(e\.g\. "50%"\)$/,
+  })),
+  ...[-1, "100.01", 101, "5%%", "0.001", "five", "1e1", ".5", NaN, "5\n"].map((value) => ({
+    path: "gate.maxErrorRate" as const,
+    value,
+    allowed: /must be a percentage from 0 to 100 with at most two decimals, e\.g\. 5 or 0\.5$/,
+  })),
   ...["yes", 1, "TRUE", "on"].map((value) => ({ path: "accessLog" as const, value, allowed: /must be true or false$/ })),
   ...[0, 70000, "http", -80].map((value) => ({ path: "listenPort" as const, value, allowed: WHOLE(1, 65535) })),
   { path: "listenPort", value: 22, allowed: /is 22: that is the port of SSH; choose another/ },

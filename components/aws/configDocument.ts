@@ -2,10 +2,15 @@
 // content never changes with weights: each run names the parameter version to install, so a
 // release step updates the parameter and runs this document, and nothing else on AWS.
 import { DELIVER_CONFIG_SCRIPT } from "../docker/distributor";
+import { GATE_MAX_SECONDS } from "../releaseGate";
 import { DISTRIBUTOR_CONTAINER } from "./userData";
 
-/** Seconds one delivery may take on the instance, first boot (Docker install, image pull) included. */
-export const DELIVERY_TIMEOUT_SECONDS = 900;
+/**
+ * Seconds one delivery may take on the instance: first boot (Docker install, image pull) and
+ * the delivery itself in 900, plus the longest release gate and bake the settings allow. The
+ * document stays the same whatever the settings; the script bounds each of its own waits.
+ */
+export const DELIVERY_TIMEOUT_SECONDS = 900 + GATE_MAX_SECONDS;
 
 /**
  * The script SSM runs as root on the distributor. `{{ name }}` are document parameters, which

@@ -144,8 +144,22 @@ release() {
   fi
   rm -rf "$work"
 }
-trap release EXIT
-trap 'exit 1' HUP INT TERM
+# shellcheck disable=SC2317 # run by the EXIT trap, while the lock is still held
+forget_previous() {
+  if [ -n "${previous:-}" ]; then in_container rm -f "$previous" >/dev/null 2>&1 || true; fi
+}
+trap 'forget_previous; release' EXIT
+# Interrupted (pulumi up cancelled) while the hold or the new config is on probation: put the
+# previous config back, so that what serves is what Pulumi's state records.
+# shellcheck disable=SC2317 # run by the traps
+interrupted() {
+  if [ -n "${on_probation:-}" ]; then
+    say "interrupted during the release gate or the bake; putting the previous config back"
+    restore_previous
+  fi
+  exit 1
+}
+trap interrupted HUP INT TERM
 
 # The lock holder runs in the container until its stdin (fd 8 here) closes: when this script
 # ends, however it ends, the holder exits and the kernel drops the lock.
@@ -170,7 +184,7 @@ fi
 # shellcheck disable=SC2016
 prepared=$(in_container sh -c '
   set -e
-  rm -f "$1".new.*
+  rm -f "$1".new.* "$1.previous"
   next=$(mktemp "$1.new.XXXXXX")
   cp -p "$1" "$next" || chmod 644 "$next"
   echo "$next"
@@ -224,6 +238,228 @@ fi
 
 wait_for_workers
 
+# Release gate. Every rendered config carries a header (components/releaseGate.ts): its split
+# ("split: <routing> blue <n> green <n>"), each color's servers ("servers <color> in
+# <backend>: <name>=<address> ..."), and the gate settings. A color whose share of the split
+# rises (the receiving color) must have its servers pass the distributor's own health checks
+# before the new config serves: when its servers differ from the running ones, the "hold"
+# config (the new servers, the running split) is loaded first. A config without a header
+# (the bootstrap config, a hand-made one) has no split to protect: delivered as before.
+header_value() { printf '%s\n' "$1" | sed -n "s/^# traffic-distributor $2//p" | head -n 1; }
+# shellcheck disable=SC2016 # expanded by the container's shell
+read_header() { in_container sh -c 'grep "^# traffic-distributor " "$1" || true' sh "$1"; }
+valid_split() { printf '%s\n' "$1" | grep -Eqx '(round-robin|sticky|failover) blue [0-9]{1,3} green [0-9]{1,3}'; }
+valid_servers() { printf '%s\n' "$1" | grep -Eqx 'in (app|blue|green): [][A-Za-z0-9._:=-]+( [][A-Za-z0-9._:=-]+)*'; }
+
+# The admin socket of the running config, from its `stats socket` line.
+admin_socket() { in_container sed -n 's/^[[:space:]]*stats socket \([^[:space:]]*\) .*/\1/p' "$CONFIG_PATH" | head -n 1; }
+# One command on the runtime API, as HAProxy's user (the container's), through perl-base.
+runtime() {
+  # shellcheck disable=SC2016 # perl's variables
+  docker exec "$CONTAINER" perl -MIO::Socket::UNIX -e \
+    '$s=IO::Socket::UNIX->new(Peer=>shift) or die "$!\n"; print $s "@ARGV\n"; print while <$s>' "$socket" "$@"
+}
+
+# `show stat` for the servers named (backend/server ...): first one line of counts (UP, listed,
+# requests, 5xx, connection errors, response errors, errors), then one line per server. UP
+# means UP (or DRAIN: up at weight 0) with a check passed since the last reload (not INI).
+# shellcheck disable=SC2016
+STAT_AWK='
+  function field(name) { return $(col[name]) }
+  NR == 1 { sub(/^# /, ""); for (i = 1; i <= NF; i++) col[$i] = i; n = split(ids, list, " "); for (i = 1; i <= n; i++) want[list[i]] = 1; next }
+  ($1 "/" $2) in want {
+    status = field("status"); check = field("check_status"); sub(/^\* /, "", check)
+    desc = field("last_chk")
+    for (i = col["last_chk"] + 1; desc ~ /^"/ && desc !~ /"$/ && i <= NF; i++) desc = desc "," $i
+    gsub(/"/, "", desc)
+    ok = (status == "UP" || status == "DRAIN") && check ~ /^(L4OK|L6OK|L7OK|L7OKC)$/
+    up += ok; seen++
+    code = field("check_code")
+    lines = lines sprintf("  %s: %s, check %s%s%s\n", $1 "/" $2, status, check, code == "" ? "" : " " code, desc == "" ? "" : " (" desc ")")
+    requests += field("stot"); e5 += field("hrsp_5xx"); econ += field("econ"); eresp += field("eresp")
+  }
+  END { printf "%d %d %d %d %d %d %d\n%s", up + 0, seen + 0, requests + 0, e5 + 0, econ + 0, eresp + 0, e5 + econ + eresp, lines }'
+server_report() { runtime show stat 2>/dev/null | awk -F, -v ids="$1" "$STAT_AWK"; }
+
+# Ids (backend/server) of a color's servers in a header's servers value "in <backend>: n=a ...".
+server_ids() { printf '%s\n' "$1" | awk '{ b = $2; sub(/:$/, "", b); for (i = 3; i <= NF; i++) { s = $i; sub(/=.*/, "", s); printf "%s%s/%s", (i > 3 ? " " : ""), b, s } }'; }
+entries_of() { printf '%s\n' "$1" | cut -d' ' -f3- | tr ' ' '\n' | sort; }
+percent() { printf '%d.%02d%%' $(($1 / 100)) $(($1 % 100)); }
+
+# Puts the config that served before this delivery back and reloads it.
+restore_previous() {
+  # shellcheck disable=SC2016
+  in_container sh -c 'set -e; cp -p "$2" "$1.restore"; mv "$1.restore" "$1"' sh "$CONFIG_PATH" "$previous"
+  before=$(haproxy_pids)
+  since=$(($(docker exec "$CONTAINER" date +%s 2>/dev/null || date +%s) - 1))
+  if reload; then
+    say "the previous config is back in $CONFIG_PATH and serving ($reloaded); the split is as it was"
+  else
+    say "the previous config is back in $CONFIG_PATH; its reload did not confirm, see 'docker logs $CONTAINER'"
+  fi
+}
+
+receiving=''
+held=''
+on_probation=''
+previous=''
+running_header=$(read_header "$CONFIG_PATH")
+target_header=$(read_header "$next")
+running_split=$(header_value "$running_header" 'split: ')
+target_split=$(header_value "$target_header" 'split: ')
+gate_line=$(header_value "$target_header" 'gate: ')
+if valid_split "$running_split" && valid_split "$target_split"; then
+  # shellcheck disable=SC2086 # split into words on purpose, the line is validated
+  set -- $running_split
+  running_routing=$1 running_blue=$3 running_green=$5
+  # shellcheck disable=SC2086
+  set -- $target_split
+  running_total=$((running_blue + running_green)) target_total=$(($3 + $5))
+  if [ $(($3 * running_total)) -gt $((running_blue * target_total)) ]; then receiving=blue; fi
+  if [ $(($5 * running_total)) -gt $((running_green * target_total)) ]; then receiving=green; fi
+fi
+if [ -n "$receiving" ]; then
+  if ! printf '%s\n' "$gate_line" | grep -Eqx 'timeout [0-9]{1,9} minHealthy [0-9]{1,3}%? bake [0-9]{1,9} maxErrorRate [0-9]{1,5}'; then
+    say "refused the new config for $CONTAINER: its gate line is missing or malformed; the running config is unchanged"
+    exit 1
+  fi
+  # shellcheck disable=SC2086
+  set -- $gate_line
+  gate_timeout_ms=$2 min_healthy=$4 bake_ms=$6 max_error_bp=$8
+  target_servers=$(header_value "$target_header" "servers $receiving ")
+  running_servers=$(header_value "$running_header" "servers $receiving ")
+  socket=$(admin_socket)
+  if ! valid_servers "$target_servers" || [ -z "$socket" ]; then
+    say "refused the new config for $CONTAINER: no runtime API or no list of $receiving's servers to gate on; the running config is unchanged"
+    exit 1
+  fi
+  previous="$CONFIG_PATH.previous"
+  # shellcheck disable=SC2016
+  in_container sh -c 'cp -p "$1" "$2"' sh "$CONFIG_PATH" "$previous"
+  gate_servers=$running_servers
+  if ! valid_servers "$running_servers" || [ "$(entries_of "$running_servers")" != "$(entries_of "$target_servers")" ]; then
+    # The hold config: this config's sections but the routing, which the template below the
+    # config gives for the running split (components/haproxyConfig.ts, holdTemplate); then
+    # sealed like any config. One level where it is exact, as the renderer decides: round-robin
+    # weights scaled by the other color's server count and reduced within 256, or failover.
+    blue_count=$(header_value "$target_header" 'servers blue ' | wc -w) green_count=$(header_value "$target_header" 'servers green ' | wc -w)
+    blue_count=$((blue_count - 2)) green_count=$((green_count - 2))
+    layout=two variant=$running_routing hold_blue=$running_blue hold_green=$running_green
+    case $running_routing in
+      failover)
+        layout=one hold_blue=1 hold_green=1
+        if [ "$running_blue" -gt 0 ]; then variant=failover-blue; else variant=failover-green; fi
+        ;;
+      round-robin)
+        scaled_blue=$((running_blue * green_count)) scaled_green=$((running_green * blue_count))
+        if [ "$scaled_blue" -eq 0 ] || [ "$scaled_green" -eq 0 ]; then
+          layout=one hold_blue=$((scaled_blue > 0)) hold_green=$((scaled_green > 0))
+        else
+          a=$scaled_blue b=$scaled_green
+          while [ "$b" -ne 0 ]; do r=$((a % b)) a=$b b=$r; done
+          if [ $((scaled_blue / a)) -le 256 ] && [ $((scaled_green / a)) -le 256 ]; then
+            layout=one hold_blue=$((scaled_blue / a)) hold_green=$((scaled_green / a))
+          fi
+        fi
+        ;;
+    esac
+    # shellcheck disable=SC2016
+    hold=$(in_container sh -c '
+      set -e
+      hold=$(mktemp "$1.new.XXXXXX")
+      cp -p "$2" "$hold"
+      awk -v layout="$3" -v variant="$4" -v wb="$5" -v wg="$6" -v running="$7" "$8" "$2" "$2" > "$hold.body"
+      { cat "$hold.body"; printf "%s%s\n" "$9" "$(sha256sum < "$hold.body" | cut -d " " -f 1)"; } > "$hold"
+      rm -f "$hold.body"
+      echo "$hold"
+    ' sh "$CONFIG_PATH" "$next" "$layout" "$variant" "$hold_blue" "$hold_green" "$running_split" '
+      function emit(   i, j, k, m, line, own, mine, servers, color, suffix, e, weight) {
+        own = "# hold:" layout; mine = own ":" variant " "; servers = own ":servers "
+        for (i = 1; i <= n; i++) {
+          line = tpl[i]
+          if (line == own) print ""
+          else if (index(line, own " ") == 1) print substr(line, length(own) + 2)
+          else if (index(line, mine) == 1 || (variant ~ /^failover-/ && index(line, own ":failover ") == 1)) {
+            line = substr(line, index(line, " ") + 1); line = substr(line, index(line, " ") + 1)
+            gsub(/[{]blue[}]/, wb, line); gsub(/[{]green[}]/, wg, line); print line
+          } else if (index(line, servers) == 1) {
+            color = substr(line, length(servers) + 1); sub(/ .*/, "", color)
+            suffix = substr(line, length(servers) + length(color) + 2)
+            if (layout == "one") {
+              weight = "weight " (color == "blue" ? wb : wg)
+              if (variant ~ /^failover-/ && variant != "failover-" color) weight = weight " backup"
+              suffix = weight " " suffix
+            }
+            m = split(entries[color], e, " ")
+            for (j = 1; j <= m; j++) { k = index(e[j], "="); print "    server " substr(e[j], 1, k - 1) " " substr(e[j], k + 1) " " suffix }
+          }
+        }
+      }
+      FNR == NR { if (index($0, "# hold:") == 1) tpl[++n] = $0; next }
+      index($0, "# hold:") == 1 || index($0, "# end of traffic-distributor config") == 1 || index($0, "# Routing of the hold config") == 1 { next }
+      index($0, "# routing ") == 1 { print "# Hold config of the release gate: the new servers with the running split."; next }
+      index($0, "# traffic-distributor split: ") == 1 { print "# traffic-distributor split: " running; next }
+      /^# traffic-distributor servers (blue|green) in [a-z]+: / {
+        color = $4; line = $0; sub(/ in [a-z]+: /, " in " (layout == "one" ? "app" : color) ": ", line); print line
+        entries[color] = substr(line, index(line, ": ") + 2); next
+      }
+      /^[a-z]/ {
+        skip = ($0 ~ /^(frontend public|backend app|backend colors|frontend (blue|green)_in|backend (blue|green))$/)
+        if (skip && !emitted) { emit(); emitted = 1 }
+      }
+      !skip { print }
+    ' "$trailer_prefix")
+    if ! report=$(docker exec "$CONTAINER" haproxy -c -f "$hold" 2>&1); then
+      in_container rm -f "$hold" "$previous" || true
+      say "HAProxy in $CONTAINER rejected the hold config of the release gate; the running config is unchanged:"
+      printf '%s\n' "$report" | scrub >&2
+      exit 1
+    fi
+    # shellcheck disable=SC2016
+    in_container sh -c 'set -e; [ -e "$2" ] || { cp -p "$1" "$2.new"; mv "$2.new" "$2"; }; mv "$3" "$1"' sh "$CONFIG_PATH" "$rollback" "$hold"
+    if ! reload_or_roll_back "the hold config (the new servers with the running split)"; then
+      in_container rm -f "$next" "$previous" || true
+      say "the new config was not installed"
+      exit 1
+    fi
+    held=yes on_probation=yes
+    echo "traffic-distributor: $CONTAINER loaded $receiving's new servers with the running split ($reloaded)"
+    gate_servers=$(read_header "$CONFIG_PATH")
+    gate_servers=$(header_value "$gate_servers" "servers $receiving ")
+  fi
+
+  ids=$(server_ids "$gate_servers")
+  listed=$(printf '%s\n' "$ids" | wc -w)
+  case $min_healthy in
+    *%) required=$(((listed * ${min_healthy%\%} + 99) / 100)); [ "$required" -ge 1 ] || required=1 ;;
+    *) required=$min_healthy; [ "$required" -le "$listed" ] || required=$listed ;;
+  esac
+  gate_started=$(date +%s)
+  while :; do
+    report=$(server_report "$ids")
+    up=$(printf '%s\n' "$report" | awk 'NR == 1 { print $1 + 0 }')
+    waited=$(($(date +%s) - gate_started))
+    if [ "${up:-0}" -ge "$required" ]; then
+      echo "traffic-distributor: gate passed: $up of $listed $receiving servers UP (need $required) after ${waited}s"
+      on_probation=''
+      break
+    fi
+    if [ $((waited * 1000)) -ge "$gate_timeout_ms" ]; then
+      say "gate: ${up:-0} of $listed $receiving servers UP after ${waited}s, $required needed; the new split is not applied. Each server:"
+      if [ -n "$report" ]; then printf '%s\n' "$report" | sed 1d | scrub >&2; else say "  the runtime API at $socket did not answer"; fi
+      if [ -n "$held" ]; then restore_previous; fi
+      in_container rm -f "$next" "$previous" || true
+      exit 1
+    fi
+    sleep 0.5
+  done
+  # From here the config to put back on any failure is the one that served before the hold,
+  # also when the delivery is interrupted before the new config is confirmed and baked.
+  # shellcheck disable=SC2016
+  in_container sh -c 'set -e; cp -p "$2" "$1.new"; mv "$1.new" "$1"' sh "$rollback" "$previous"
+  on_probation=yes
+fi
+
 # Swap. The rollback copy is the config that serves now; one left by a delivery killed before
 # its reload was confirmed is older and known to serve, so it is kept.
 # shellcheck disable=SC2016
@@ -235,7 +471,35 @@ in_container sh -c '
 
 if reload_or_roll_back "the new config"; then
   echo "traffic-distributor: $CONTAINER reloaded ($reloaded)"
+  if [ -z "$receiving" ] || [ "$bake_ms" -eq 0 ]; then on_probation=''; fi
+  if [ -n "$receiving" ] && [ "$bake_ms" -gt 0 ]; then
+    # The bake: the receiving color's requests and errors (5xx answers, failed connections,
+    # failed responses) on the new worker, whose counters start at the reload. Fewer than 20
+    # requests are judged only when the bake ends.
+    ids=$(server_ids "$target_servers")
+    bake_started=$(date +%s)
+    while :; do
+      # shellcheck disable=SC2046 # the counters line is numbers only
+      set -- $(server_report "$ids" | sed -n 1p)
+      requests=${3:-0} e5=${4:-0} econ=${5:-0} eresp=${6:-0} errors=${7:-0}
+      waited=$(($(date +%s) - bake_started))
+      rate=0
+      if [ "$requests" -gt 0 ]; then rate=$((errors * 10000 / requests)); fi
+      figures="$requests requests to $receiving, $errors errors ($e5 5xx, $econ connection, $eresp response): $(percent "$rate") against $(percent "$max_error_bp") allowed"
+      if [ "$requests" -gt 0 ] && [ $((errors * 10000)) -gt $((requests * max_error_bp)) ] &&
+        { [ "$requests" -ge 20 ] || [ $((waited * 1000)) -ge "$bake_ms" ]; }; then
+        say "bake: $figures after ${waited}s; putting the previous config back"
+        restore_previous
+        exit 1
+      fi
+      if [ $((waited * 1000)) -ge "$bake_ms" ]; then break; fi
+      sleep 0.5
+    done
+    on_probation=''
+    echo "traffic-distributor: bake passed: $figures over ${waited}s"
+  fi
   exit 0
 fi
+on_probation=''
 say "the new config was not installed"
 exit 1

@@ -40,6 +40,7 @@ export function deployOnDocker(context: DeploymentContext): Deployment<Environme
       ...(settings.tls && context.tlsCertificate
         ? { tls: { port: settings.tls.port, certificateFile: context.tlsCertificate.file, keepExisting: context.tlsCertificate.keepExisting } }
         : {}),
+      gate: settings.gate,
     },
     { parent },
   );

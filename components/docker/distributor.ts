@@ -5,6 +5,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { CONTAINER_CONFIG_PATH, CONTAINER_PLACEMENT, renderBootstrapConfig } from "../haproxyConfig";
 import { CERTIFICATE_FILE_NAME, CONTAINER_TLS_PLACEMENT } from "../tlsListener";
+import { DEFAULT_GATE, deliverySeconds } from "../releaseGate";
+import { GateSettings } from "../settings";
 import { LOG_ROTATION, NO_NEW_PRIVILEGES } from "./containerPolicy";
 
 /** The script that validates and reloads a config inside the running container. */
@@ -37,6 +39,8 @@ export interface DistributorArgs {
   readonly memoryMb?: number;
   /** HTTPS; publishing its port replaces the container once, when HTTPS is turned on. */
   readonly tls?: DistributorTlsArgs;
+  /** The release gate the delivery applies: the delivery's timeout allows for it. @default DEFAULT_GATE */
+  readonly gate?: GateSettings;
 }
 
 /**
@@ -106,6 +110,7 @@ export class Distributor extends pulumi.ComponentResource {
         )
       : undefined;
 
+    const deliveryTimeout = `${deliverySeconds(args.gate ?? DEFAULT_GATE)}s`;
     this.configDelivery = new command.local.Command(
       `${name}-config`,
       {
@@ -114,7 +119,12 @@ export class Distributor extends pulumi.ComponentResource {
         environment: { CONTAINER: this.container.id, CONFIG_PATH: CONTAINER_CONFIG_PATH },
         stdin: args.config,
       },
-      { parent: this, dependsOn: [this.container, ...(this.certificateDelivery ? [this.certificateDelivery] : [])] },
+      // A gated step waits for the checks and the bake before it ends.
+      {
+        parent: this,
+        dependsOn: [this.container, ...(this.certificateDelivery ? [this.certificateDelivery] : [])],
+        customTimeouts: { create: deliveryTimeout, update: deliveryTimeout },
+      },
     );
 
     this.containerName = this.container.name;

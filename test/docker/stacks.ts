@@ -7,12 +7,16 @@ import { testEngine, testImages } from "./setup";
 
 const appImages = new Map<string, string>();
 
+/** Versions whose health endpoint fails, by the status it answers. */
+const SICK_VERSIONS: Record<string, number> = { sick: 503 };
+
 /** The local image ID of the demo app built as `color` `version` (metadata only: no layer). */
 export async function appImage(color: string, version: string): Promise<string> {
   const name = `td-demo:${color}-${version}`;
   if (!appImages.has(name)) {
     const engine = testEngine();
-    const dockerfile = `FROM ${testImages().app}\nENV COLOR=${color} VERSION=${version}\n`;
+    const health = SICK_VERSIONS[version] ? ` HEALTHZ_STATUS=${SICK_VERSIONS[version]}` : "";
+    const dockerfile = `FROM ${testImages().app}\nENV COLOR=${color} VERSION=${version}${health}\n`;
     const tag = `traffic-distributor-test/app:${color}-${version}-${engine.runId}`;
     await engine.docker(["build", "-q", "--label", engine.label, "-t", tag, "-"], { input: dockerfile });
     const id = (await engine.docker(["image", "inspect", "--format", "{{.Id}}", tag])).stdout.trim();
@@ -27,7 +31,7 @@ export async function imageTable(): Promise<Record<string, string>> {
   const distributor = (await engine.docker(["image", "inspect", "--format", "{{.Id}}", testImages().distributor])).stdout.trim();
   const table: Record<string, string> = { [DEFAULT_DISTRIBUTOR_IMAGE]: distributor };
   for (const color of ["blue", "green"]) {
-    for (const version of ["v1", "v2"]) table[`td-demo:${color}-${version}`] = await appImage(color, version);
+    for (const version of ["v1", "v2", ...Object.keys(SICK_VERSIONS)]) table[`td-demo:${color}-${version}`] = await appImage(color, version);
   }
   return table;
 }

@@ -1,7 +1,7 @@
 // The demo app of the Docker tests. Every answer names the color and version the image was
 // built with (COLOR, VERSION) and the container, so a client can count the split.
 //   /            "<color> <version> <host>"
-//   /healthz     "ok"
+//   /healthz     "ok" (HEALTHZ_STATUS: another status, e.g. 503 for a version that never gets healthy)
 //   /slow?ms=N   the same answer after N ms (at most 60000)
 //   /events      server-sent events: one event per second until the client leaves
 // SIGTERM stops accepting and exits once the requests in flight are answered.
@@ -21,7 +21,7 @@ function answer(res) {
 const server = http.createServer((req, res) => {
   const url = new URL(req.url, "http://app");
   if (url.pathname === "/healthz") {
-    res.writeHead(200, { "content-type": "text/plain" });
+    res.writeHead(Number(process.env.HEALTHZ_STATUS || 200), { "content-type": "text/plain" });
     res.end("ok\n");
   } else if (url.pathname === "/slow") {
     const ms = Math.min(Math.max(Number(url.searchParams.get("ms")) || 0, 0), 60000);
