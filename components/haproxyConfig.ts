@@ -104,15 +104,20 @@ function socketName(placement: HaproxyPlacement, color: Color): string {
 }
 
 /**
- * A server's name in HAProxy is the Host header its health checks send (`%[srv_name]`), so a
- * check reaches the app the way a browser would: the host, with the port unless it is 80.
- * IPv6 literals cannot be names; those servers get a numbered one (and a Host of that name)
- * with an underscore, which no validated host name has, so no two names can collide.
+ * A server's name is its color, "_", then the Host header its health checks send (the name
+ * with the color stripped), so a check reaches the app the way a browser would: the host,
+ * with the port unless it is 80. The color prefix lets metrics and logs select a color by
+ * server name in either layout (`server=~"blue_.*"`). IPv6 literals cannot be names; those
+ * servers get a numbered one with a second underscore, which no validated host name has, so
+ * no two names can collide.
  */
 export function serverName(color: Color, index: number, server: ServerAddress): string {
-  if (server.host.includes(":")) return `${color}_${index}`;
-  return server.port === 80 ? server.host : `${server.host}:${server.port}`;
+  if (server.host.includes(":")) return `${color}_ipv6_${index}`;
+  return `${color}_${server.port === 80 ? server.host : `${server.host}:${server.port}`}`;
 }
+
+/** The check's Host header: the server's name without its color prefix. */
+const CHECK_HOST = `%[srv_name,${COLORS.map((color) => `regsub(^${color}_,)`).join(",")}]`;
 
 /** HAProxy's largest server weight. */
 const MAX_SERVER_WEIGHT = 256;
@@ -226,7 +231,7 @@ export function publicFrontend(placement: HaproxyPlacement, layout: Layout): str
 function replicaCheck(check: HealthCheckSettings): string[] {
   return [
     "option httpchk",
-    `http-check send meth GET uri ${check.path} ver HTTP/1.1 hdr Host ${check.host ?? "%[srv_name]"}`,
+    `http-check send meth GET uri ${check.path} ver HTTP/1.1 hdr Host ${check.host ?? CHECK_HOST}`,
     `http-check expect status ${check.expectStatus}`,
   ];
 }
@@ -331,14 +336,30 @@ export function colorHop(input: HaproxyConfigInput, placement: HaproxyPlacement,
   ].join("\n");
 }
 
+/** Users of the stats listener's `/metrics`: the stats page's own user and password. */
+const STATS_USERLIST = "stats_users";
+
+/** Path of the Prometheus exporter on the stats listener. */
+export const METRICS_PATH = "/metrics";
+
+/**
+ * The stats listener: the stats page on `/stats` and HAProxy's Prometheus exporter on
+ * `/metrics`, both behind user `admin` and the password when one is given.
+ */
 export function statsFrontend(placement: HaproxyPlacement, statsPort: number, password: string | undefined): string {
-  return section("frontend stats", [
-    `bind ${placement.bindAddress}:${statsPort}`,
-    "stats enable",
-    "stats uri /stats",
-    "stats refresh 10s",
-    ...(password ? [`stats auth admin:'${password}'`] : []),
-  ]);
+  const users = password ? section(`userlist ${STATS_USERLIST}`, [`user admin insecure-password '${password}'`]) + "\n" : "";
+  return (
+    users +
+    section("frontend stats", [
+      `bind ${placement.bindAddress}:${statsPort}`,
+      "stats enable",
+      "stats uri /stats",
+      "stats refresh 10s",
+      ...(password ? [`stats auth admin:'${password}'`] : []),
+      ...(password ? [`http-request auth realm metrics if { path ${METRICS_PATH} } !{ http_auth(${STATS_USERLIST}) }`] : []),
+      `http-request use-service prometheus-exporter if { path ${METRICS_PATH} }`,
+    ])
+  );
 }
 
 export function renderHaproxyConfig(

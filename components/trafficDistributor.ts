@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as awsTarget from "./aws";
 import { Deployment, DeploymentContext } from "./deployment";
 import * as dockerTarget from "./docker";
-import { HaproxyConfigInput, renderHaproxyConfig } from "./haproxyConfig";
+import { HaproxyConfigInput, METRICS_PATH, renderHaproxyConfig } from "./haproxyConfig";
 import { Color, DistributorSettings, formatServer, parseComponentName, parseStatsPassword, RoutingMode, ServerAddress, SettingsError, trafficShares } from "./settings";
 import { ARG_LABELS, checkServerList, isPlain, TrafficDistributorArgs, validateTrafficDistributorArgs } from "./trafficDistributorArgs";
 
@@ -57,6 +57,8 @@ export class TrafficDistributor extends pulumi.ComponentResource {
   public readonly routing: pulumi.Output<RoutingMode>;
   /** HAProxy stats page, on the distributor host's loopback (aws: through `statsTunnelCommand`). */
   public readonly statsUrl: pulumi.Output<string>;
+  /** HAProxy's Prometheus exporter, beside the stats page and behind the same password. */
+  public readonly metricsUrl: pulumi.Output<string>;
   /** Forwards the stats port of the AWS distributor to this machine; undefined on docker. */
   public readonly statsTunnelCommand: pulumi.Output<string | undefined>;
   /**
@@ -117,6 +119,7 @@ export class TrafficDistributor extends pulumi.ComponentResource {
     const port = settings.listenPort === 80 ? "" : `:${settings.listenPort}`;
     this.url = pulumi.interpolate`http://${this.publicAddress}${port}/`;
     this.statsUrl = pulumi.output(`http://127.0.0.1:${settings.statsPort}/stats`);
+    this.metricsUrl = pulumi.output(`http://127.0.0.1:${settings.statsPort}${METRICS_PATH}`);
     this.statsTunnelCommand = deployment.statsTunnelCommand ?? pulumi.output(undefined);
     this.weights = pulumi.output(trafficShares(settings.routing, settings.weights, settings.failoverPrimary));
     this.routing = pulumi.output(settings.routing);
@@ -134,6 +137,7 @@ export class TrafficDistributor extends pulumi.ComponentResource {
       weights: this.weights,
       routing: this.routing,
       statsUrl: this.statsUrl,
+      metricsUrl: this.metricsUrl,
       statsTunnelCommand: this.statsTunnelCommand,
       servers: this.servers,
       networkName: this.networkName,

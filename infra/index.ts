@@ -19,6 +19,7 @@ export const securityGroupId = distributor.securityGroupId;
 export const weights = distributor.weights;
 export const routing = distributor.routing;
 export const statsUrl = distributor.statsUrl;
+export const metricsUrl = distributor.metricsUrl;
 export const statsTunnelCommand = distributor.statsTunnelCommand;
 export const servers = distributor.servers;
 export const networkName = distributor.networkName;

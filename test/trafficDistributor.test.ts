@@ -137,7 +137,7 @@ describe("TrafficDistributor on Docker (mocks)", () => {
       CONFIG_PATH: "/usr/local/etc/haproxy/haproxy.cfg",
     });
     const greenName = replicaContainerName("shop-green", 0, "nginx:1.27");
-    assert.match(delivery.inputs.stdin, new RegExp(`server ${greenName}:8081 ${greenName}:8081 [^\\n]*check`));
+    assert.match(delivery.inputs.stdin, new RegExp(`server green_${greenName}:8081 ${greenName}:8081 [^\\n]*check`));
     assert.strictEqual(delivery.inputs.stdin, await promiseOf(td.haproxyConfig));
   });
 
@@ -170,7 +170,7 @@ describe("TrafficDistributor on Docker (mocks)", () => {
     assert.strictEqual(td.environments.blue, undefined);
     assert.ok(!registered.some((r) => r.name.startsWith("shop-blue")));
     const stdin = only(COMMAND, "shop-distributor-config").inputs.stdin as string;
-    assert.match(stdin, /server 10\.0\.0\.5:8080 10\.0\.0\.5:8080 .*check .*\n {4}server app\.internal app\.internal:80 .*check /);
+    assert.match(stdin, /server blue_10\.0\.0\.5:8080 10\.0\.0\.5:8080 .*check .*\n {4}server blue_app\.internal app\.internal:80 .*check /);
     // The output has the form the input takes.
     assert.deepStrictEqual((await promiseOf(td.servers)).blue, ["10.0.0.5:8080", "app.internal:80"]);
   });
@@ -207,6 +207,7 @@ describe("TrafficDistributor on Docker (mocks)", () => {
     assert.deepStrictEqual(await promiseOf(td.weights), { blue: 25, green: 75 });
     assert.strictEqual(await promiseOf(td.routing), "sticky");
     assert.strictEqual(await promiseOf(td.statsUrl), "http://127.0.0.1:8404/stats");
+    assert.strictEqual(await promiseOf(td.metricsUrl), "http://127.0.0.1:8404/metrics");
   });
 
   it("deploys exactly the config `npm run render` prints for the same stack", async () => {
