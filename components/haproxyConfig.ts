@@ -139,6 +139,30 @@ export function replicaWeights(weights: Weights, replicas: Record<Color, number>
   return reduced.blue <= MAX_SERVER_WEIGHT && reduced.green <= MAX_SERVER_WEIGHT ? reduced : undefined;
 }
 
+/** Stick table of each replica's recent answers, keyed by server name (`npm run status` reads it). */
+export const SERVER_RATES_TABLE = "server_rates";
+/** Windows of the table's rates: answers over the last 10 s, 5xx answers over the last minute. */
+export const SERVER_RATE_WINDOWS = { answersMs: 10_000, errorsMs: 60_000 } as const;
+
+/**
+ * The table behind `npm run status`'s requests per second and 5xx in the last minute: HAProxy
+ * keeps per-server totals only, never a window. Keys are server names (a host of up to 253
+ * characters, its color and port).
+ */
+export function serverRatesTable(): string {
+  const { answersMs, errorsMs } = SERVER_RATE_WINDOWS;
+  return section(`backend ${SERVER_RATES_TABLE}`, [
+    `stick-table type string len 320 size 1k expire 5m store gpc0,gpc0_rate(${formatDuration(answersMs)}),gpc1,gpc1_rate(${formatDuration(errorsMs)})`,
+  ]);
+}
+
+/** In each backend of replicas: count every answer of a server (gpc0), and its 5xx (gpc1). */
+const SERVER_RATE_TRACKING = [
+  `http-response track-sc0 srv_name table ${SERVER_RATES_TABLE}`,
+  "http-response sc-inc-gpc0(0)",
+  "http-response sc-inc-gpc1(0) if { status ge 500 }",
+];
+
 /** One backend of replicas, or a color hop in front of each color's replicas. */
 export type Layout = "one-level" | "two-level";
 
@@ -261,6 +285,7 @@ export function appBackend(input: HaproxyConfigInput, check: HealthCheckSettings
     "retry-on conn-failure empty-response 502 503",
     L7_RETRY_ONLY_IDEMPOTENT,
     ...(failover ? ["option allbackups"] : []),
+    ...SERVER_RATE_TRACKING,
     ...COLORS.flatMap((color) =>
       input.servers[color].map((server, i) =>
         replicaServer(color, i, server, [
@@ -331,6 +356,7 @@ export function colorHop(input: HaproxyConfigInput, placement: HaproxyPlacement,
       "option redispatch 1",
       "retry-on conn-failure empty-response",
       L7_RETRY_ONLY_IDEMPOTENT,
+      ...SERVER_RATE_TRACKING,
       ...input.servers[color].map((server, i) => replicaServer(color, i, server)),
     ]),
   ].join("\n");
@@ -386,6 +412,7 @@ export function renderHaproxyConfig(
     ...(layout === "one-level"
       ? [appBackend(input, check)]
       : [colorsBackend(input, placement, timeouts), ...COLORS.map((color) => colorHop(input, placement, color, check))]),
+    serverRatesTable(),
     ...(placement.statsPort !== undefined ? [statsFrontend(placement, placement.statsPort, input.statsPassword)] : []),
   ];
   return sealConfig(parts.join("\n"));
