@@ -12,6 +12,7 @@
 // One level costs one HTTP pass, one set of health checks and one log line per request; the
 // second level nearly doubles the proxy's CPU per request (`npm run bench`: 70 µs against 38).
 import { sealConfig } from "./configSeal";
+import { previewHostRules, PreviewRender, previewSections } from "./preview";
 import {
   Color,
   COLORS,
@@ -41,6 +42,8 @@ export interface HaproxyConfigInput {
   readonly accessLog?: boolean;
   /** When set, the stats page asks for user `admin` with this password. */
   readonly statsPassword?: string;
+  /** Each color alone on its preview port (and Host), for the allowed sources. @default none */
+  readonly preview?: PreviewRender;
 }
 
 /** The documented defaults, in milliseconds: what a config gets for the settings not given. */
@@ -65,6 +68,8 @@ export interface HaproxyPlacement {
   readonly runtimeDir: string;
   /** Prefix of the internal sockets' names in runtimeDir. */
   readonly instance: string;
+  /** Ports of the preview listeners, when the config has them. */
+  readonly previewPorts?: Readonly<Record<Color, number>>;
 }
 
 /**
@@ -77,6 +82,7 @@ export const CONTAINER_PLACEMENT: HaproxyPlacement = {
   statsPort: 8404,
   runtimeDir: "/var/lib/haproxy",
   instance: "traffic-distributor",
+  previewPorts: { blue: 8081, green: 8082 },
 };
 
 /** Path of the config inside the official image; its entrypoint runs `haproxy -W -db -f` on it. */
@@ -242,11 +248,12 @@ export function defaultsSection(accessLog: boolean, timeouts: Timeouts, check: H
   ]);
 }
 
-export function publicFrontend(placement: HaproxyPlacement, layout: Layout): string {
+export function publicFrontend(placement: HaproxyPlacement, layout: Layout, hostRules: string[] = []): string {
   return section("frontend public", [
     `bind ${placement.bindAddress}:${placement.listenPort}`,
     "option forwardfor",
     ...(layout === "two-level" ? [`http-request del-header ${COLOR_CHECK_HEADER}`] : []),
+    ...hostRules,
     `default_backend ${layout === "two-level" ? "colors" : APP_BACKEND}`,
   ]);
 }
@@ -388,6 +395,20 @@ export function statsFrontend(placement: HaproxyPlacement, statsPort: number, pa
   );
 }
 
+/** Each color's preview listener and backend, tracking the servers that carry its checks. */
+function previews(input: HaproxyConfigInput, placement: HaproxyPlacement, layout: Layout): string[] {
+  const ports = placement.previewPorts;
+  if (!input.preview || !ports) return [];
+  const preview = input.preview;
+  return COLORS.map((color) => {
+    const servers = input.servers[color].map((address, i) => {
+      const name = serverName(color, i, address);
+      return { name, address, tracked: `${layout === "one-level" ? APP_BACKEND : color}/${name}` };
+    });
+    return previewSections(color, servers, `${placement.bindAddress}:${ports[color]}`, preview);
+  });
+}
+
 export function renderHaproxyConfig(
   input: HaproxyConfigInput,
   placement: HaproxyPlacement = CONTAINER_PLACEMENT,
@@ -408,10 +429,11 @@ export function renderHaproxyConfig(
     globalSection(placement, timeouts),
     resolversSection(),
     defaultsSection(input.accessLog !== false, timeouts, check),
-    publicFrontend(placement, layout),
+    publicFrontend(placement, layout, input.preview ? previewHostRules(input.preview) : []),
     ...(layout === "one-level"
       ? [appBackend(input, check)]
       : [colorsBackend(input, placement, timeouts), ...COLORS.map((color) => colorHop(input, placement, color, check))]),
+    ...previews(input, placement, layout),
     serverRatesTable(),
     ...(placement.statsPort !== undefined ? [statsFrontend(placement, placement.statsPort, input.statsPassword)] : []),
   ];
