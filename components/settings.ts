@@ -3,6 +3,7 @@
 // No Pulumi resources here, so everything is tested without mocks.
 import type * as pulumi from "@pulumi/pulumi";
 import { isIP } from "net";
+import type { PreviewSettings } from "./preview";
 
 export const COLORS = ["blue", "green"] as const;
 export type Color = (typeof COLORS)[number];
@@ -184,6 +185,8 @@ export interface DistributorSettings {
   readonly aws?: AwsSettings;
   /** Present exactly when `target` is `docker`. */
   readonly docker?: DockerSettings;
+  /** Present when `preview.enabled` is true. */
+  readonly preview?: PreviewSettings;
 }
 
 /** Invalid input; the message names the setting and says what is allowed. */

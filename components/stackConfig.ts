@@ -13,6 +13,7 @@ import {
   TrafficDistributorArgs,
   validateTrafficDistributorArgs,
 } from "./trafficDistributorArgs";
+import { DEFAULT_PREVIEW_CIDRS, DEFAULT_PREVIEW_PORTS } from "./preview";
 import { DEFAULTS, describe, DistributorSettings, SettingsError } from "./settings";
 
 export const CONFIG_NAMESPACE = "traffic-distributor";
@@ -59,6 +60,10 @@ export const CONFIG_DEFAULTS: Record<SettingPath, unknown> = (() => {
     "dns.ttl": d.dnsTtl,
     "dns.recordType": d.dnsRecordType,
     "dns.takeOver": false,
+    "preview.enabled": false,
+    "preview.bluePort": DEFAULT_PREVIEW_PORTS.blue,
+    "preview.greenPort": DEFAULT_PREVIEW_PORTS.green,
+    "preview.allowedCidrs": DEFAULT_PREVIEW_CIDRS,
   };
   for (const color of ["blue", "green"] as const) {
     Object.assign(byPath, { [`${color}.image`]: d.image, [`${color}.replicas`]: d.replicas, [`${color}.port`]: d.appPort, [`${color}.servers`]: [] });

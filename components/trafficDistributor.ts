@@ -3,7 +3,7 @@ import * as awsTarget from "./aws";
 import { Deployment, DeploymentContext } from "./deployment";
 import * as dockerTarget from "./docker";
 import { HaproxyConfigInput, METRICS_PATH, renderHaproxyConfig } from "./haproxyConfig";
-import { Color, DistributorSettings, formatServer, parseComponentName, parseStatsPassword, RoutingMode, ServerAddress, SettingsError, trafficShares } from "./settings";
+import { Color, COLORS, DistributorSettings, formatServer, parseComponentName, parseStatsPassword, RoutingMode, ServerAddress, SettingsError, trafficShares } from "./settings";
 import { ARG_LABELS, checkServerList, isPlain, TrafficDistributorArgs, validateTrafficDistributorArgs } from "./trafficDistributorArgs";
 
 /** Host ports taken by the Docker distributors of this program, for a clear error on a clash. */
@@ -20,12 +20,13 @@ function claimHostPorts(name: string, settings: DistributorSettings): void {
   const wanted: Array<[number, string]> = [
     [settings.listenPort, "listenPort"],
     [settings.statsPort, "statsPort"],
+    ...(settings.preview ? COLORS.map((color): [number, string] => [settings.preview!.ports[color], `preview.${color}Port`]) : []),
   ];
   for (const [port, label] of wanted) {
     const holder = dockerHostPorts.get(port);
     if (holder !== undefined && holder !== name) {
       throw new SettingsError(
-        `${label} is ${port}, which the TrafficDistributor "${holder}" in this program already publishes on the Docker host: give each distributor its own listenPort and statsPort`,
+        `${label} is ${port}, which the TrafficDistributor "${holder}" in this program already publishes on the Docker host: give each distributor its own listenPort, statsPort and preview ports`,
       );
     }
   }
@@ -43,6 +44,8 @@ function claimHostPorts(name: string, settings: DistributorSettings): void {
 export class TrafficDistributor extends pulumi.ComponentResource {
   /** Public URL of the distributor. */
   public readonly url: pulumi.Output<string>;
+  /** Each color's preview URL (`preview.enabled`); undefined otherwise. On aws with `dns`, the color's host name. */
+  public readonly previewUrls: pulumi.Output<Record<Color, string> | undefined>;
   /** Host name or address clients connect to: "localhost", the DNS name or the Elastic IP. */
   public readonly publicAddress: pulumi.Output<string>;
   /** The distributor's public IP (aws); undefined on docker. */
@@ -118,6 +121,7 @@ export class TrafficDistributor extends pulumi.ComponentResource {
     this.securityGroupId = deployment.securityGroupId ?? pulumi.output(undefined);
     const port = settings.listenPort === 80 ? "" : `:${settings.listenPort}`;
     this.url = pulumi.interpolate`http://${this.publicAddress}${port}/`;
+    this.previewUrls = previewUrlsOf(settings, this.publicAddress);
     this.statsUrl = pulumi.output(`http://127.0.0.1:${settings.statsPort}/stats`);
     this.metricsUrl = pulumi.output(`http://127.0.0.1:${settings.statsPort}${METRICS_PATH}`);
     this.statsTunnelCommand = deployment.statsTunnelCommand ?? pulumi.output(undefined);
@@ -130,6 +134,7 @@ export class TrafficDistributor extends pulumi.ComponentResource {
 
     this.registerOutputs({
       url: this.url,
+      previewUrls: this.previewUrls,
       publicAddress: this.publicAddress,
       publicIp: this.publicIp,
       dnsName: this.dnsName,
@@ -158,6 +163,24 @@ export class TrafficDistributor extends pulumi.ComponentResource {
   }
 }
 
+/**
+ * Where each color's preview answers: its port on the public address, or on aws with a full
+ * `dns.name`, its own host name on the listen port.
+ */
+function previewUrlsOf(settings: DistributorSettings, publicAddress: pulumi.Output<string>): pulumi.Output<Record<Color, string> | undefined> {
+  const preview = settings.preview;
+  if (preview === undefined) return pulumi.output(undefined);
+  const dnsName = settings.aws?.dns?.name;
+  if (dnsName?.includes(".")) {
+    const port = settings.listenPort === 80 ? "" : `:${settings.listenPort}`;
+    return pulumi.output({ blue: `http://blue.${dnsName}${port}/`, green: `http://green.${dnsName}${port}/` });
+  }
+  return publicAddress.apply((address) => ({
+    blue: `http://${address}:${preview.ports.blue}/`,
+    green: `http://${address}:${preview.ports.green}/`,
+  }));
+}
+
 /** The renderer's input from validated settings: one place, for the component and `npm run render`. */
 export function renderInput(
   settings: DistributorSettings,
@@ -175,5 +198,14 @@ export function renderInput(
     timeouts: settings.timeouts,
     accessLog: settings.accessLog,
     statsPassword,
+    ...(settings.preview === undefined
+      ? {}
+      : {
+          preview: {
+            allowedCidrs: settings.preview.allowedCidrs,
+            // Host routing needs the full name clients send: a name relative to the zone is not one.
+            ...(dnsName?.includes(".") ? { hosts: { blue: `blue.${dnsName}`, green: `green.${dnsName}` } } : {}),
+          },
+        }),
   };
 }

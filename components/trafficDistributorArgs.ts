@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { PreviewArgs, validatePreview } from "./preview";
 import {
   AwsSettings,
   checkUnique,
@@ -149,6 +150,8 @@ export interface TrafficDistributorArgs {
   readonly aws?: AwsTargetArgs;
   /** Settings of the `docker` target; only allowed with `target: "docker"`. */
   readonly docker?: DockerTargetArgs;
+  /** Each color alone on its own port (and on aws with `dns`, its own host name), whatever the weights. */
+  readonly preview?: PreviewArgs;
 }
 
 /** Durations are strings with a unit: "500ms", "30s", "5m", "1h". */
@@ -218,6 +221,7 @@ export const SETTING_PATHS = [
   "distributorImage",
   "distributorMemoryMb",
   "docker.network",
+  ...(["enabled", "bluePort", "greenPort", "allowedCidrs"] as const).map((field) => `preview.${field}` as const),
   ...(["vpcId", "subnetIds", "distributorSubnetId", "instanceType", "distributorInstanceType", "ami", "ingressCidrs"] as const).map(
     (field) => `aws.${field}` as const,
   ),
@@ -525,6 +529,19 @@ export function validateTrafficDistributorArgs(
   const colors = { blue: validateColor("blue", args.blue, labels), green: validateColor("green", args.green, labels) };
   checkColorsDistinct(colors, labels);
   const statsPassword = args.statsPassword;
+  const ports = validateListenPort(args, target, labels);
+  const preview = validatePreview(
+    args.preview,
+    {
+      enabled: labels["preview.enabled"],
+      bluePort: labels["preview.bluePort"],
+      greenPort: labels["preview.greenPort"],
+      allowedCidrs: labels["preview.allowedCidrs"],
+      listenPort: labels.listenPort,
+      statsPort: labels.statsPort,
+    },
+    ports,
+  );
   return {
     target,
     weights,
@@ -534,7 +551,8 @@ export function validateTrafficDistributorArgs(
     healthCheck: validateHealthCheck(args.healthCheck, labels),
     timeouts: validateTimeouts(args.timeouts, labels),
     accessLog: parseBoolean(labels.accessLog, args.accessLog ?? DEFAULTS.accessLog),
-    ...validateListenPort(args, target, labels),
+    ...ports,
+    ...(preview === undefined ? {} : { preview }),
     // A password known now is checked now; a secret Output is checked when it resolves.
     ...(statsPassword === undefined
       ? {}

@@ -12,6 +12,7 @@ const distributor = new TrafficDistributor(pulumi.getStack(), {
 });
 
 export const url = distributor.url;
+export const previewUrls = distributor.previewUrls;
 export const publicAddress = distributor.publicAddress;
 export const publicIp = distributor.publicIp;
 export const dnsName = distributor.dnsName;

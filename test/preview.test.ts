@@ -62,4 +62,25 @@ describe("preview per color (real HAProxy)", function () {
     for (let i = 0; i < 4; i++) bodies.add((await request(`${previewUrl("blue")}/`, { agent: false })).body.trim());
     assert.deepStrictEqual([...bodies], ["blue 0"]);
   });
+  it("routes a preview host name on the public listener to its color alone, and answers 403 outside allowedCidrs", async () => {
+    const fleet = await startFleet();
+    const hosts = { blue: "blue.app.example.com", green: "green.app.example.com" };
+    const open = await start(fleet, { blue: 0, green: 1 }, { preview: { allowedCidrs: DEFAULT_PREVIEW_CIDRS, hosts } });
+    const byHost = async (host: string) => {
+      const counts: Record<string, number> = {};
+      for (let i = 0; i < 10; i++) {
+        const { status, body } = await request(`${open.haproxy.url}/`, { agent: false, headers: { host } });
+        const key = status === 200 ? body.split(" ")[0] : `HTTP ${status}`;
+        counts[key] = (counts[key] ?? 0) + 1;
+      }
+      return counts;
+    };
+    assert.deepStrictEqual(await byHost("blue.app.example.com:8080"), { blue: 10 });
+    assert.deepStrictEqual(await byHost("GREEN.app.example.com"), { green: 10 });
+    assert.deepStrictEqual(await byHost("app.example.com"), { green: 10 });
+    await stopAll();
+    const closed = await start(await startFleet(), { blue: 0, green: 1 }, { preview: { allowedCidrs: ["10.0.0.0/8"], hosts } });
+    assert.strictEqual((await request(`${closed.haproxy.url}/`, { agent: false, headers: { host: "blue.app.example.com" } })).status, 403);
+    assert.strictEqual((await request(`${closed.haproxy.url}/`, { agent: false, headers: { host: "app.example.com" } })).body.split(" ")[0], "green");
+  });
 });

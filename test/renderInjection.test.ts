@@ -56,6 +56,10 @@ const VALID: Record<SettingPath, unknown> = {
   "dns.aliases": ["www"],
   "dns.recordType": "A",
   "dns.takeOver": false,
+  "preview.enabled": true,
+  "preview.bluePort": 8091,
+  "preview.greenPort": 8092,
+  "preview.allowedCidrs": ["10.0.0.0/8", "fd00::/8"],
 };
 
 /** Settings that belong together: failover needs routing, aws keys the aws target, provisioned keys no servers. */
@@ -66,6 +70,8 @@ function baseArgs(path: SettingPath): Array<[SettingPath, unknown]> {
     if (path.startsWith("dns.")) base.push(["dns.zoneId", VALID["dns.zoneId"]], ["dns.name", VALID["dns.name"]]);
   }
   if (path === "failoverPrimary") base.push(["routing", "failover"]);
+  // Previews render the allowed sources and, with dns, the preview host names.
+  if ((path.startsWith("preview.") && path !== "preview.enabled") || path.startsWith("dns.")) base.push(["preview.enabled", true]);
   for (const color of COLORS) {
     const provisioned = [`${color}.image`, `${color}.replicas`, `${color}.port`, `${color}.memoryMb`].includes(path);
     if (!provisioned) base.push([`${color}.servers`, VALID[`${color}.servers`]]);
@@ -156,7 +162,10 @@ describe("rendered config under arbitrary input (property)", function () {
 /** The parts of settings that decide the config's shape, never free text. */
 function structureOf(settings: DistributorSettings): Partial<DistributorSettings> {
   const { routing, failoverPrimary, weights, accessLog, colors, target } = settings;
-  const shape: Partial<DistributorSettings> = { routing, failoverPrimary, weights, accessLog, target };
+  const preview = settings.preview && { ports: settings.preview.ports, allowedCidrs: settings.preview.allowedCidrs.map((_, i) => `10.${i}.0.0/16`) };
+  // A full DNS name adds the preview Host rules, a name relative to the zone does not.
+  const dns = settings.aws?.dns && { ...settings.aws.dns, name: settings.aws.dns.name.includes(".") ? "app.example.com" : "app" };
+  const shape: Partial<DistributorSettings> = { routing, failoverPrimary, weights, accessLog, target, preview, ...(settings.aws ? { aws: { ...settings.aws, dns } } : {}) };
   const counts = {} as Record<Color, DistributorSettings["colors"][Color]>;
   for (const color of COLORS) {
     const plan = colors[color];

@@ -37,6 +37,7 @@ export function deployOnDocker(context: DeploymentContext): Deployment<Environme
       listenPort: settings.listenPort,
       statsPort: settings.statsPort,
       memoryMb: settings.docker?.distributorMemoryMb,
+      previewPorts: settings.preview?.ports,
     },
     { parent },
   );

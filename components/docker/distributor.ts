@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
 import { CONTAINER_CONFIG_PATH, CONTAINER_PLACEMENT, renderBootstrapConfig } from "../haproxyConfig";
+import { Color, COLORS } from "../settings";
 import { LOG_ROTATION, NO_NEW_PRIVILEGES } from "./containerPolicy";
 
 /** The script that validates and reloads a config inside the running container. */
@@ -22,6 +23,11 @@ export interface DistributorArgs {
   readonly statsPort: number;
   /** Memory limit of the container in MiB; changes in place. @default no limit */
   readonly memoryMb?: number;
+  /**
+   * Host ports of the colors' previews, published on all interfaces (the config admits only
+   * the allowed sources). Turning previews on or off replaces the container. @default none
+   */
+  readonly previewPorts?: Readonly<Record<Color, number>>;
 }
 
 /**
@@ -51,6 +57,9 @@ export class Distributor extends pulumi.ComponentResource {
         ports: [
           { internal: CONTAINER_PLACEMENT.listenPort, external: args.listenPort },
           { internal: CONTAINER_PLACEMENT.statsPort!, external: args.statsPort, ip: "127.0.0.1" },
+          ...(args.previewPorts === undefined
+            ? []
+            : COLORS.map((color) => ({ internal: CONTAINER_PLACEMENT.previewPorts![color], external: args.previewPorts![color] }))),
         ],
         // Starts on a fixed placeholder config; the real one arrives through configDelivery.
         uploads: [{ file: CONTAINER_CONFIG_PATH, content: renderBootstrapConfig() }],
