@@ -100,4 +100,7 @@ describe("preview per color on the targets (mocks)", () => {
     const ip = await promiseOf(td.publicIp);
     assert.deepStrictEqual(urls, { blue: `http://${ip}:8081/`, green: `http://${ip}:8082/` });
   });
+  it("refuses an empty preview.allowedCidrs, naming the key", () => {
+    assert.throws(() => new TrafficDistributor("shop", { preview: { enabled: true, allowedCidrs: [] } }), /^SettingsError: preview\.allowedCidrs is empty: list who may reach the previews/);
+  });
 });

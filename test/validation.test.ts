@@ -127,6 +127,20 @@ const cases: BadInput[] = [
   ...["MX", "a"].map((value) => ({ path: "dns.recordType" as const, value, with: { ...AWS, "dns.zoneId": "Z0123456789ABC", "dns.name": "app.example.com" }, allowed: CHOICE("A", "CNAME") })),
   { path: "dns.takeOver", value: "yes", with: { ...AWS, "dns.zoneId": "Z0123456789ABC", "dns.name": "app.example.com" }, allowed: /must be true or false$/ },
   ...injections.map((value) => ({ path: "blue.image" as const, value, allowed: /must be a Docker image reference/ })),
+  ...["yes", 1, "on"].map((value) => ({ path: "preview.enabled" as const, value, allowed: /must be true or false$/ })),
+  ...(["bluePort", "greenPort"] as const).flatMap((key) => [
+    ...[0, 70000, "http", 1.5].map((value) => ({ path: `preview.${key}` as const, value, allowed: WHOLE(1, 65535) })),
+    { path: `preview.${key}` as const, value: 22, with: { "preview.enabled": true }, allowed: /is 22: that is the port of SSH; choose another/ },
+    { path: `preview.${key}` as const, value: 8080, with: { "preview.enabled": true }, allowed: /and \S*listenPort are both 8080: they must differ$/ },
+    { path: `preview.${key}` as const, value: 8404, with: { "preview.enabled": true }, allowed: /and \S*statsPort are both 8404: they must differ$/ },
+  ]),
+  { path: "preview.greenPort", value: 8081, with: { "preview.enabled": true }, allowed: /preview\.bluePort and \S*preview\.greenPort are both 8081: they must differ$/ },
+  ...[["10.0.0.1/8"], ["everyone"], ["::/129"], "10.0.0.0/8", ["10.0.0.0/8\nx"]].map((value) => ({
+    path: "preview.allowedCidrs" as const,
+    value,
+    allowed: /(must be a CIDR block|has host bits set|must be a JSON list of CIDR blocks)/,
+  })),
+  { path: "preview.allowedCidrs", value: ["10.0.0.0/8", "10.0.0.0/8"], allowed: /repeats .*: list each one once$/ },
 ];
 
 
