@@ -187,6 +187,8 @@ export interface DistributorSettings {
   readonly docker?: DockerSettings;
   /** Present when `preview.enabled` is true. */
   readonly preview?: PreviewSettings;
+  /** (docker) Milliseconds a replica's removal waits for the distributor's connections to it to end. */
+  readonly drainTimeout?: number;
 }
 
 /** Invalid input; the message names the setting and says what is allowed. */

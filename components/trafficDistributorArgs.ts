@@ -152,6 +152,17 @@ export interface TrafficDistributorArgs {
   readonly docker?: DockerTargetArgs;
   /** Each color alone on its own port (and on aws with `dns`, its own host name), whatever the weights. */
   readonly preview?: PreviewArgs;
+  /** Removing replicas (`docker` target). */
+  readonly drain?: DrainArgs;
+}
+
+export interface DrainArgs {
+  /**
+   * Before a replica is removed (a new image, fewer replicas), how long to wait for the
+   * distributor's connections to it to end, 0s–24h. Waiting beyond `timeouts.drain` gains
+   * nothing: the previous workers close their connections then. @default `timeouts.drain`
+   */
+  readonly timeout?: string;
 }
 
 /** Durations are strings with a unit: "500ms", "30s", "5m", "1h". */
@@ -222,6 +233,7 @@ export const SETTING_PATHS = [
   "distributorMemoryMb",
   "docker.network",
   ...(["enabled", "bluePort", "greenPort", "allowedCidrs"] as const).map((field) => `preview.${field}` as const),
+  "drain.timeout",
   ...(["vpcId", "subnetIds", "distributorSubnetId", "instanceType", "distributorInstanceType", "ami", "ingressCidrs"] as const).map(
     (field) => `aws.${field}` as const,
   ),
@@ -451,6 +463,12 @@ function validateDocker(args: TrafficDistributorArgs, labels: SettingLabels): Do
   };
 }
 
+function validateDrainTimeout(args: TrafficDistributorArgs, labels: SettingLabels): number {
+  const given = args.drain?.timeout;
+  if (given === undefined) return parseDuration(labels["timeouts.drain"], args.timeouts?.drain ?? DEFAULTS.timeouts.drain, 1000, 86_400_000);
+  return parseDuration(labels["drain.timeout"], given, 0, 86_400_000);
+}
+
 /** A Docker network name (Docker's own rule), so it never reaches a name or a shell malformed. */
 function parseDockerNetwork(label: string, value: unknown): string {
   if (typeof value === "string" && /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(value)) return value;
@@ -463,6 +481,7 @@ function parseDockerNetwork(label: string, value: unknown): string {
 function checkTargetSpecific(args: TrafficDistributorArgs, target: Target, labels: SettingLabels): void {
   const dockerOnly: Array<[unknown, string]> = [
     [args.docker?.network, labels["docker.network"]],
+    [args.drain?.timeout, labels["drain.timeout"]],
     [args.distributorMemoryMb, labels.distributorMemoryMb],
     ...COLORS.map((c): [unknown, string] => [(args[c] as ProvisionedColorArgs | undefined)?.memoryMb, labels[`${c}.memoryMb`]]),
   ];
@@ -553,6 +572,7 @@ export function validateTrafficDistributorArgs(
     accessLog: parseBoolean(labels.accessLog, args.accessLog ?? DEFAULTS.accessLog),
     ...ports,
     ...(preview === undefined ? {} : { preview }),
+    ...(target === "docker" ? { drainTimeout: validateDrainTimeout(args, labels) } : {}),
     // A password known now is checked now; a secret Output is checked when it resolves.
     ...(statsPassword === undefined
       ? {}

@@ -60,6 +60,7 @@ const VALID: Record<SettingPath, unknown> = {
   "preview.bluePort": 8091,
   "preview.greenPort": 8092,
   "preview.allowedCidrs": ["10.0.0.0/8", "fd00::/8"],
+  "drain.timeout": "30s",
 };
 
 /** Settings that belong together: failover needs routing, aws keys the aws target, provisioned keys no servers. */
