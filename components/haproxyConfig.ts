@@ -429,12 +429,13 @@ export function renderHaproxyConfig(
     globalSection(placement, timeouts),
     resolversSection(),
     defaultsSection(input.accessLog !== false, timeouts, check),
+    // Before the backends that count into it.
+    serverRatesTable(),
     publicFrontend(placement, layout, input.preview ? previewHostRules(input.preview) : []),
     ...(layout === "one-level"
       ? [appBackend(input, check)]
       : [colorsBackend(input, placement, timeouts), ...COLORS.map((color) => colorHop(input, placement, color, check))]),
     ...previews(input, placement, layout),
-    serverRatesTable(),
     ...(placement.statsPort !== undefined ? [statsFrontend(placement, placement.statsPort, input.statsPassword)] : []),
   ];
   return sealConfig(parts.join("\n"));

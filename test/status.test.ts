@@ -102,7 +102,7 @@ describe("distributor status (real HAProxy)", function () {
     }
     assert.strictEqual(byName.get(green1)!.state, "DOWN");
     assert.match(byName.get(green1)!.lastCheck, /^L4CON in \d+ ms: /);
-    assert.match(byName.get(serverName("blue", 0, fleet.blue[0].server))!.lastCheck, /^L7OK\/200 in \d+ ms/);
+    assert.match(byName.get(serverName("blue", 0, fleet.blue[0].server))!.lastCheck, /^L7OK\/\d+ in \d+ ms/);
     assert.strictEqual(COLORS.reduce((n, c) => n + report.colors[c].currentSessions, 0), 1, "the slow request in flight");
     assert.strictEqual(report.colors.blue.errors5xxLastMinute + report.colors.green.errors5xxLastMinute <= 12, true);
     assert.strictEqual((await slow).status, 200);
