@@ -1,3 +1,4 @@
+// Named to run before release.test.ts, whose last test removes this run's images.
 // npm run status against a stack on the real Docker engine: it finds the distributor by the
 // name the program gives it, asks its runtime API through `docker exec`, and reports the
 // traffic this test sent.
