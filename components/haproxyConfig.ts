@@ -13,6 +13,7 @@
 // second level nearly doubles the proxy's CPU per request (`npm run bench`: 70 µs against 38).
 import { sealConfig } from "./configSeal";
 import { DEFAULT_GATE, HeaderServers, HOLD_PREFIX, releaseHeader, splitShares } from "./releaseGate";
+import { previewHostRules, PreviewRender, previewSections } from "./preview";
 import {
   Color,
   COLORS,
@@ -48,6 +49,8 @@ export interface HaproxyConfigInput {
   readonly tls?: TlsListenerInput;
   /** The release gate the delivery applies to this config. @default DEFAULT_GATE */
   readonly gate?: GateSettings;
+  /** Each color alone on its preview port (and Host), for the allowed sources. @default none */
+  readonly preview?: PreviewRender;
 }
 
 /** The documented defaults, in milliseconds: what a config gets for the settings not given. */
@@ -74,6 +77,8 @@ export interface HaproxyPlacement {
   readonly instance: string;
   /** The HTTPS listener's port and certificate directory (configs with `tls`). */
   readonly tls?: TlsPlacement;
+  /** Ports of the preview listeners, when the config has them. */
+  readonly previewPorts?: Readonly<Record<Color, number>>;
 }
 
 /**
@@ -87,6 +92,7 @@ export const CONTAINER_PLACEMENT: HaproxyPlacement = {
   runtimeDir: "/var/lib/haproxy",
   instance: "traffic-distributor",
   tls: CONTAINER_TLS_PLACEMENT,
+  previewPorts: { blue: 8081, green: 8082 },
 };
 
 /** Path of the config inside the official image; its entrypoint runs `haproxy -W -db -f` on it. */
@@ -114,15 +120,20 @@ function socketName(placement: HaproxyPlacement, color: Color): string {
 }
 
 /**
- * A server's name in HAProxy is the Host header its health checks send (`%[srv_name]`), so a
- * check reaches the app the way a browser would: the host, with the port unless it is 80.
- * IPv6 literals cannot be names; those servers get a numbered one (and a Host of that name)
- * with an underscore, which no validated host name has, so no two names can collide.
+ * A server's name is its color, "_", then the Host header its health checks send (the name
+ * with the color stripped), so a check reaches the app the way a browser would: the host,
+ * with the port unless it is 80. The color prefix lets metrics and logs select a color by
+ * server name in either layout (`server=~"blue_.*"`). IPv6 literals cannot be names; those
+ * servers get a numbered one with a second underscore, which no validated host name has, so
+ * no two names can collide.
  */
 export function serverName(color: Color, index: number, server: ServerAddress): string {
-  if (server.host.includes(":")) return `${color}_${index}`;
-  return server.port === 80 ? server.host : `${server.host}:${server.port}`;
+  if (server.host.includes(":")) return `${color}_ipv6_${index}`;
+  return `${color}_${server.port === 80 ? server.host : `${server.host}:${server.port}`}`;
 }
+
+/** The check's Host header: the server's name without its color prefix. */
+const CHECK_HOST = `%[srv_name,${COLORS.map((color) => `regsub(^${color}_,)`).join(",")}]`;
 
 /** HAProxy's largest server weight. */
 const MAX_SERVER_WEIGHT = 256;
@@ -143,6 +154,30 @@ export function replicaWeights(weights: Weights, replicas: Record<Color, number>
   const reduced = { blue: raw.blue / divisor, green: raw.green / divisor };
   return reduced.blue <= MAX_SERVER_WEIGHT && reduced.green <= MAX_SERVER_WEIGHT ? reduced : undefined;
 }
+
+/** Stick table of each replica's recent answers, keyed by server name (`npm run status` reads it). */
+export const SERVER_RATES_TABLE = "server_rates";
+/** Windows of the table's rates: answers over the last 10 s, 5xx answers over the last minute. */
+export const SERVER_RATE_WINDOWS = { answersMs: 10_000, errorsMs: 60_000 } as const;
+
+/**
+ * The table behind `npm run status`'s requests per second and 5xx in the last minute: HAProxy
+ * keeps per-server totals only, never a window. Keys are server names (a host of up to 253
+ * characters, its color and port).
+ */
+export function serverRatesTable(): string {
+  const { answersMs, errorsMs } = SERVER_RATE_WINDOWS;
+  return section(`backend ${SERVER_RATES_TABLE}`, [
+    `stick-table type string len 320 size 1k expire 5m store gpc0,gpc0_rate(${formatDuration(answersMs)}),gpc1,gpc1_rate(${formatDuration(errorsMs)})`,
+  ]);
+}
+
+/** In each backend of replicas: count every answer of a server (gpc0), and its 5xx (gpc1). */
+const SERVER_RATE_TRACKING = [
+  `http-response track-sc0 srv_name table ${SERVER_RATES_TABLE}`,
+  "http-response sc-inc-gpc0(0)",
+  "http-response sc-inc-gpc1(0) if { status ge 500 }",
+];
 
 /** One backend of replicas, or a color hop in front of each color's replicas. */
 export type Layout = "one-level" | "two-level";
@@ -227,13 +262,14 @@ export function defaultsSection(accessLog: boolean, timeouts: Timeouts, check: H
   ]);
 }
 
-export function publicFrontend(placement: HaproxyPlacement, layout: Layout, tls?: TlsListenerInput): string {
+export function publicFrontend(placement: HaproxyPlacement, layout: Layout, tls?: TlsListenerInput, hostRules: string[] = []): string {
   if (tls && !placement.tls) throw new Error("publicFrontend: a config with tls needs a placement with tls");
   return section("frontend public", [
     `bind ${placement.bindAddress}:${placement.listenPort}`,
     ...(tls ? tlsFrontendLines(placement.bindAddress, tls, placement.tls!) : []),
     "option forwardfor",
     ...(layout === "two-level" ? [`http-request del-header ${COLOR_CHECK_HEADER}`] : []),
+    ...hostRules,
     `default_backend ${layout === "two-level" ? "colors" : APP_BACKEND}`,
   ]);
 }
@@ -242,7 +278,7 @@ export function publicFrontend(placement: HaproxyPlacement, layout: Layout, tls?
 function replicaCheck(check: HealthCheckSettings): string[] {
   return [
     "option httpchk",
-    `http-check send meth GET uri ${check.path} ver HTTP/1.1 hdr Host ${check.host ?? "%[srv_name]"}`,
+    `http-check send meth GET uri ${check.path} ver HTTP/1.1 hdr Host ${check.host ?? CHECK_HOST}`,
     `http-check expect status ${check.expectStatus}`,
   ];
 }
@@ -275,6 +311,7 @@ export function appBackend(input: HaproxyConfigInput, check: HealthCheckSettings
     "retry-on conn-failure empty-response 502 503",
     L7_RETRY_ONLY_IDEMPOTENT,
     ...(failover ? ["option allbackups"] : []),
+    ...SERVER_RATE_TRACKING,
     ...COLORS.flatMap((color) =>
       input.servers[color].map((server, i) =>
         replicaServer(color, i, server, [
@@ -350,19 +387,50 @@ export function colorHop(input: HaproxyConfigInput, placement: HaproxyPlacement,
       "option redispatch 1",
       "retry-on conn-failure empty-response",
       L7_RETRY_ONLY_IDEMPOTENT,
+      ...SERVER_RATE_TRACKING,
       ...input.servers[color].map((server, i) => replicaServer(color, i, server)),
     ]),
   ].join("\n");
 }
 
+/** Users of the stats listener's `/metrics`: the stats page's own user and password. */
+const STATS_USERLIST = "stats_users";
+
+/** Path of the Prometheus exporter on the stats listener. */
+export const METRICS_PATH = "/metrics";
+
+/**
+ * The stats listener: the stats page on `/stats` and HAProxy's Prometheus exporter on
+ * `/metrics`, both behind user `admin` and the password when one is given.
+ */
 export function statsFrontend(placement: HaproxyPlacement, statsPort: number, password: string | undefined): string {
-  return section("frontend stats", [
-    `bind ${placement.bindAddress}:${statsPort}`,
-    "stats enable",
-    "stats uri /stats",
-    "stats refresh 10s",
-    ...(password ? [`stats auth admin:'${password}'`] : []),
-  ]);
+  const users = password ? section(`userlist ${STATS_USERLIST}`, [`user admin insecure-password '${password}'`]) + "\n" : "";
+  return (
+    users +
+    section("frontend stats", [
+      `bind ${placement.bindAddress}:${statsPort}`,
+      "stats enable",
+      "stats uri /stats",
+      "stats refresh 10s",
+      ...(password ? [`stats auth admin:'${password}'`] : []),
+      ...(password ? [`http-request auth realm metrics if { path ${METRICS_PATH} } !{ http_auth(${STATS_USERLIST}) }`] : []),
+      `http-request use-service prometheus-exporter if { path ${METRICS_PATH} }`,
+    ])
+  );
+}
+
+/** Each color's preview listener and backend, tracking the servers that carry its checks. */
+function previews(input: HaproxyConfigInput, placement: HaproxyPlacement, layout: Layout): string[] {
+  const ports = placement.previewPorts;
+  if (!input.preview || !ports) return [];
+  const preview = input.preview;
+  return COLORS.map((color) => {
+    const servers = input.servers[color].map((address, i) => {
+      const name = serverName(color, i, address);
+      return { name, address, tracked: `${layout === "one-level" ? APP_BACKEND : color}/${name}` };
+    });
+    return previewSections(color, servers, `${placement.bindAddress}:${ports[color]}`, preview);
+  });
 }
 
 export function renderHaproxyConfig(
@@ -387,11 +455,14 @@ export function renderHaproxyConfig(
     globalSection(placement, timeouts, input.tls !== undefined),
     resolversSection(),
     defaultsSection(input.accessLog !== false, timeouts, check),
-    publicFrontend(placement, layout, input.tls),
+    // Before the backends that count into it.
+    serverRatesTable(),
+    publicFrontend(placement, layout, input.tls, input.preview ? previewHostRules(input.preview) : []),
     ...(layout === "one-level"
       ? [appBackend(input, check)]
       : [colorsBackend(input, placement, timeouts), ...COLORS.map((color) => colorHop(input, placement, color, check))]),
     ...(input.tls?.acmeChallenge ? [section(`backend ${ACME_BACKEND}`, acmeBackendLines(input.tls.acmeChallenge))] : []),
+    ...previews(input, placement, layout),
     ...(placement.statsPort !== undefined ? [statsFrontend(placement, placement.statsPort, input.statsPassword)] : []),
     holdTemplate(input, placement, check, timeouts),
   ];
@@ -446,7 +517,7 @@ export function holdTemplate(input: HaproxyConfigInput, placement: HaproxyPlacem
   const app = appBackend({ ...input, routing: "failover", failoverPrimary: "blue" }, check);
   const allBackups = "    option allbackups";
   const oneLevel = [
-    ...lines(publicFrontend(placement, "one-level", input.tls)).map(tag(`${HOLD_PREFIX}:one`)),
+    ...lines(publicFrontend(placement, "one-level", input.tls, input.preview ? previewHostRules(input.preview) : [])).map(tag(`${HOLD_PREFIX}:one`)),
     `${HOLD_PREFIX}:one`,
     ...lines(app)
       .filter((line) => !isServer(line))
@@ -467,7 +538,7 @@ export function holdTemplate(input: HaproxyConfigInput, placement: HaproxyPlacem
     return variant.slice(common.length).map((line) => `${HOLD_PREFIX}:two:${twoLevelVariants[i]} ${line}`);
   });
   const twoLevel = [
-    ...lines(publicFrontend(placement, "two-level", input.tls)).map(tag(`${HOLD_PREFIX}:two`)),
+    ...lines(publicFrontend(placement, "two-level", input.tls, input.preview ? previewHostRules(input.preview) : [])).map(tag(`${HOLD_PREFIX}:two`)),
     `${HOLD_PREFIX}:two`,
     ...common.map(tag(`${HOLD_PREFIX}:two`)),
     ...tagged,

@@ -4,6 +4,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { isIP } from "net";
 import type { TlsSettings } from "./tls";
+import type { PreviewSettings } from "./preview";
 
 export const COLORS = ["blue", "green"] as const;
 export type Color = (typeof COLORS)[number];
@@ -208,6 +209,10 @@ export interface DistributorSettings {
   readonly docker?: DockerSettings;
   /** HTTPS; absent when `tls.mode` is "off". */
   readonly tls?: TlsSettings;
+  /** Present when `preview.enabled` is true. */
+  readonly preview?: PreviewSettings;
+  /** (docker) Milliseconds a replica's removal waits for the distributor's connections to it to end. */
+  readonly drainTimeout?: number;
 }
 
 /** Invalid input; the message names the setting and says what is allowed. */

@@ -13,6 +13,7 @@ import {
   TrafficDistributorArgs,
   validateTrafficDistributorArgs,
 } from "./trafficDistributorArgs";
+import { DEFAULT_PREVIEW_CIDRS, DEFAULT_PREVIEW_PORTS } from "./preview";
 import { DEFAULTS, describe, DistributorSettings, SettingsError } from "./settings";
 import { TLS_DEFAULTS } from "./tls";
 
@@ -65,6 +66,10 @@ export const CONFIG_DEFAULTS: Record<SettingPath, unknown> = (() => {
     "tls.domains": [],
     "tls.hsts": TLS_DEFAULTS.hsts,
     "tls.acme.directory": TLS_DEFAULTS.acmeDirectory,
+    "preview.enabled": false,
+    "preview.bluePort": DEFAULT_PREVIEW_PORTS.blue,
+    "preview.greenPort": DEFAULT_PREVIEW_PORTS.green,
+    "preview.allowedCidrs": DEFAULT_PREVIEW_CIDRS,
   };
   for (const color of ["blue", "green"] as const) {
     Object.assign(byPath, { [`${color}.image`]: d.image, [`${color}.replicas`]: d.replicas, [`${color}.port`]: d.appPort, [`${color}.servers`]: [] });
@@ -204,7 +209,7 @@ export interface StackSettings {
 }
 
 const AWS_ONLY = (path: SettingPath) => path.startsWith("aws.") || path.startsWith("dns.");
-const DOCKER_ONLY = (path: SettingPath) => path.startsWith("docker.") || path === "distributorMemoryMb" || path.endsWith(".memoryMb");
+const DOCKER_ONLY = (path: SettingPath) => path.startsWith("docker.") || path.startsWith("drain.") || path === "distributorMemoryMb" || path.endsWith(".memoryMb");
 
 /**
  * Builds the component's args from stack config and validates them exactly as the component

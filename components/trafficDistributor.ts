@@ -2,8 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as awsTarget from "./aws";
 import { Deployment, DeploymentContext } from "./deployment";
 import * as dockerTarget from "./docker";
-import { HaproxyConfigInput, renderHaproxyConfig } from "./haproxyConfig";
-import { Color, DistributorSettings, formatServer, parseComponentName, parseStatsPassword, RoutingMode, ServerAddress, SettingsError, trafficShares } from "./settings";
+import { HaproxyConfigInput, METRICS_PATH, renderHaproxyConfig } from "./haproxyConfig";
+import { Color, COLORS, DistributorSettings, formatServer, parseComponentName, parseStatsPassword, RoutingMode, ServerAddress, SettingsError, trafficShares } from "./settings";
 import { X509Certificate } from "crypto";
 import { SelfSignedCertificate } from "./selfSignedCertificate";
 import { ACME_CHALLENGE_SERVER, certificateFile, checkCertificateAndKey } from "./tls";
@@ -24,12 +24,13 @@ function claimHostPorts(name: string, settings: DistributorSettings): void {
     [settings.listenPort, "listenPort"],
     [settings.statsPort, "statsPort"],
     ...(settings.tls ? [[settings.tls.port, "tls.port"] as [number, string]] : []),
+    ...(settings.preview ? COLORS.map((color): [number, string] => [settings.preview!.ports[color], `preview.${color}Port`]) : []),
   ];
   for (const [port, label] of wanted) {
     const holder = dockerHostPorts.get(port);
     if (holder !== undefined && holder !== name) {
       throw new SettingsError(
-        `${label} is ${port}, which the TrafficDistributor "${holder}" in this program already publishes on the Docker host: give each distributor its own listenPort and statsPort`,
+        `${label} is ${port}, which the TrafficDistributor "${holder}" in this program already publishes on the Docker host: give each distributor its own listenPort, statsPort and preview ports`,
       );
     }
   }
@@ -47,6 +48,8 @@ function claimHostPorts(name: string, settings: DistributorSettings): void {
 export class TrafficDistributor extends pulumi.ComponentResource {
   /** Public URL of the distributor. */
   public readonly url: pulumi.Output<string>;
+  /** Each color's preview URL (`preview.enabled`); undefined otherwise. On aws with `dns`, the color's host name. */
+  public readonly previewUrls: pulumi.Output<Record<Color, string> | undefined>;
   /** Host name or address clients connect to: "localhost", the DNS name or the Elastic IP. */
   public readonly publicAddress: pulumi.Output<string>;
   /** The distributor's public IP (aws); undefined on docker. */
@@ -61,6 +64,8 @@ export class TrafficDistributor extends pulumi.ComponentResource {
   public readonly routing: pulumi.Output<RoutingMode>;
   /** HAProxy stats page, on the distributor host's loopback (aws: through `statsTunnelCommand`). */
   public readonly statsUrl: pulumi.Output<string>;
+  /** HAProxy's Prometheus exporter, beside the stats page and behind the same password. */
+  public readonly metricsUrl: pulumi.Output<string>;
   /** Forwards the stats port of the AWS distributor to this machine; undefined on docker. */
   public readonly statsTunnelCommand: pulumi.Output<string | undefined>;
   /**
@@ -129,7 +134,9 @@ export class TrafficDistributor extends pulumi.ComponentResource {
     const tlsPort = settings.tls === undefined || settings.tls.port === 443 ? "" : `:${settings.tls.port}`;
     this.httpsUrl = settings.tls === undefined ? pulumi.output(undefined) : pulumi.interpolate`https://${this.publicAddress}${tlsPort}/`;
     this.caCertificate = certificate?.caCertificate ?? pulumi.output(undefined);
+    this.previewUrls = previewUrlsOf(settings, this.publicAddress);
     this.statsUrl = pulumi.output(`http://127.0.0.1:${settings.statsPort}/stats`);
+    this.metricsUrl = pulumi.output(`http://127.0.0.1:${settings.statsPort}${METRICS_PATH}`);
     this.statsTunnelCommand = deployment.statsTunnelCommand ?? pulumi.output(undefined);
     this.weights = pulumi.output(trafficShares(settings.routing, settings.weights, settings.failoverPrimary));
     this.routing = pulumi.output(settings.routing);
@@ -142,6 +149,7 @@ export class TrafficDistributor extends pulumi.ComponentResource {
       url: this.url,
       httpsUrl: this.httpsUrl,
       caCertificate: this.caCertificate,
+      previewUrls: this.previewUrls,
       publicAddress: this.publicAddress,
       publicIp: this.publicIp,
       dnsName: this.dnsName,
@@ -149,6 +157,7 @@ export class TrafficDistributor extends pulumi.ComponentResource {
       weights: this.weights,
       routing: this.routing,
       statsUrl: this.statsUrl,
+      metricsUrl: this.metricsUrl,
       statsTunnelCommand: this.statsTunnelCommand,
       servers: this.servers,
       networkName: this.networkName,
@@ -204,6 +213,24 @@ export class TrafficDistributor extends pulumi.ComponentResource {
   }
 }
 
+/**
+ * Where each color's preview answers: its port on the public address, or on aws with a full
+ * `dns.name`, its own host name on the listen port.
+ */
+function previewUrlsOf(settings: DistributorSettings, publicAddress: pulumi.Output<string>): pulumi.Output<Record<Color, string> | undefined> {
+  const preview = settings.preview;
+  if (preview === undefined) return pulumi.output(undefined);
+  const dnsName = settings.aws?.dns?.name;
+  if (dnsName?.includes(".")) {
+    const port = settings.listenPort === 80 ? "" : `:${settings.listenPort}`;
+    return pulumi.output({ blue: `http://blue.${dnsName}${port}/`, green: `http://green.${dnsName}${port}/` });
+  }
+  return publicAddress.apply((address) => ({
+    blue: `http://${address}:${preview.ports.blue}/`,
+    green: `http://${address}:${preview.ports.green}/`,
+  }));
+}
+
 /** The renderer's input from validated settings: one place, for the component and `npm run render`. */
 export function renderInput(
   settings: DistributorSettings,
@@ -231,6 +258,15 @@ export function renderInput(
             hsts: settings.tls.hsts,
             ...(settings.tls.mode === "acme" ? { acmeChallenge: ACME_CHALLENGE_SERVER } : {}),
             ...(certificateFingerprint === undefined ? {} : { certificateFingerprint }),
+          },
+        }),
+    ...(settings.preview === undefined
+      ? {}
+      : {
+          preview: {
+            allowedCidrs: settings.preview.allowedCidrs,
+            // Host routing needs the full name clients send: a name relative to the zone is not one.
+            ...(dnsName?.includes(".") ? { hosts: { blue: `blue.${dnsName}`, green: `green.${dnsName}` } } : {}),
           },
         }),
   };

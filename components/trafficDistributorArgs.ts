@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { parseBake, parseErrorRate, parseGateTimeout, parseMinHealthy } from "./releaseGate";
+import { PreviewArgs, validatePreview } from "./preview";
 import {
   AwsSettings,
   checkUnique,
@@ -156,6 +157,19 @@ export interface TrafficDistributorArgs {
   readonly docker?: DockerTargetArgs;
   /** HTTPS on its own port; plain HTTP then redirects to it. @default off */
   readonly tls?: TlsArgs;
+  /** Each color alone on its own port (and on aws with `dns`, its own host name), whatever the weights. */
+  readonly preview?: PreviewArgs;
+  /** Removing replicas (`docker` target). */
+  readonly drain?: DrainArgs;
+}
+
+export interface DrainArgs {
+  /**
+   * Before a replica is removed (a new image, fewer replicas), how long to wait for the
+   * distributor's connections to it to end, 0s–24h. Waiting beyond `timeouts.drain` gains
+   * nothing: the previous workers close their connections then. @default `timeouts.drain`
+   */
+  readonly timeout?: string;
 }
 
 /** Durations are strings with a unit: "500ms", "30s", "5m", "1h". */
@@ -247,6 +261,8 @@ export const SETTING_PATHS = [
   "distributorImage",
   "distributorMemoryMb",
   "docker.network",
+  ...(["enabled", "bluePort", "greenPort", "allowedCidrs"] as const).map((field) => `preview.${field}` as const),
+  "drain.timeout",
   ...(["vpcId", "subnetIds", "distributorSubnetId", "instanceType", "distributorInstanceType", "ami", "ingressCidrs"] as const).map(
     (field) => `aws.${field}` as const,
   ),
@@ -487,6 +503,12 @@ function validateDocker(args: TrafficDistributorArgs, labels: SettingLabels): Do
   };
 }
 
+function validateDrainTimeout(args: TrafficDistributorArgs, labels: SettingLabels): number {
+  const given = args.drain?.timeout;
+  if (given === undefined) return parseDuration(labels["timeouts.drain"], args.timeouts?.drain ?? DEFAULTS.timeouts.drain, 1000, 86_400_000);
+  return parseDuration(labels["drain.timeout"], given, 0, 86_400_000);
+}
+
 /** A Docker network name (Docker's own rule), so it never reaches a name or a shell malformed. */
 function parseDockerNetwork(label: string, value: unknown): string {
   if (typeof value === "string" && /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(value)) return value;
@@ -499,6 +521,7 @@ function parseDockerNetwork(label: string, value: unknown): string {
 function checkTargetSpecific(args: TrafficDistributorArgs, target: Target, labels: SettingLabels): void {
   const dockerOnly: Array<[unknown, string]> = [
     [args.docker?.network, labels["docker.network"]],
+    [args.drain?.timeout, labels["drain.timeout"]],
     [args.distributorMemoryMb, labels.distributorMemoryMb],
     ...COLORS.map((c): [unknown, string] => [(args[c] as ProvisionedColorArgs | undefined)?.memoryMb, labels[`${c}.memoryMb`]]),
   ];
@@ -569,6 +592,18 @@ export function validateTrafficDistributorArgs(
   const aws = target === "aws" ? validateAws(args.aws ?? {}, labels) : undefined;
   const dnsNames = aws?.dns ? [aws.dns.name, ...aws.dns.aliases].filter((name) => name.includes(".")) : [];
   const tls = validateTls(args.tls, { target, ...ports, dnsNames, labels, isPlain: (value) => isPlain(value as pulumi.Input<unknown>) });
+  const preview = validatePreview(
+    args.preview,
+    {
+      enabled: labels["preview.enabled"],
+      bluePort: labels["preview.bluePort"],
+      greenPort: labels["preview.greenPort"],
+      allowedCidrs: labels["preview.allowedCidrs"],
+      listenPort: labels.listenPort,
+      statsPort: labels.statsPort,
+    },
+    ports,
+  );
   return {
     target,
     weights,
@@ -580,6 +615,8 @@ export function validateTrafficDistributorArgs(
     gate: validateGate(args.gate, labels),
     accessLog: parseBoolean(labels.accessLog, args.accessLog ?? DEFAULTS.accessLog),
     ...ports,
+    ...(preview === undefined ? {} : { preview }),
+    ...(target === "docker" ? { drainTimeout: validateDrainTimeout(args, labels) } : {}),
     // A password known now is checked now; a secret Output is checked when it resolves.
     ...(statsPassword === undefined
       ? {}

@@ -3,7 +3,7 @@
 import { ChildProcess, spawn } from "child_process";
 import * as net from "net";
 import * as path from "path";
-import { APP_BACKEND, HaproxyConfigInput, layoutOf, renderHaproxyConfig } from "../components/haproxyConfig";
+import { APP_BACKEND, HaproxyConfigInput, layoutOf, renderHaproxyConfig, serverName } from "../components/haproxyConfig";
 import { Color, COLORS, ServerAddress } from "../components/settings";
 import { freePort, Haproxy, loopbackPlacement, request, serverStatus, startHaproxy } from "./harness";
 
@@ -54,7 +54,7 @@ export async function statuses(haproxy: Haproxy, fleet: Record<Color, App[]>): P
   const out: string[] = [];
   for (const color of COLORS) {
     const backend = layoutOf(input) === "one-level" ? APP_BACKEND : color;
-    for (const app of fleet[color]) out.push(`${color}/${app.port} ${await serverStatus(haproxy.placement, backend, `127.0.0.1:${app.port}`)}`);
+    for (const app of fleet[color]) out.push(`${color}/${app.port} ${await serverStatus(haproxy.placement, backend, serverName(color, 0, app.server))}`);
   }
   return out;
 }

@@ -166,7 +166,7 @@ describe("TrafficDistributor on AWS (mocks)", () => {
       ["shop-green-out", undefined, undefined],
     ]);
     const config = plain(only(PARAMETER, "shop-distributor-config").inputs.value) as string;
-    assert.match(config, /server 10\.1\.0\.7:9000 10\.1\.0\.7:9000 [^\n]*check/);
+    assert.match(config, /server blue_10\.1\.0\.7:9000 10\.1\.0\.7:9000 [^\n]*check/);
   });
 
   it("follows existing servers' ports when they arrive as Outputs: no port range opened wide", async () => {
@@ -309,7 +309,7 @@ describe("TrafficDistributor on AWS (mocks)", () => {
     assert.deepStrictEqual(servers.blue, ips.map((ip) => `${ip}:80`));
     assert.strictEqual(servers.green.length, 3);
     for (const server of servers.green) assert.match(server, /^10\.0\.\d+\.\d+:8081$/);
-    assert.match(await promiseOf(td.haproxyConfig), new RegExp(`server ${servers.green[2]} ${servers.green[2]} [^\\n]*check`));
+    assert.match(await promiseOf(td.haproxyConfig), new RegExp(`server green_${servers.green[2]} ${servers.green[2]} [^\\n]*check`));
   });
 
   it("attaches the Elastic IP to the distributor, and points the records at it", async () => {

@@ -49,7 +49,7 @@ describe("examples (mocks)", () => {
     // A secret (it holds the password) reaches the mock wrapped.
     const config: string = typeof delivery.inputs.stdin === "string" ? delivery.inputs.stdin : delivery.inputs.stdin.value;
     // The backend's blue containers are the front's green servers, checked and named by host.
-    for (const server of servers.blue) assert.match(config, new RegExp(`server ${server} ${server} .*\\bcheck\\b`));
+    for (const server of servers.blue) assert.match(config, new RegExp(`server green_${server} ${server} .*\\bcheck\\b`));
     assert.ok(!registered.some((r) => r.type === CONTAINER && String(r.inputs.name).startsWith("front-green")), "green was provisioned");
     // No network of its own: the distributor and front's blue join the backend's.
     assert.ok(!registered.some((r) => r.type === NETWORK));

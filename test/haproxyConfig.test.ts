@@ -137,11 +137,11 @@ describe("HAProxy config renderer", () => {
       // 30/70 over 2 blue and 3 green: blue 30·3 = 90, green 70·2 = 140, reduced 9/14.
       const lines = sectionLines(appBackend(input({ weights: { blue: 30, green: 70 }, servers: three }), DEFAULT_HEALTH_CHECK), "backend app");
       assert.deepStrictEqual(lines.filter((l) => l.startsWith("server ")), [
-        `server 127.0.0.1:19001 127.0.0.1:19001 weight 9 ${obs} ${at}`,
-        `server 127.0.0.1:19002 127.0.0.1:19002 weight 9 ${obs} ${at}`,
-        `server localhost:19003 localhost:19003 weight 14 ${obs} ${at}`,
-        `server green_1 [::1]:19004 weight 14 ${obs} ${at}`,
-        `server 127.0.0.1:19005 127.0.0.1:19005 weight 14 ${obs} ${at}`,
+        `server blue_127.0.0.1:19001 127.0.0.1:19001 weight 9 ${obs} ${at}`,
+        `server blue_127.0.0.1:19002 127.0.0.1:19002 weight 9 ${obs} ${at}`,
+        `server green_localhost:19003 localhost:19003 weight 14 ${obs} ${at}`,
+        `server green_ipv6_1 [::1]:19004 weight 14 ${obs} ${at}`,
+        `server green_127.0.0.1:19005 127.0.0.1:19005 weight 14 ${obs} ${at}`,
       ]);
       // Enough tries to pass all three green replicas and reach blue.
       assert.ok(lines.includes("retries 4"));
@@ -156,10 +156,10 @@ describe("HAProxy config renderer", () => {
       );
       assert.ok(lines.includes("option allbackups"));
       assert.deepStrictEqual(lines.filter((l) => l.startsWith("server ")), [
-        `server 127.0.0.1:19001 127.0.0.1:19001 weight 1 backup ${obs} ${at}`,
-        `server 127.0.0.1:19002 127.0.0.1:19002 weight 1 backup ${obs} ${at}`,
-        `server localhost:19003 localhost:19003 weight 1 ${obs} ${at}`,
-        `server green_1 [::1]:19004 weight 1 ${obs} ${at}`,
+        `server blue_127.0.0.1:19001 127.0.0.1:19001 weight 1 backup ${obs} ${at}`,
+        `server blue_127.0.0.1:19002 127.0.0.1:19002 weight 1 backup ${obs} ${at}`,
+        `server green_localhost:19003 localhost:19003 weight 1 ${obs} ${at}`,
+        `server green_ipv6_1 [::1]:19004 weight 1 ${obs} ${at}`,
       ]);
     });
 
@@ -192,14 +192,24 @@ describe("HAProxy config renderer", () => {
       const hop = colorHop(input(), placement, "green", DEFAULT_HEALTH_CHECK);
       assert.deepStrictEqual(sectionLines(hop, "frontend green_in")[0], "bind unix@/run/td/check-green.sock");
       assert.deepStrictEqual(sectionLines(hop, "backend green").filter((l) => l.startsWith("server ")), [
-        `server localhost:19003 localhost:19003 ${at}`,
-        `server green_1 [::1]:19004 ${at}`,
+        `server green_localhost:19003 localhost:19003 ${at}`,
+        `server green_ipv6_1 [::1]:19004 ${at}`,
       ]);
     });
 
-    it("statsFrontend: the password only when given", () => {
-      assert.ok(!sectionLines(statsFrontend(placement, 18404, undefined), "frontend stats").some((l) => l.startsWith("stats auth")));
-      assert.ok(sectionLines(statsFrontend(placement, 18404, "pw-1"), "frontend stats").includes("stats auth admin:'pw-1'"));
+    it("statsFrontend: the password only when given, on the stats page and /metrics alike", () => {
+      const open = statsFrontend(placement, 18404, undefined);
+      assert.ok(!sectionLines(open, "frontend stats").some((l) => l.startsWith("stats auth") || l.startsWith("http-request auth")));
+      assert.doesNotMatch(open, /userlist/);
+      assert.ok(sectionLines(open, "frontend stats").includes("http-request use-service prometheus-exporter if { path /metrics }"));
+      const closed = statsFrontend(placement, 18404, "pw-1");
+      assert.ok(sectionLines(closed, "frontend stats").includes("stats auth admin:'pw-1'"));
+      assert.deepStrictEqual(sectionLines(closed, "userlist stats_users"), ["user admin insecure-password 'pw-1'"]);
+      // The exporter answers only after the password is checked.
+      assert.deepStrictEqual(sectionLines(closed, "frontend stats").slice(-2), [
+        "http-request auth realm metrics if { path /metrics } !{ http_auth(stats_users) }",
+        "http-request use-service prometheus-exporter if { path /metrics }",
+      ]);
     });
   });
 
@@ -241,7 +251,7 @@ describe("HAProxy config renderer", () => {
       const config = renderHaproxyConfig(input({ ...overrides, healthCheck }), loopback());
       for (const name of names) {
         const lines = sectionLines(config, name);
-        assert.ok(lines.includes("http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host %[srv_name]"), name);
+        assert.ok(lines.includes("http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host %[srv_name,regsub(^blue_,),regsub(^green_,)]"), name);
         assert.ok(lines.includes("http-check expect status 200-399"), name);
       }
     }
@@ -262,8 +272,8 @@ describe("HAProxy config renderer", () => {
 
   it("colorStateServers names where a color's state is read, in either layout", () => {
     assert.deepStrictEqual(colorStateServers(input(), "green"), [
-      ["app", "localhost:19003"],
-      ["app", "green_1"],
+      ["app", "green_localhost:19003"],
+      ["app", "green_ipv6_1"],
     ]);
     assert.deepStrictEqual(colorStateServers(input({ routing: "sticky" }), "green"), [["colors", "green"]]);
   });

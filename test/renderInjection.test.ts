@@ -71,6 +71,11 @@ const VALID: Record<SettingPath, unknown> = {
   "tls.hsts": 31536000,
   "tls.acme.email": "ops@example.com",
   "tls.acme.directory": "https://acme-staging-v02.api.letsencrypt.org/directory",
+  "preview.enabled": true,
+  "preview.bluePort": 8091,
+  "preview.greenPort": 8092,
+  "preview.allowedCidrs": ["10.0.0.0/8", "fd00::/8"],
+  "drain.timeout": "30s",
 };
 
 /** Settings that belong together: failover needs routing, aws keys the aws target, provisioned keys no servers. */
@@ -89,6 +94,8 @@ function baseArgs(path: SettingPath): Array<[SettingPath, unknown]> {
   } else if (path.startsWith("tls.") && path !== "tls.mode") {
     base.push(["tls.mode", "selfSigned"]);
   }
+  // Previews render the allowed sources and, with dns, the preview host names.
+  if ((path.startsWith("preview.") && path !== "preview.enabled") || path.startsWith("dns.")) base.push(["preview.enabled", true]);
   for (const color of COLORS) {
     const provisioned = [`${color}.image`, `${color}.replicas`, `${color}.port`, `${color}.memoryMb`].includes(path);
     if (!provisioned) base.push([`${color}.servers`, VALID[`${color}.servers`]]);
@@ -164,7 +171,7 @@ describe("rendered config under arbitrary input (property)", function () {
           // No control character, and quotes only where the password sits.
           for (const line of config.split("\n")) {
             assert.ok(!/[\u0000-\u001f\u007f\u2028\u2029]/.test(line), `control character in ${JSON.stringify(line)}`);
-            if (/['"]/.test(line)) assert.match(line, /^ {4}(stats auth admin:'[^'\s]+'|http-request return status 503 content-type text\/plain string "[^"]*")$/);
+            if (/['"]/.test(line)) assert.match(line, /^ {4}(stats auth admin:'[^'\s]+'|user admin insecure-password '[^'\s]+'|http-request return status 503 content-type text\/plain string "[^"]*")$/);
             // Inside single quotes HAProxy reads '#' as itself; anywhere else it starts a comment.
             if (line.replace(/'[^']*'/g, "").includes("#")) assert.match(line, /^# /, `a '#' inside ${JSON.stringify(line)}`);
           }
@@ -180,8 +187,11 @@ describe("rendered config under arbitrary input (property)", function () {
 /** The parts of settings that decide the config's shape, never free text. */
 function structureOf(settings: DistributorSettings): Partial<DistributorSettings> {
   const { routing, failoverPrimary, weights, accessLog, colors, target, tls } = settings;
+  const preview = settings.preview && { ports: settings.preview.ports, allowedCidrs: settings.preview.allowedCidrs.map((_, i) => `10.${i}.0.0/16`) };
+  // A full DNS name adds the preview Host rules, a name relative to the zone does not.
+  const dns = settings.aws?.dns && { ...settings.aws.dns, name: settings.aws.dns.name.includes(".") ? "app.example.com" : "app" };
   // HTTPS settings reach the config as numbers and a mode only; names, URLs and PEM never do.
-  const shape: Partial<DistributorSettings> = { routing, failoverPrimary, weights, accessLog, target, tls };
+  const shape: Partial<DistributorSettings> = { routing, failoverPrimary, weights, accessLog, target, tls, preview, ...(settings.aws ? { aws: { ...settings.aws, dns } } : {}) };
   const counts = {} as Record<Color, DistributorSettings["colors"][Color]>;
   for (const color of COLORS) {
     const plan = colors[color];

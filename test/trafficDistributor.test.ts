@@ -2,7 +2,7 @@ import * as assert from "assert";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { TrafficDistributor, TrafficDistributorArgs } from "../components";
-import { DELIVER_CONFIG_SCRIPT, Distributor, Environment } from "../components/docker";
+import { DELIVER_CONFIG_SCRIPT, Distributor, DRAIN_REPLICA_SCRIPT, Environment } from "../components/docker";
 import { replicaContainerName } from "../components/naming";
 import { configSourceFromMap, readStackConfig } from "../components/stackConfig";
 import { loadStackConfig, renderStack } from "../scripts/render";
@@ -42,7 +42,11 @@ describe("TrafficDistributor on Docker (mocks)", () => {
   it("registers two environments, a network and a distributor, named after the component", async () => {
     await deploy("shop");
     assert.deepStrictEqual(registered.map((r) => `${r.type} ${r.name}`).sort(), [
+      "command:local:Command shop-blue-0-drain",
+      "command:local:Command shop-blue-1-drain",
       "command:local:Command shop-distributor-config",
+      "command:local:Command shop-green-0-drain",
+      "command:local:Command shop-green-1-drain",
       "docker:index/container:Container shop-blue-0",
       "docker:index/container:Container shop-blue-1",
       "docker:index/container:Container shop-distributor",
@@ -137,7 +141,7 @@ describe("TrafficDistributor on Docker (mocks)", () => {
       CONFIG_PATH: "/usr/local/etc/haproxy/haproxy.cfg",
     });
     const greenName = replicaContainerName("shop-green", 0, "nginx:1.27");
-    assert.match(delivery.inputs.stdin, new RegExp(`server ${greenName}:8081 ${greenName}:8081 [^\\n]*check`));
+    assert.match(delivery.inputs.stdin, new RegExp(`server green_${greenName}:8081 ${greenName}:8081 [^\\n]*check`));
     assert.strictEqual(delivery.inputs.stdin, await promiseOf(td.haproxyConfig));
   });
 
@@ -153,10 +157,32 @@ describe("TrafficDistributor on Docker (mocks)", () => {
     assert.match(stdinAfter, /server blue unix@\/var\/lib\/haproxy\/traffic-distributor-blue\.sock weight 0 check inter 200ms fall 1 rise 1 cookie blue/);
   });
 
+  it("gives each replica a drain step that runs before its removal, replaced with it, waiting at most drain.timeout", async () => {
+    await deploy("shop", { timeouts: { drain: "2m" }, blue: { port: 8081 } });
+    const drain = only(COMMAND, "shop-blue-1-drain");
+    assert.strictEqual(drain.inputs.delete, DRAIN_REPLICA_SCRIPT);
+    assert.strictEqual(drain.inputs.create, undefined);
+    assert.deepStrictEqual(drain.inputs.environment, {
+      DISTRIBUTOR: "shop-distributor",
+      REPLICA: replicaContainerName("shop-blue", 1, "traefik/whoami:v1.10.1"),
+      PORT: "8081",
+      DRAIN_TIMEOUT_SECONDS: "120",
+    });
+    assert.deepStrictEqual(drain.inputs.triggers, ["shop-blue-1-id", replicaContainerName("shop-blue", 1, "traefik/whoami:v1.10.1")]);
+    registered.length = 0;
+    await deploy("quick", { listenPort: 9300, statsPort: 9301, drain: { timeout: "45s" } });
+    assert.strictEqual(only(COMMAND, "quick-green-0-drain").inputs.environment.DRAIN_TIMEOUT_SECONDS, "45");
+    registered.length = 0;
+    await deploy("none", { listenPort: 9400, statsPort: 9401, drain: { timeout: "0s" } });
+    assert.ok(!registered.some((r) => r.name.endsWith("-drain")));
+  });
+
   it("a new image for blue replaces only blue's containers (new names), leaving green and the distributor alone", async () => {
     const before = await snapshot("shop");
     const after = await snapshot("shop", { blue: { image: "nginx:1.27" } });
     assert.deepStrictEqual(changedBetween(before, after), [
+      `${COMMAND} shop-blue-0-drain`,
+      `${COMMAND} shop-blue-1-drain`,
       `${COMMAND} shop-distributor-config`,
       `${CONTAINER} shop-blue-0`,
       `${CONTAINER} shop-blue-1`,
@@ -170,7 +196,7 @@ describe("TrafficDistributor on Docker (mocks)", () => {
     assert.strictEqual(td.environments.blue, undefined);
     assert.ok(!registered.some((r) => r.name.startsWith("shop-blue")));
     const stdin = only(COMMAND, "shop-distributor-config").inputs.stdin as string;
-    assert.match(stdin, /server 10\.0\.0\.5:8080 10\.0\.0\.5:8080 .*check .*\n {4}server app\.internal app\.internal:80 .*check /);
+    assert.match(stdin, /server blue_10\.0\.0\.5:8080 10\.0\.0\.5:8080 .*check .*\n {4}server blue_app\.internal app\.internal:80 .*check /);
     // The output has the form the input takes.
     assert.deepStrictEqual((await promiseOf(td.servers)).blue, ["10.0.0.5:8080", "app.internal:80"]);
   });
@@ -207,6 +233,7 @@ describe("TrafficDistributor on Docker (mocks)", () => {
     assert.deepStrictEqual(await promiseOf(td.weights), { blue: 25, green: 75 });
     assert.strictEqual(await promiseOf(td.routing), "sticky");
     assert.strictEqual(await promiseOf(td.statsUrl), "http://127.0.0.1:8404/stats");
+    assert.strictEqual(await promiseOf(td.metricsUrl), "http://127.0.0.1:8404/metrics");
   });
 
   it("deploys exactly the config `npm run render` prints for the same stack", async () => {

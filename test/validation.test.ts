@@ -195,6 +195,22 @@ const cases: BadInput[] = [
     with: { "tls.mode": "provided", "tls.certificate": pem("chain.pem") },
     allowed: /is (not a PEM private key|a malformed private key) \(value hidden\): it must be one unencrypted PEM private key/,
   })),
+  ...["yes", 1, "on"].map((value) => ({ path: "preview.enabled" as const, value, allowed: /must be true or false$/ })),
+  ...(["bluePort", "greenPort"] as const).flatMap((key) => [
+    ...[0, 70000, "http", 1.5].map((value) => ({ path: `preview.${key}` as const, value, allowed: WHOLE(1, 65535) })),
+    { path: `preview.${key}` as const, value: 22, with: { "preview.enabled": true }, allowed: /is 22: that is the port of SSH; choose another/ },
+    { path: `preview.${key}` as const, value: 8080, with: { "preview.enabled": true }, allowed: /and \S*listenPort are both 8080: they must differ$/ },
+    { path: `preview.${key}` as const, value: 8404, with: { "preview.enabled": true }, allowed: /and \S*statsPort are both 8404: they must differ$/ },
+  ]),
+  { path: "preview.greenPort", value: 8081, with: { "preview.enabled": true }, allowed: /preview\.bluePort and \S*preview\.greenPort are both 8081: they must differ$/ },
+  ...[["10.0.0.1/8"], ["everyone"], ["::/129"], "10.0.0.0/8", ["10.0.0.0/8\nx"]].map((value) => ({
+    path: "preview.allowedCidrs" as const,
+    value,
+    allowed: /(must be a CIDR block|has host bits set|must be a JSON list of CIDR blocks)/,
+  })),
+  { path: "preview.allowedCidrs", value: ["10.0.0.0/8", "10.0.0.0/8"], allowed: /repeats .*: list each one once$/ },
+  ...["5", "1 s", "2d", "-1s", "25h", "1.5s"].map((value) => ({ path: "drain.timeout" as const, value, allowed: DURATION })),
+  { path: "drain.timeout", value: "30s", with: AWS, allowed: /it applies only to target "docker"$/ },
 ];
 
 

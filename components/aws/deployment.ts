@@ -33,7 +33,7 @@ export function deployOnAws(context: DeploymentContext): Deployment<Environment,
   ) as Record<Color, ColorAccess>;
   const securityGroups = createSecurityGroups(
     name,
-    { vpcId: network.vpcId, listenPort: settings.listenPort, ingressCidrs: target.ingressCidrs, colors: access },
+    { vpcId: network.vpcId, listenPort: settings.listenPort, ingressCidrs: target.ingressCidrs, colors: access, preview: settings.preview },
     parent,
   );
 
@@ -74,6 +74,7 @@ export function deployOnAws(context: DeploymentContext): Deployment<Environment,
       subnetId: network.distributorSubnetId,
       securityGroupIds: [securityGroups.distributor.id, ...(securityGroups.resolvedServers ? [securityGroups.resolvedServers.id] : [])],
       dns: target.dns,
+      previewPorts: settings.preview?.ports,
       region: aws.getRegionOutput({}, { parent }).region,
       // The delivery calls SSM itself: with the profile the default AWS provider is configured with.
       profile: new pulumi.Config("aws").get("profile"),

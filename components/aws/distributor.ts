@@ -23,6 +23,8 @@ export interface DistributorArgs {
   /** The distributor's security groups (its own first). */
   readonly securityGroupIds: pulumi.Input<string>[];
   readonly dns?: DnsSettings;
+  /** The colors' preview ports (`preview.enabled`): published, and with a full `dns.name`, `blue.<name>` and `green.<name>` records. */
+  readonly previewPorts?: Readonly<Record<"blue" | "green", number>>;
   /** Region of the SSM calls that deliver the config (the instance's region). */
   readonly region: pulumi.Input<string>;
   /** Named AWS profile for those calls; absent, the AWS SDK's default credentials. */
@@ -79,7 +81,7 @@ export class Distributor extends pulumi.ComponentResource {
         associatePublicIpAddress: true,
         vpcSecurityGroupIds: args.securityGroupIds,
         iamInstanceProfile: role.profile.name,
-        userData: renderDistributorUserData({ image: args.image, listenPort: args.listenPort, statsPort: args.statsPort }),
+        userData: renderDistributorUserData({ image: args.image, listenPort: args.listenPort, statsPort: args.statsPort, previewPorts: args.previewPorts }),
         ...SECURE_INSTANCE_DEFAULTS,
         tags: { Name: name, "traffic-distributor:role": "distributor" },
       },
@@ -115,8 +117,10 @@ export class Distributor extends pulumi.ComponentResource {
     );
 
     const dns = args.dns;
+    // Each color's preview host, routed by Host on the listen port: only a full name is one clients send.
+    const previewNames = args.previewPorts && dns?.name.includes(".") ? [`blue.${dns.name}`, `green.${dns.name}`] : [];
     this.records = dns
-      ? [dns.name, ...dns.aliases].map(
+      ? [dns.name, ...dns.aliases, ...previewNames].map(
           (recordName, i) =>
             new aws.route53.Record(
               i === 0 ? `${name}-record` : `${name}-record-${recordName}`,

@@ -19,6 +19,8 @@ export interface SecurityGroupsArgs {
   readonly listenPort: number;
   readonly ingressCidrs: readonly string[];
   readonly colors: Readonly<Record<Color, ColorAccess>>;
+  /** The colors' preview ports and who may reach them (`preview.enabled`). */
+  readonly preview?: { readonly ports: Readonly<Record<Color, number>>; readonly allowedCidrs: readonly string[] };
 }
 
 export interface SecurityGroups {
@@ -64,6 +66,26 @@ export function createSecurityGroups(name: string, args: SecurityGroupsArgs, par
       { parent },
     );
   });
+
+  const preview = args.preview;
+  if (preview) {
+    for (const color of COLORS) {
+      preview.allowedCidrs.forEach((block, i) => {
+        new aws.vpc.SecurityGroupIngressRule(
+          `${name}-distributor-preview-${color}-in-${i}`,
+          {
+            securityGroupId: distributor.id,
+            description: `${color}'s preview from ${block}`,
+            ipProtocol: "tcp",
+            fromPort: preview.ports[color],
+            toPort: preview.ports[color],
+            ...cidr(block),
+          },
+          { parent },
+        );
+      });
+    }
+  }
 
   // Egress to anywhere, by port range; a range is created once even when several reasons need it.
   const anywhere = new Map<string, { from: number; to: number; why: string }>();

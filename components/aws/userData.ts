@@ -126,6 +126,8 @@ export interface DistributorUserDataInput {
   readonly listenPort: number;
   /** Stats port, published on the instance's loopback only (reach it with SSM port forwarding). */
   readonly statsPort: number;
+  /** Public ports of the colors' previews (`preview.enabled`); turning previews on or off replaces the instance. */
+  readonly previewPorts?: Readonly<Record<"blue" | "green", number>>;
 }
 
 /**
@@ -149,6 +151,9 @@ export function renderDistributorUserData(input: DistributorUserDataInput): stri
             `${input.listenPort}:${CONTAINER_PLACEMENT.listenPort}`,
             "--publish",
             `127.0.0.1:${input.statsPort}:${CONTAINER_PLACEMENT.statsPort}`,
+            ...(input.previewPorts
+              ? (["blue", "green"] as const).flatMap((color) => ["--publish", `${input.previewPorts![color]}:${CONTAINER_PLACEMENT.previewPorts![color]}`])
+              : []),
             // A directory, not the file: the delivery replaces the file by rename.
             "--volume",
             `${DISTRIBUTOR_CONFIG_DIR}:/usr/local/etc/haproxy`,

@@ -23,7 +23,16 @@ export function deployOnDocker(context: DeploymentContext): Deployment<Environme
     (color, plan) =>
       new Environment(
         environmentName(name, color),
-        { color, image: plan.image, replicas: plan.replicas, port: plan.port, networkName: network.name, memoryMb: plan.memoryMb },
+        {
+          color,
+          image: plan.image,
+          replicas: plan.replicas,
+          port: plan.port,
+          networkName: network.name,
+          memoryMb: plan.memoryMb,
+          // The distributor's container is named before it exists: the replicas come first.
+          drain: settings.drainTimeout ? { distributorContainer: `${name}-distributor`, timeoutMs: settings.drainTimeout } : undefined,
+        },
         { parent },
       ),
   );
@@ -41,6 +50,7 @@ export function deployOnDocker(context: DeploymentContext): Deployment<Environme
         ? { tls: { port: settings.tls.port, certificateFile: context.tlsCertificate.file, keepExisting: context.tlsCertificate.keepExisting } }
         : {}),
       gate: settings.gate,
+      previewPorts: settings.preview?.ports,
     },
     { parent },
   );

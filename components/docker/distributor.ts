@@ -6,7 +6,7 @@ import * as path from "path";
 import { CONTAINER_CONFIG_PATH, CONTAINER_PLACEMENT, renderBootstrapConfig } from "../haproxyConfig";
 import { CERTIFICATE_FILE_NAME, CONTAINER_TLS_PLACEMENT } from "../tlsListener";
 import { DEFAULT_GATE, deliverySeconds } from "../releaseGate";
-import { GateSettings } from "../settings";
+import { Color, COLORS, GateSettings } from "../settings";
 import { LOG_ROTATION, NO_NEW_PRIVILEGES } from "./containerPolicy";
 
 /** The script that validates and reloads a config inside the running container. */
@@ -41,6 +41,11 @@ export interface DistributorArgs {
   readonly tls?: DistributorTlsArgs;
   /** The release gate the delivery applies: the delivery's timeout allows for it. @default DEFAULT_GATE */
   readonly gate?: GateSettings;
+  /**
+   * Host ports of the colors' previews, published on all interfaces (the config admits only
+   * the allowed sources). Turning previews on or off replaces the container. @default none
+   */
+  readonly previewPorts?: Readonly<Record<Color, number>>;
 }
 
 /**
@@ -73,6 +78,9 @@ export class Distributor extends pulumi.ComponentResource {
           { internal: CONTAINER_PLACEMENT.listenPort, external: args.listenPort },
           { internal: CONTAINER_PLACEMENT.statsPort!, external: args.statsPort, ip: "127.0.0.1" },
           ...(args.tls ? [{ internal: CONTAINER_TLS_PLACEMENT.tlsPort, external: args.tls.port }] : []),
+          ...(args.previewPorts === undefined
+            ? []
+            : COLORS.map((color) => ({ internal: CONTAINER_PLACEMENT.previewPorts![color], external: args.previewPorts![color] }))),
         ],
         // Starts on a fixed placeholder config; the real one arrives through configDelivery.
         uploads: [{ file: CONTAINER_CONFIG_PATH, content: renderBootstrapConfig() }],

@@ -1,4 +1,7 @@
+import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
+import * as fs from "fs";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { replicaContainerName } from "../naming";
 import { Color, ServerAddress } from "../settings";
@@ -17,7 +20,12 @@ export interface EnvironmentArgs {
   readonly networkName: pulumi.Input<string>;
   /** Memory limit of each container in MiB; changes in place. @default no limit */
   readonly memoryMb?: number;
+  /** Before a replica is removed, wait until this distributor holds no connection to it, at most `timeoutMs`. */
+  readonly drain?: { readonly distributorContainer: string; readonly timeoutMs: number };
 }
+
+/** Waits before a replica's removal until the distributor's connections to it have ended. */
+export const DRAIN_REPLICA_SCRIPT = fs.readFileSync(path.join(__dirname, "drain-replica.sh"), "utf8");
 
 /**
  * One color of the app on Docker: `replicas` containers of one image on a private network.
@@ -29,6 +37,8 @@ export class Environment extends pulumi.ComponentResource {
   /** Names of the replica containers. */
   public readonly containerNames: pulumi.Output<string[]>;
   public readonly containers: docker.Container[];
+  /** One per replica: the wait before its removal (`drain`). */
+  public readonly drains: command.local.Command[];
 
   constructor(name: string, args: EnvironmentArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("traffic-distributor:docker:Environment", name, {}, opts);
@@ -62,6 +72,30 @@ export class Environment extends pulumi.ComponentResource {
           { parent: this },
         ),
     );
+
+    // Deleted before its container (it depends on it), and replaced with it (triggers): on a
+    // new image, Pulumi removes the old replica at the end of the step, after this has waited.
+    const drain = args.drain;
+    this.drains = drain
+      ? this.containers.map(
+          (container, i) =>
+            new command.local.Command(
+              `${name}-${i}-drain`,
+              {
+                delete: DRAIN_REPLICA_SCRIPT,
+                environment: {
+                  DISTRIBUTOR: drain.distributorContainer,
+                  REPLICA: container.name,
+                  PORT: String(args.port),
+                  DRAIN_TIMEOUT_SECONDS: String(Math.ceil(drain.timeoutMs / 1000)),
+                },
+                // The ID changes with every replacement, the name with every new image.
+                triggers: [container.id, container.name],
+              },
+              { parent: this, dependsOn: [container] },
+            ),
+        )
+      : [];
 
     this.containerNames = pulumi.all(this.containers.map((c) => c.name));
     this.servers = this.containerNames.apply((names) => names.map((host) => ({ host, port: args.port })));

@@ -303,7 +303,10 @@ export class Deployment {
         return;
       }
       case COMMAND:
-        if (resource.inputs.delete) await this.runCommand(resource.inputs.delete, resource.inputs, live.stdout);
+        if (resource.inputs.delete) {
+          const output = await this.runCommand(resource.inputs.delete, resource.inputs, live.stdout);
+          if (output) this.steps.push(`output of ${step} ${resource.name}: ${output}`);
+        }
         return;
       case IMAGE:
         return;
