@@ -25,7 +25,8 @@ import {
 } from "../components/releaseGate";
 import { Color, GateSettings, ServerAddress, Weights } from "../components/settings";
 import { App, startApp, stopApps } from "./appRig";
-import { deliverConfig, DeliveryResult, Haproxy, loopbackPlacement, request, sleep, startDelivery, startHaproxy, startLoad, stopAll } from "./harness";
+import { deliverConfig, DeliveryResult, freePort, Haproxy, loopbackPlacement, request, sleep, startDelivery, startHaproxy, startLoad, stopAll } from "./harness";
+import { DEFAULT_PREVIEW_CIDRS } from "../components/preview";
 
 const show = (r: DeliveryResult) => `status ${r.status}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
 const HEALTH = { path: "/healthz", interval: 300, timeout: 1000, expectStatus: "200-399" };
@@ -253,6 +254,34 @@ describe("release gate and bake (real HAProxy)", function () {
       stopApps();
       await stopAll();
     }
+  });
+
+  it("keeps the previews in the hold config, their servers tracking the hold's layout", async function () {
+    this.timeout(120_000);
+    // Running two levels (sticky); the next step one level with new green servers: the hold
+    // keeps sticky's two levels, and the previews must track the servers where the hold has them.
+    const blue = [await startApp("blue", "0")];
+    const newGreen = [await startApp("green", "new-0", { HEALTH_STATUS: "503" })];
+    const oldGreen = [await startApp("green", "old")];
+    const placement = { ...(await loopbackPlacement()), previewPorts: { blue: await freePort(), green: await freePort() } };
+    const preview = { allowedCidrs: DEFAULT_PREVIEW_CIDRS };
+    const render = (input: Partial<HaproxyConfigInput> & { servers: Record<Color, ServerAddress[]>; weights: Weights }) =>
+      renderHaproxyConfig({ routing: "round-robin", healthCheck: HEALTH, preview, ...input }, placement);
+    const running = { routing: "sticky" as const, weights: { blue: 60, green: 40 } };
+    const haproxy = await startHaproxy(render({ ...running, servers: { blue: servers(blue), green: servers(oldGreen) } }), placement);
+    const before = onDisk(haproxy);
+    const delivery = startDelivery(haproxy, render({ weights: { blue: 0, green: 100 }, servers: { blue: servers(blue), green: servers(newGreen) }, gate: gate({ timeout: "3s" }) }));
+    let hold = "";
+    for (let waited = 0; !hold.includes("# Hold config of the release gate") && waited < 30_000; waited += 50) {
+      await sleep(50);
+      hold = onDisk(haproxy);
+    }
+    const result = await delivery.result;
+    assert.match(result.stdout + result.stderr, /gate: 0 of 1 green servers UP/, show(result));
+    const expected = render({ ...running, servers: { blue: servers(blue), green: servers(newGreen) } });
+    const settings = (text: string) => text.split("\n").filter((line) => !line.startsWith("#"));
+    assert.deepStrictEqual(settings(hold), settings(expected));
+    assert.strictEqual(onDisk(haproxy), before, "the running config is not back");
   });
 
   describe("bake", () => {

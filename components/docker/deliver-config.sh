@@ -407,6 +407,11 @@ if [ -n "$receiving" ]; then
         skip = ($0 ~ /^(frontend public|backend app|backend colors|frontend (blue|green)_in|backend (blue|green))$/)
         if (skip && !emitted) { emit(); emitted = 1 }
       }
+      # A preview server tracks its replica where the hold has it: app (one level) or its color.
+      !skip && / track [a-z]+\/(blue|green)_/ {
+        line = $0; at = index(line, " track ") + 7; rest = substr(line, at); rest = substr(rest, index(rest, "/") + 1)
+        print substr(line, 1, at - 1) (layout == "one" ? "app" : substr(rest, 1, index(rest, "_") - 1)) "/" rest; next
+      }
       !skip { print }
     ' "$trailer_prefix")
     if ! report=$(docker exec "$CONTAINER" haproxy -c -f "$hold" 2>&1); then
