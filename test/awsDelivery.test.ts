@@ -133,7 +133,7 @@ describe("SSM delivery document, run for real against HAProxy", function () {
     const result = await runDocument(haproxy, shift);
     assert.strictEqual(result.status, 1, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
     assert.match(result.stderr, /gate: 0 of 2 green servers UP after \d+s, 2 needed; the new split is not applied/);
-    for (const backend of backends.green) assert.match(result.stderr, new RegExp(`app/127\\.0\\.0\\.1:${backend.port}: DOWN, check L4CON`));
+    for (const backend of backends.green) assert.match(result.stderr, new RegExp(`app/green_127\\.0\\.0\\.1:${backend.port}: DOWN, check L4CON`));
     assert.strictEqual(fs.readFileSync(haproxy.configPath, "utf8"), good);
     assert.deepStrictEqual(await countColors(haproxy.url, 20), { blue: 20, green: 0, other: 0 });
   });
