@@ -11,6 +11,8 @@
 //   -> frontend <color>_in (UNIX socket) -> backend <color> (its replicas).
 // One level costs one HTTP pass, one set of health checks and one log line per request; the
 // second level nearly doubles the proxy's CPU per request (`npm run bench`: 70 µs against 38).
+// The one level still binds the color sockets (in front of `app`, idle in steady state), so a
+// step from the two levels leaves the previous worker's last requests somewhere to go.
 import { sealConfig } from "./configSeal";
 import { DEFAULT_GATE, HeaderServers, HOLD_PREFIX, releaseHeader, splitShares } from "./releaseGate";
 import { previewHostRules, PreviewRender, previewSections } from "./preview";
@@ -367,17 +369,34 @@ export function colorsBackend(
   ]);
 }
 
+/**
+ * A color's socket, in front of `backend`: the color's replicas in the two levels, `app` in the
+ * one level. It answers the color hop's checks itself (so the header never reaches a replica)
+ * and does not log: the public frontend that sent the request logs it once.
+ */
+export function colorSocketFrontend(placement: HaproxyPlacement, color: Color, backend: string): string {
+  return section(`frontend ${color}_in`, [
+    `bind ${socketName(placement, color)}`,
+    "no log",
+    `http-request return status 200 if { req.hdr(${COLOR_CHECK_HEADER}) -m found } { nbsrv(${backend}) gt 0 }`,
+    `http-request return status 503 if { req.hdr(${COLOR_CHECK_HEADER}) -m found }`,
+    `default_backend ${backend}`,
+  ]);
+}
+
+/**
+ * The one level's color sockets, in front of `app`. Nothing of this config routes to them: after
+ * a step from the two levels, the previous worker still sends its keep-alive clients' last
+ * requests through its `colors` backend to these sockets, which must then still answer.
+ */
+export function oneLevelSockets(placement: HaproxyPlacement): string[] {
+  return COLORS.map((color) => colorSocketFrontend(placement, color, APP_BACKEND));
+}
+
 /** The two-level layout's second hop for one color: its socket, then its replicas. */
 export function colorHop(input: HaproxyConfigInput, placement: HaproxyPlacement, color: Color, check: HealthCheckSettings): string {
   return [
-    section(`frontend ${color}_in`, [
-      `bind ${socketName(placement, color)}`,
-      // The public frontend logs each request once.
-      "no log",
-      `http-request return status 200 if { req.hdr(${COLOR_CHECK_HEADER}) -m found } { nbsrv(${color}) gt 0 }`,
-      `http-request return status 503 if { req.hdr(${COLOR_CHECK_HEADER}) -m found }`,
-      `default_backend ${color}`,
-    ]),
+    colorSocketFrontend(placement, color, color),
     section(`backend ${color}`, [
       "balance roundrobin",
       ...replicaCheck(check),
@@ -459,7 +478,7 @@ export function renderHaproxyConfig(
     serverRatesTable(),
     publicFrontend(placement, layout, input.tls, input.preview ? previewHostRules(input.preview) : []),
     ...(layout === "one-level"
-      ? [appBackend(input, check)]
+      ? [appBackend(input, check), ...oneLevelSockets(placement)]
       : [colorsBackend(input, placement, timeouts), ...COLORS.map((color) => colorHop(input, placement, color, check))]),
     ...(input.tls?.acmeChallenge ? [section(`backend ${ACME_BACKEND}`, acmeBackendLines(input.tls.acmeChallenge))] : []),
     ...previews(input, placement, layout),
@@ -524,6 +543,7 @@ export function holdTemplate(input: HaproxyConfigInput, placement: HaproxyPlacem
       .map((line) => (line === allBackups ? `${HOLD_PREFIX}:one:failover ${line}` : tag(`${HOLD_PREFIX}:one`)(line))),
     ...COLORS.map((color) => `${HOLD_PREFIX}:one:servers ${color} ${MARK_DOWN_ON_ERROR} ${REPLICA_CHECK}`),
     `${HOLD_PREFIX}:one`,
+    ...oneLevelSockets(placement).flatMap((frontend) => [...lines(frontend).map(tag(`${HOLD_PREFIX}:one`)), `${HOLD_PREFIX}:one`]),
   ];
 
   // Failover always fits the one level: the two levels need round-robin and sticky only.

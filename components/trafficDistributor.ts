@@ -92,6 +92,9 @@ export class TrafficDistributor extends pulumi.ComponentResource {
     parseComponentName(name);
     const settings = validateTrafficDistributorArgs(args);
     claimHostPorts(name, settings);
+    if (settings.target === "aws") {
+      awsTarget.checkConfigFitsParameter(settings, (servers, password, fingerprint) => renderHaproxyConfig(renderInput(settings, servers, password, fingerprint)));
+    }
     super("traffic-distributor:index:TrafficDistributor", name, {}, opts);
     // A secret password arrives as an Output: check it when it resolves, without showing it.
     const statsPassword =

@@ -18,6 +18,7 @@ import { DEFAULT_GATE } from "../components/releaseGate";
 import { Weights } from "../components/settings";
 import { ConfigDelivery, DeliveryClock, deliverThroughSsm, SsmSender } from "../components/aws/configDelivery";
 import { DELIVERY_PARAMETERS, renderDeliveryDocument, renderDeliveryScript, substituteParameters } from "../components/aws/configDocument";
+import { encodeConfigParameter } from "../components/aws/configParameter";
 import { renderDistributorUserData, renderEnvironmentUserData } from "../components/aws/userData";
 import { checkConfig, resealed, tempDir } from "./haproxy";
 import { promiseOf, registered } from "./mocks";
@@ -69,14 +70,15 @@ describe("SSM delivery document, run for real against HAProxy", function () {
 
   /**
    * Runs the document's script as SSM would (parameters substituted, `sh`), with the parameter
-   * store holding `config` as version `storedVersion` of the parameter.
+   * store holding `config` as version `storedVersion` of the parameter, encoded as the
+   * component stores it (gzip, then base64) unless `raw` is given: the value as it is.
    */
-  function runDocument(haproxy: Haproxy, config: string, storedVersion = PARAMETERS.parameterVersion): Promise<DeliveryResult> {
+  function runDocument(haproxy: Haproxy, config: string, storedVersion = PARAMETERS.parameterVersion, raw?: string): Promise<DeliveryResult> {
     const dir = scratchDir("ssm");
     const scriptPath = path.join(dir, "deliver.sh");
     const parameterFile = path.join(dir, "parameter-value");
     fs.writeFileSync(scriptPath, substituteParameters(renderDeliveryScript(), PARAMETERS));
-    fs.writeFileSync(parameterFile, config);
+    fs.writeFileSync(parameterFile, raw ?? encodeConfigParameter(config));
     // Not through deliveryEnv's CONTAINER: the document names the container itself.
     const { CONTAINER: _container, ...env } = deliveryEnv(haproxy, {
       FAKE_REGION: PARAMETERS.region,
@@ -131,8 +133,22 @@ describe("SSM delivery document, run for real against HAProxy", function () {
     const result = await runDocument(haproxy, shift);
     assert.strictEqual(result.status, 1, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
     assert.match(result.stderr, /gate: 0 of 2 green servers UP after \d+s, 2 needed; the new split is not applied/);
-    for (const backend of backends.green) assert.match(result.stderr, new RegExp(`app/127\\.0\\.0\\.1:${backend.port}: DOWN, check L4CON`));
+    for (const backend of backends.green) assert.match(result.stderr, new RegExp(`app/green_127\\.0\\.0\\.1:${backend.port}: DOWN, check L4CON`));
     assert.strictEqual(fs.readFileSync(haproxy.configPath, "utf8"), good);
+    assert.deepStrictEqual(await countColors(haproxy.url, 20), { blue: 20, green: 0, other: 0 });
+  });
+
+  it("refuses a parameter value that is not a gzipped, base64-encoded config, installing nothing", async () => {
+    const { haproxy, render } = await setup({ blue: 100, green: 0 });
+    const good = fs.readFileSync(haproxy.configPath, "utf8");
+    const encoded = encodeConfigParameter(render({ blue: 0, green: 100 }));
+    for (const raw of [render({ blue: 0, green: 100 }), encoded.slice(0, Math.floor(encoded.length / 2))]) {
+      const result = await runDocument(haproxy, "", PARAMETERS.parameterVersion, raw);
+      assert.strictEqual(result.status, 1, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
+      assert.match(result.stderr, /is not a gzipped, base64-encoded config; the running config is unchanged/);
+      assert.strictEqual(fs.readFileSync(haproxy.configPath, "utf8"), good);
+    }
+    assert.deepStrictEqual(leftovers(haproxy), []);
     assert.deepStrictEqual(await countColors(haproxy.url, 20), { blue: 20, green: 0, other: 0 });
   });
 

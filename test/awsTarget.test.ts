@@ -2,6 +2,7 @@
 // defaults, and the proof that a release step replaces nothing.
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
+import { gunzipSync } from "zlib";
 import * as aws from "../components/aws";
 import { TrafficDistributor, TrafficDistributorArgs } from "../components";
 import { AWS_FIXTURES, invoked, promiseOf, RecordedResource, registered, settled } from "./mocks";
@@ -165,7 +166,7 @@ describe("TrafficDistributor on AWS (mocks)", () => {
       ["shop-distributor-to-green", 80, 80],
       ["shop-green-out", undefined, undefined],
     ]);
-    const config = plain(only(PARAMETER, "shop-distributor-config").inputs.value) as string;
+    const config = aws.decodeConfigParameter(plain(only(PARAMETER, "shop-distributor-config").inputs.value));
     assert.match(config, /server blue_10\.1\.0\.7:9000 10\.1\.0\.7:9000 [^\n]*check/);
   });
 
@@ -287,8 +288,11 @@ describe("TrafficDistributor on AWS (mocks)", () => {
     const td = await deploy("shop", { statsPassword: pulumi.secret("s3cret-pass") });
     const parameter = only(PARAMETER, "shop-distributor-config");
     assert.strictEqual(parameter.inputs.type, "SecureString");
-    assert.strictEqual(plain(parameter.inputs.value), await promiseOf(td.haproxyConfig));
-    assert.match(plain(parameter.inputs.value), /stats auth admin:'s3cret-pass'/);
+    // gzip, then base64: what the delivery document decodes with `base64 -d | gunzip`.
+    const stored = plain(parameter.inputs.value);
+    assert.match(stored, /^[A-Za-z0-9+/]+=*$/);
+    assert.strictEqual(gunzipSync(Buffer.from(stored, "base64")).toString("utf8"), await promiseOf(td.haproxyConfig));
+    assert.match(await promiseOf(td.haproxyConfig), /stats auth admin:'s3cret-pass'/);
     assert.strictEqual(await pulumi.isSecret(td.haproxyConfig), true);
     const delivery = only(DELIVERY, "shop-distributor-delivery").inputs;
     assert.strictEqual(delivery.instanceId, "shop-distributor-id");
@@ -362,7 +366,7 @@ describe("TrafficDistributor on AWS (mocks)", () => {
     }
     const delivery = (m: Map<string, RecordedResource>) => m.get(`${DELIVERY} shop-distributor-delivery`)!.inputs;
     assert.notStrictEqual(delivery(after).parameterVersion, delivery(before).parameterVersion);
-    assert.match(plain(after.get(`${PARAMETER} shop-distributor-config`)!.inputs.value), /server blue unix@\/var\/lib\/haproxy\/traffic-distributor-blue\.sock weight 0 check inter 200ms fall 1 rise 1 cookie blue/);
+    assert.match(aws.decodeConfigParameter(plain(after.get(`${PARAMETER} shop-distributor-config`)!.inputs.value)), /server blue unix@\/var\/lib\/haproxy\/traffic-distributor-blue\.sock weight 0 check inter 200ms fall 1 rise 1 cookie blue/);
   });
 
   it("a new image for blue replaces blue's instances only (new user data); green, the distributor and the address stay", async () => {
@@ -420,6 +424,25 @@ describe("TrafficDistributor on AWS (mocks)", () => {
       ["/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"],
     );
     for (const instance of ofType(INSTANCE)) assert.strictEqual(instance.inputs.ami, AWS_FIXTURES.amis.x86_64);
+  });
+
+  it("fits 20 + 20 replicas in the parameter, with a password, DNS and the hold template", async () => {
+    const td = await deploy("shop", { blue: { replicas: 20 }, green: { replicas: 20, port: 8081 }, statsPassword: pulumi.secret("s3cret-pass"), aws: { dns: DNS } });
+    const config = await promiseOf(td.haproxyConfig);
+    const stored = plain(only(PARAMETER, "shop-distributor-config").inputs.value);
+    console.log(`      20 + 20 replicas: config ${Buffer.byteLength(config)} bytes, parameter ${Buffer.byteLength(stored)} bytes of 8192`);
+    assert.ok(Buffer.byteLength(config) > 8192, "the config alone would not fit: the test proves nothing");
+    assert.ok(Buffer.byteLength(stored) <= 8192);
+  });
+
+  it("refuses a config too large for the parameter, naming the replica counts, before registering any resource", async () => {
+    const servers = (base: number) => Array.from({ length: 400 }, (_, i) => `10.${base}.${Math.floor(i / 200)}.${i % 200}:${8000 + i}`);
+    assert.throws(
+      () => new TrafficDistributor("huge", { target: "aws", blue: { servers: servers(1) }, green: { servers: servers(2) } }),
+      /^SettingsError: aws: the HAProxy config for 400 blue and 400 green replicas takes \d+ bytes in its SSM parameter \(gzip, then base64\), more than the 8192 a parameter holds/,
+    );
+    await settled();
+    assert.deepStrictEqual(registered, []);
   });
 
   it("throws on bad AWS input before registering any resource", async () => {

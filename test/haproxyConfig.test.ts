@@ -4,6 +4,7 @@ import * as fc from "fast-check";
 import {
   appBackend,
   colorHop,
+  COLOR_CHECK_HEADER,
   colorsBackend,
   colorStateServers,
   DEFAULT_HEALTH_CHECK,
@@ -213,13 +214,33 @@ describe("HAProxy config renderer", () => {
     });
   });
 
-  it("round-robin and failover render one level: no color hop, no socket", () => {
+  it("round-robin and failover render one level: no color hop; the color sockets lead to app, answer the hop's checks, log nothing", () => {
     for (const overrides of [{}, { routing: "failover" as const, failoverPrimary: "blue" as const }]) {
       const config = renderHaproxyConfig(input(overrides), named());
       assert.ok(config.includes("\nbackend app\n"));
       // The hold template's comment lines carry both layouts; HAProxy reads none of them.
       const read = config.split("\n").filter((line) => !line.startsWith("#")).join("\n");
-      assert.doesNotMatch(read, /backend colors|_in\n|unix@/);
+      assert.doesNotMatch(read, /backend colors|backend (blue|green)\n/);
+      assert.deepStrictEqual(sectionLines(read, "frontend public").filter((l) => l.startsWith("default_backend")), ["default_backend app"]);
+      for (const color of ["blue", "green"]) {
+        assert.deepStrictEqual(sectionLines(read, `frontend ${color}_in`), [
+          `bind unix@/run/td/check-${color}.sock`,
+          "no log",
+          `http-request return status 200 if { req.hdr(${COLOR_CHECK_HEADER}) -m found } { nbsrv(app) gt 0 }`,
+          `http-request return status 503 if { req.hdr(${COLOR_CHECK_HEADER}) -m found }`,
+          "default_backend app",
+        ]);
+      }
+    }
+  });
+
+  it("binds each color's socket with the same line in either layout, in the hold template's one level too", () => {
+    const one = renderHaproxyConfig(input(), named());
+    const two = renderHaproxyConfig(input({ routing: "sticky" }), named());
+    for (const color of ["blue", "green"]) {
+      const bind = sectionLines(two, `frontend ${color}_in`)[0];
+      assert.strictEqual(sectionLines(one, `frontend ${color}_in`)[0], bind);
+      assert.ok(one.includes(`\n# hold:one frontend ${color}_in\n# hold:one     ${bind}\n`), `${color}: the hold's one level lacks the socket`);
     }
   });
 

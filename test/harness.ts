@@ -366,6 +366,8 @@ export interface LoadOptions {
   /** Hard bounds: the load stops by itself after this long or this many requests per client. */
   readonly maxDurationMs: number;
   readonly maxRequestsPerClient?: number;
+  /** Milliseconds a client waits between its requests: keep-alive connections sit idle across a reload. @default 0 */
+  readonly pauseMs?: number;
 }
 
 /** Continuous load from this process; `counts` is live, `stop()` ends it and waits for the clients. */
@@ -402,6 +404,7 @@ export function startLoad(
         if (into.samples.length < 10) into.samples.push(`+${Date.now() - began}ms ${(error as Error).message}`);
       }
       into.maxLatencyMs = Math.max(into.maxLatencyMs, Date.now() - sent);
+      if (options.pauseMs) await sleep(options.pauseMs);
     }
   }
 

@@ -87,7 +87,7 @@ describe("preview per color on the targets (mocks)", () => {
       ["shop-distributor-record-green.app.example.com", "green.app.example.com", "A"],
     ]);
     assert.match(only(INSTANCE, "shop-distributor").inputs.userData, /--publish 8081:8081 --publish 8082:8082 /);
-    const config = plain(only(PARAMETER, "shop-distributor-config").inputs.value) as string;
+    const config = aws.decodeConfigParameter(plain(only(PARAMETER, "shop-distributor-config").inputs.value));
     assert.match(config, /\nfrontend public\n {4}bind \*:8080\n {4}option forwardfor\n {4}acl preview_allowed src 10\.0\.0\.0\/8 fd00::\/8\n {4}acl preview_blue_host hdr\(host\),field\(1,:\) -i blue\.app\.example\.com\n {4}http-request deny deny_status 403 if preview_blue_host !preview_allowed\n {4}use_backend preview_blue if preview_blue_host\n/);
     assert.deepStrictEqual(await promiseOf(td.previewUrls), { blue: "http://blue.app.example.com/", green: "http://green.app.example.com/" });
   });

@@ -100,8 +100,8 @@ describe("release gate: pure parts", () => {
     });
     assert.deepStrictEqual(config.split("\n").filter((line) => line.startsWith("# traffic-distributor ")), [
       "# traffic-distributor split: round-robin blue 30 green 70",
-      "# traffic-distributor servers blue in app: app-blue.internal:8080=app-blue.internal:8080",
-      "# traffic-distributor servers green in app: green_0=[::1]:80 10.0.0.7=10.0.0.7:80",
+      "# traffic-distributor servers blue in app: blue_app-blue.internal:8080=app-blue.internal:8080",
+      "# traffic-distributor servers green in app: green_ipv6_0=[::1]:80 green_10.0.0.7=10.0.0.7:80",
       "# traffic-distributor gate: timeout 90000 minHealthy 50% bake 60000 maxErrorRate 250",
     ]);
     const longest = gate({ timeout: "15m", bake: "30m" });
@@ -141,7 +141,7 @@ describe("release gate and bake (real HAProxy)", function () {
     assert.match(result.stdout, /loaded green's new servers with the running split/);
     assert.match(result.stderr, /gate: 0 of 2 green servers UP after \d+s, 2 needed; the new split is not applied/);
     // The hold is one level here (all of blue, none of green): its servers are app/<name>.
-    for (const app of newGreen) assert.match(result.stderr, new RegExp(`  app/127\\.0\\.0\\.1:${app.port}: DOWN, check L7STS\\b`));
+    for (const app of newGreen) assert.match(result.stderr, new RegExp(`  app/green_127\\.0\\.0\\.1:${app.port}: DOWN, check L7STS\\b`));
     assert.match(result.stderr, /check L7STS 503 \(Service Unavailable\)/);
     assert.match(result.stderr, /the previous config is back .* and serving/);
     assert.strictEqual(onDisk(haproxy), running);
@@ -165,7 +165,7 @@ describe("release gate and bake (real HAProxy)", function () {
     const running = onDisk(haproxy);
     const result = await deliverConfig(haproxy, render({ weights: { blue: 50, green: 50 }, servers: { blue: servers(blue), green: servers(green) }, gate: gate({ timeout: "2s" }) }));
     assert.strictEqual(result.status, 1, show(result));
-    assert.match(result.stderr, new RegExp(`app/127\\.0\\.0\\.1:${green[0].port}: DOWN, check L7STS`));
+    assert.match(result.stderr, new RegExp(`app/green_127\\.0\\.0\\.1:${green[0].port}: DOWN, check L7STS`));
     assert.doesNotMatch(result.stdout + result.stderr, /reloaded|hold/);
     assert.strictEqual(onDisk(haproxy), running);
     assert.deepStrictEqual(await answers(haproxy.url, 10), { "blue 200": 10 });

@@ -348,6 +348,34 @@ describe("traffic through a real HAProxy", function () {
     });
   });
 
+  describe("5b. layout transitions", () => {
+    it("two levels -> one level -> two levels, three times, under keep-alive load: 0 failed requests", async () => {
+      const sticky = { weights: { blue: 50, green: 50 }, routing: "sticky" as const };
+      const rig = await Rig.start(sticky);
+      // Clients that pause: at each reload some keep-alive connections sit idle on the old worker,
+      // whose next request then crosses the previous layout after the old worker's checks ran.
+      const load = startLoad(rig.url, { keepAliveClients: 24, newConnectionClients: 2, pauseMs: 500, clientTimeoutMs: 30_000, maxDurationMs: 90_000 });
+      const layouts: string[] = [];
+      try {
+        for (let round = 0; round < 3; round++) {
+          for (const settings of [{ weights: { blue: 50, green: 50 }, routing: "round-robin" as const }, sticky]) {
+            await sleep(400);
+            await rig.apply(settings);
+            layouts.push(layoutOf({ ...rig.settings, servers: fleetServers(rig.backends) }));
+          }
+        }
+        await sleep(1000); // the last old worker's keep-alive connections carry their last request
+      } finally {
+        await load.stop();
+      }
+      const { ok, non2xx, errors, samples } = load.counts;
+      console.log(`      layout transitions (${layouts.join(" -> ")}): ${ok} ok, ${non2xx} non-2xx, ${errors} errors`);
+      assert.deepStrictEqual(layouts, ["one-level", "two-level", "one-level", "two-level", "one-level", "two-level"]);
+      assert.deepStrictEqual({ non2xx, errors, samples }, { non2xx: 0, errors: 0, samples: [] });
+      assert.ok(ok > 300, `only ${ok} requests completed`);
+    });
+  });
+
   describe("6. a rejected config is never loaded", () => {
     it("keeps serving the previous weights and reports HAProxy's message", async () => {
       const rig = await Rig.start({ weights: { blue: 0, green: 100 }, routing: "round-robin" });

@@ -15,7 +15,7 @@ export const DELIVERY_TIMEOUT_SECONDS = 900 + GATE_MAX_SECONDS;
 /**
  * The script SSM runs as root on the distributor. `{{ name }}` are document parameters, which
  * SSM substitutes before the run; their allowed patterns keep them free of shell syntax.
- * It reads the exact parameter version Pulumi wrote, then hands it to the same
+ * It reads the exact parameter version Pulumi wrote, decodes it (gzip, then base64), then hands it to the same
  * deliver-config.sh the Docker target uses: `haproxy -c` in the container, swap, SIGUSR2.
  */
 export function renderDeliveryScript(): string {
@@ -46,11 +46,17 @@ if [ -z "$config" ]; then
 fi
 
 script=$(mktemp)
-trap 'rm -f "$script"' EXIT
+decoded=$(mktemp)
+trap 'rm -f "$script" "$decoded"' EXIT
+# The parameter holds the config gzipped, then base64 (components/aws/configParameter.ts).
+if ! printf '%s\\n' "$config" | base64 -d 2>/dev/null | gunzip -c > "$decoded" 2>/dev/null; then
+  say "parameter {{ parameterName }} version {{ parameterVersion }} is not a gzipped, base64-encoded config; the running config is unchanged"
+  exit 1
+fi
 cat > "$script" <<'DELIVER_CONFIG'
 ${DELIVER_CONFIG_SCRIPT.trimEnd()}
 DELIVER_CONFIG
-printf '%s\\n' "$config" | CONTAINER=${DISTRIBUTOR_CONTAINER} sh "$script"
+CONTAINER=${DISTRIBUTOR_CONTAINER} sh "$script" < "$decoded"
 `;
 }
 

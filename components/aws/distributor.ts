@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { DnsSettings } from "../settings";
 import { renderDeliveryDocument } from "./configDocument";
+import { encodeConfigParameter } from "./configParameter";
 import { ConfigDelivery } from "./configDelivery";
 import { createInstanceRole, parameterReadStatements, SECURE_INSTANCE_DEFAULTS } from "./instanceSecurity";
 import { InstanceImage } from "./network";
@@ -41,7 +42,7 @@ export interface DistributorArgs {
 export class Distributor extends pulumi.ComponentResource {
   public readonly instance: aws.ec2.Instance;
   public readonly elasticIp: aws.ec2.Eip;
-  /** Holds the config (a SecureString: it may hold the stats password). */
+  /** Holds the config, gzipped then base64 (a SecureString: it may hold the stats password). */
   public readonly configParameter: aws.ssm.Parameter;
   /** The config-delivery step: with the parameter, all a weight change updates. */
   public readonly configDelivery: ConfigDelivery;
@@ -57,12 +58,13 @@ export class Distributor extends pulumi.ComponentResource {
     super("traffic-distributor:aws:Distributor", name, {}, opts);
 
     // Intelligent-Tiering: standard (free) up to 4 KB, advanced only for a config that needs it.
+    // The value is the config gzipped, then base64 (8 KB at most); the delivery decodes it.
     this.configParameter = new aws.ssm.Parameter(
       `${name}-config`,
       {
         type: "SecureString",
         tier: "Intelligent-Tiering",
-        value: pulumi.secret(args.config),
+        value: pulumi.secret(pulumi.output(args.config).apply(encodeConfigParameter)),
         description: `traffic-distributor ${name}: the HAProxy config to serve`,
       },
       { parent: this },

@@ -1,5 +1,6 @@
 export * from "./configDelivery";
 export * from "./configDocument";
+export * from "./configParameter";
 export * from "./deployment";
 export * from "./distributor";
 export * from "./environment";
