@@ -39,7 +39,7 @@ describe("the health gate on a real Docker engine", function () {
 
     assert.ok(refusal, "the step onto failing servers went through");
     assert.match(refusal.message, /gate: 0 of 2 green servers UP after \d+s, 2 needed; the new split is not applied/);
-    assert.match(refusal.message, /app\/tdgate-green-0-[0-9a-f]{8}: DOWN, check L7STS 503/);
+    assert.match(refusal.message, /app\/green_tdgate-green-0-[0-9a-f]{8}: DOWN, check L7STS 503/);
     assert.match(refusal.message, /the previous config is back .* and serving/);
     assert.deepStrictEqual(split, { "blue v1": 50 });
     assert.strictEqual((await testEngine().docker(["exec", id, "cat", CONTAINER_CONFIG_PATH])).stdout, serving);
