@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { gunzipSync } from "zlib";
 import * as aws from "../components/aws";
 import { TrafficDistributor, TrafficDistributorArgs } from "../components";
-import { AWS_FIXTURES, invoked, promiseOf, RecordedResource, registered, settled } from "./mocks";
+import { AWS_FIXTURES, invoked, promiseOf, RecordedResource, registered, settled, only } from "./mocks";
 
 const INSTANCE = "aws:ec2/instance:Instance";
 const INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
@@ -42,12 +42,6 @@ function changedBetween(before: Map<string, RecordedResource>, after: Map<string
 
 function ofType(type: string): RecordedResource[] {
   return registered.filter((r) => r.type === type);
-}
-
-function only(type: string, name: string): RecordedResource {
-  const matches = registered.filter((r) => r.type === type && r.name === name);
-  assert.strictEqual(matches.length, 1, `${type} ${name} registered ${matches.length} times`);
-  return matches[0];
 }
 
 /** The unwrapped value of an input that may be a secret. */

@@ -1,5 +1,6 @@
 // Pulumi's mock runtime for every test file, set before any program code is imported.
 // Records each registered resource and each invoke; cleared before each test.
+import * as assert from "assert";
 import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { resetHostPortClaims } from "../components/trafficDistributor";
@@ -13,6 +14,13 @@ export interface RecordedResource {
 }
 
 export const registered: RecordedResource[] = [];
+
+/** The one resource of `type` named `name`; fails unless exactly one was registered. */
+export function only(type: string, name: string): RecordedResource {
+  const matches = registered.filter((r) => r.type === type && r.name === name);
+  assert.strictEqual(matches.length, 1, `${type} ${name} registered ${matches.length} times`);
+  return matches[0];
+}
 
 /** Outputs of the stacks a program's StackReferences name, by stack name. */
 export const stackOutputs: Record<string, Record<string, unknown>> = {};

@@ -4,7 +4,7 @@ import * as assert from "assert";
 import * as aws from "../components/aws";
 import { TrafficDistributor, TrafficDistributorArgs } from "../components";
 import { DEFAULT_PREVIEW_CIDRS } from "../components/preview";
-import { promiseOf, registered, settled } from "./mocks";
+import { promiseOf, registered, settled, only } from "./mocks";
 
 const CONTAINER = "docker:index/container:Container";
 const COMMAND = "command:local:Command";
@@ -12,12 +12,6 @@ const INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
 const RECORD = "aws:route53/record:Record";
 const INSTANCE = "aws:ec2/instance:Instance";
 const PARAMETER = "aws:ssm/parameter:Parameter";
-
-function only(type: string, name: string) {
-  const matches = registered.filter((r) => r.type === type && r.name === name);
-  assert.strictEqual(matches.length, 1, `${type} ${name} registered ${matches.length} times`);
-  return matches[0];
-}
 
 const plain = (value: any): any => (value && typeof value === "object" && "value" in value ? value.value : value);
 

@@ -6,7 +6,7 @@ import { DELIVER_CONFIG_SCRIPT, Distributor, DRAIN_REPLICA_SCRIPT, Environment }
 import { replicaContainerName } from "../components/naming";
 import { configSourceFromMap, readStackConfig } from "../components/stackConfig";
 import { loadStackConfig, renderStack } from "../scripts/render";
-import { promiseOf, registered, RecordedResource, settled } from "./mocks";
+import { promiseOf, registered, RecordedResource, settled, only } from "./mocks";
 
 const CONTAINER = "docker:index/container:Container";
 const COMMAND = "command:local:Command";
@@ -30,12 +30,6 @@ async function snapshot(name: string, args: TrafficDistributorArgs = {}): Promis
 
 function changedBetween(before: Map<string, RecordedResource>, after: Map<string, RecordedResource>): string[] {
   return [...after.keys()].filter((key) => JSON.stringify(after.get(key)!.inputs) !== JSON.stringify(before.get(key)?.inputs));
-}
-
-function only(type: string, name: string): RecordedResource {
-  const matches = registered.filter((r) => r.type === type && r.name === name);
-  assert.strictEqual(matches.length, 1, `${type} ${name} registered ${matches.length} times`);
-  return matches[0];
 }
 
 describe("TrafficDistributor on Docker (mocks)", () => {
