@@ -15,6 +15,7 @@
 // step from the two levels leaves the previous worker's last requests somewhere to go.
 import { sealConfig } from "./configSeal";
 import { DEFAULT_GATE, HeaderServers, HOLD_PREFIX, releaseHeader, splitShares } from "./releaseGate";
+import { L7_RETRY_ONLY_IDEMPOTENT, section } from "./haproxySection";
 import { previewHostRules, PreviewRender, previewSections } from "./preview";
 import {
   Color,
@@ -107,13 +108,6 @@ export const STICKY_COOKIE = "td_color";
 export const COLOR_CHECK_HEADER = "x-traffic-distributor-check";
 const COLOR_CHECK_PATH = "/.traffic-distributor/color-health";
 
-function indent(lines: string[]): string {
-  return lines.map((line) => `    ${line}`).join("\n");
-}
-
-function section(header: string, lines: string[]): string {
-  return `${header}\n${indent(lines)}\n`;
-}
 
 // Not abstract (abns@) sockets: HAProxy cannot pause those, so at every reload the old worker
 // stops at once, and when the new config then fails to load (a port in use) nothing serves.
@@ -209,7 +203,6 @@ export const APP_BACKEND = "app";
 /** A one-level replica that refuses or resets a connection is out at once. */
 const MARK_DOWN_ON_ERROR = "observe layer4 error-limit 1 on-error mark-down";
 
-const L7_RETRY_ONLY_IDEMPOTENT = "http-request disable-l7-retry unless METH_GET || METH_HEAD";
 
 function summary(input: HaproxyConfigInput): string {
   const pct = weightPercentages(input.weights);

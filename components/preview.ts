@@ -1,6 +1,7 @@
 // Preview per color: each color served alone on its own port, whatever the weights (weight 0
 // included), to the allowed sources only. Pure: the settings, their checks and the HAProxy
 // sections, tested without mocks.
+import { L7_RETRY_ONLY_IDEMPOTENT, section } from "./haproxySection";
 import { Color, COLORS, formatServer, parseBoolean, parseCidr, parseList, parsePort, REFUSED_LISTEN_PORTS, ServerAddress, SettingsError, checkUnique } from "./settings";
 
 /** Private and loopback ranges only: a preview is for the team, not the internet. */
@@ -81,10 +82,6 @@ export function previewProxy(color: Color): string {
 
 const ALLOWED_ACL = "preview_allowed";
 
-function indent(lines: string[]): string {
-  return lines.map((line) => `    ${line}`).join("\n");
-}
-
 /**
  * A color's preview: a listener that admits the allowed sources only, and a backend of the
  * color's replicas whose servers `track` the main ones: the health checks run once, and a
@@ -110,10 +107,10 @@ export function previewSections(
     "retries 2",
     "option redispatch 1",
     "retry-on conn-failure empty-response",
-    "http-request disable-l7-retry unless METH_GET || METH_HEAD",
+    L7_RETRY_ONLY_IDEMPOTENT,
     ...servers.map((s) => `server ${s.name} ${formatServer(s.address)} track ${s.tracked} resolvers system init-addr last,libc,none`),
   ];
-  return `frontend ${proxy}\n${indent(frontend)}\n\nbackend ${proxy}\n${indent(backend)}\n`;
+  return `${section(`frontend ${proxy}`, frontend)}\n${section(`backend ${proxy}`, backend)}`;
 }
 
 /** On the public listener (aws with dns): a preview host name goes to its color, from allowed sources only. */
