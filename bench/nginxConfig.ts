@@ -3,6 +3,7 @@
 // (a drained color's servers are marked `down`) and no cookie stickiness.
 import { Color, COLORS, ServerAddress } from "../components";
 import { Weights } from "../components/settings";
+import { TLS12_CIPHERS, TLS13_CIPHERSUITES } from "../components/tlsListener";
 
 /**
  * One NGINX worker whose pid, error log and temporary files live in `dir` (not the system's),
@@ -35,6 +36,34 @@ const HTTPLOG_EQUIVALENT =
 export interface NginxPlacement {
   readonly listenPort: number;
   readonly dir: string;
+  /** HTTPS beside plain HTTP, as the rendered config's TLS listener has it. */
+  readonly tls?: { readonly port: number; readonly certificatePath: string; readonly keyPath: string };
+}
+
+/** The rendered TLS listener's terms: TLS 1.2 and 1.3, the same ciphers, no tickets, h2 and http/1.1. */
+function nginxTlsServer(tls: NonNullable<NginxPlacement["tls"]>): string {
+  return `
+    server {
+        listen 127.0.0.1:${tls.port} ssl http2;
+        ssl_certificate ${tls.certificatePath};
+        ssl_certificate_key ${tls.keyPath};
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_ciphers ${TLS12_CIPHERS.join(":")};
+        ssl_conf_command Ciphersuites ${TLS13_CIPHERSUITES.join(":")};
+        ssl_session_tickets off;
+        ssl_session_cache shared:tls:1m;
+        location / {
+            proxy_pass http://app;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto https;
+            proxy_connect_timeout 2s;
+            proxy_read_timeout 10s;
+            proxy_next_upstream error timeout http_502 http_503 http_504;
+            proxy_next_upstream_tries 3;
+        }
+    }`;
 }
 
 export function renderNginxConfig(
@@ -72,7 +101,7 @@ export function renderNginxConfig(
             proxy_next_upstream error timeout http_502 http_503 http_504;
             proxy_next_upstream_tries 3;
         }
-    }
+    }${placement.tls ? nginxTlsServer(placement.tls) : ""}
 }
 `;
 }

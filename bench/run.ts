@@ -40,6 +40,8 @@ import { splitExactness } from "./splitError";
 import { startStaticBackends, StaticBackends } from "./staticBackends";
 import { runWrk, WrkResult } from "./wrk";
 import { CountedProxy, instructionsPerRequest } from "./instructions";
+import { httpsCost } from "./https";
+import { median } from "./median";
 
 const execFileAsync = promisify(execFile);
 
@@ -142,11 +144,6 @@ function directEngine(server: ServerAddress): Engine {
   };
 }
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 
 interface Sample extends WrkResult {
   readonly cpuMicrosPerRequest: number | null;
@@ -432,7 +429,12 @@ async function main() {
   fleet = await startFleet();
   const nodeServers = () => fleetServers(fleet);
 
+  if (process.env.BENCH_ONLY === "https") {
+    report.https = await httpsCost(statics.servers, ROUNDS, SECONDS, children, h32);
+    return finish(started);
+  }
   report.staticBackends = await costAndLatency(() => statics.servers, true, h32);
+  if (process.env.BENCH_HTTPS !== "0") report.https = await httpsCost(statics.servers, ROUNDS, SECONDS, children, h32);
   await stopAll();
   for (const child of children.splice(1)) if (child.exitCode === null) process.kill(-child.pid!, "SIGTERM");
   fleet = await startFleet();
@@ -456,6 +458,10 @@ async function main() {
     report[`${name}Release`] = await release(engine);
     report[`${name}Failover`] = { killed: await failover(engine, "killed"), frozen: await failover(engine, "frozen") };
   }
+  finish(started);
+}
+
+function finish(started: number): void {
   report.durationSeconds = Math.round((Date.now() - started) / 1000);
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 }

@@ -22,6 +22,8 @@ export interface WrkOptions {
   readonly seconds: number;
   /** Paced load: each connection waits this many milliseconds before its next request. */
   readonly delayMs?: number;
+  /** Extra request headers, e.g. "Connection: close" for a new connection (a handshake) per request. */
+  readonly headers?: readonly string[];
 }
 
 function toMs(value: string, unit: string): number {
@@ -48,6 +50,7 @@ export function parseWrk(out: string): WrkResult {
 /** One wrk run, one thread. Asynchronous: never blocks the bench's own process. */
 export async function runWrk(url: string, options: WrkOptions): Promise<WrkResult> {
   const args = ["-t1", `-c${options.connections}`, `-d${options.seconds}s`, "--latency", "--timeout", "5s"];
+  for (const header of options.headers ?? []) args.push("-H", header);
   let script: string | undefined;
   if (options.delayMs !== undefined) {
     script = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "td-wrk-")), "paced.lua");
