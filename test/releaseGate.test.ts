@@ -4,6 +4,7 @@
 // is refused, with the running split unchanged, when they do not; with a bake, a color that
 // answers with errors is taken back out and the step fails with the figures.
 import * as assert from "assert";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -111,6 +112,32 @@ describe("release gate: pure parts", () => {
     assert.ok(JSON.parse(renderDeliveryDocument()).mainSteps[0].inputs.timeoutSeconds >= 900 + GATE_MAX_SECONDS);
     // The delivery judges a bake on this many requests before its end, as documented.
     assert.match(DELIVER_CONFIG_SCRIPT, new RegExp(`\\[ "\\$requests" -ge ${BAKE_MIN_REQUESTS} \\]`));
+  });
+
+  it("keeps a server's last check result in the report while its next check runs (HAProxy then shows no code)", () => {
+    const awk = /^STAT_AWK='([^']*)'$/m.exec(DELIVER_CONFIG_SCRIPT)?.[1];
+    assert.ok(awk, "STAT_AWK in deliver-config.sh");
+    // `show stat`'s columns the report reads, by name as HAProxy heads them.
+    const header = "# pxname,svname,stot,econ,eresp,status,check_status,check_code,hrsp_5xx,last_chk";
+    const report = (rows: string[], known = "") => {
+      const result = spawnSync("awk", ["-F,", "-v", "ids=app/green_a:80 app/green_b:80", awk!], {
+        input: [header, ...rows].join("\n") + "\n",
+        env: { ...process.env, KNOWN: known },
+        encoding: "utf8",
+      });
+      assert.strictEqual(result.status, 0, result.stderr);
+      return result.stdout.split("\n").slice(1).filter(Boolean);
+    };
+    const done = report(["app,green_a:80,0,0,0,DOWN,L7STS,503,0,HTTP status check returned code <3C>503<3E>", "app,green_b:80,0,0,0,DOWN,L4CON,,0,Connection refused"]);
+    assert.deepStrictEqual(done, [
+      "  app/green_a:80: DOWN, check L7STS 503 (HTTP status check returned code <3C>503<3E>)",
+      "  app/green_b:80: DOWN, check L4CON (Connection refused)",
+    ]);
+    // Both checks running now: the code and description are gone from `show stat`.
+    const running = ["app,green_a:80,0,0,0,DOWN,* L7STS,0,0,", "app,green_b:80,0,0,0,DOWN,* L4CON,,0,"];
+    assert.deepStrictEqual(report(running, done.join("\n")), done);
+    // With no earlier report, it says the check is running rather than show a code of 0.
+    assert.deepStrictEqual(report(running), ["  app/green_a:80: DOWN, check L7STS (running)", "  app/green_b:80: DOWN, check L4CON (running)"]);
   });
 });
 

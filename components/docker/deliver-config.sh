@@ -263,23 +263,31 @@ runtime() {
 # `show stat` for the servers named (backend/server ...): first one line of counts (UP, listed,
 # requests, 5xx, connection errors, response errors, errors), then one line per server. UP
 # means UP (or DRAIN: up at weight 0) with a check passed since the last reload (not INI).
+# While a server's check runs ("* " before its status), HAProxy shows no code and no
+# description: the check result of the previous report (KNOWN) stands, if there is one.
 # shellcheck disable=SC2016
 STAT_AWK='
   function field(name) { return $(col[name]) }
+  BEGIN {
+    n = split(ENVIRON["KNOWN"], known, "\n")
+    for (i = 1; i <= n; i++) if (match(known[i], /, check /)) { id = known[i]; sub(/^ +/, "", id); sub(/: .*/, "", id); before[id] = substr(known[i], RSTART + RLENGTH) }
+  }
   NR == 1 { sub(/^# /, ""); for (i = 1; i <= NF; i++) col[$i] = i; n = split(ids, list, " "); for (i = 1; i <= n; i++) want[list[i]] = 1; next }
   ($1 "/" $2) in want {
-    status = field("status"); check = field("check_status"); sub(/^\* /, "", check)
+    status = field("status"); check = field("check_status"); running = sub(/^\* /, "", check)
     desc = field("last_chk")
     for (i = col["last_chk"] + 1; desc ~ /^"/ && desc !~ /"$/ && i <= NF; i++) desc = desc "," $i
     gsub(/"/, "", desc)
     ok = (status == "UP" || status == "DRAIN") && check ~ /^(L4OK|L6OK|L7OK|L7OKC)$/
     up += ok; seen++
     code = field("check_code")
-    lines = lines sprintf("  %s: %s, check %s%s%s\n", $1 "/" $2, status, check, code == "" ? "" : " " code, desc == "" ? "" : " (" desc ")")
+    result = sprintf("%s%s%s", check, code == "" ? "" : " " code, desc == "" ? "" : " (" desc ")")
+    if (running) result = (($1 "/" $2) in before) ? before[$1 "/" $2] : check " (running)"
+    lines = lines sprintf("  %s: %s, check %s\n", $1 "/" $2, status, result)
     requests += field("stot"); e5 += field("hrsp_5xx"); econ += field("econ"); eresp += field("eresp")
   }
   END { printf "%d %d %d %d %d %d %d\n%s", up + 0, seen + 0, requests + 0, e5 + 0, econ + 0, eresp + 0, e5 + econ + eresp, lines }'
-server_report() { runtime show stat 2>/dev/null | awk -F, -v ids="$1" "$STAT_AWK"; }
+server_report() { runtime show stat 2>/dev/null | KNOWN="${2:-}" awk -F, -v ids="$1" "$STAT_AWK"; }
 
 # Ids (backend/server) of a color's servers in a header's servers value "in <backend>: n=a ...".
 server_ids() { printf '%s\n' "$1" | awk '{ b = $2; sub(/:$/, "", b); for (i = 3; i <= NF; i++) { s = $i; sub(/=.*/, "", s); printf "%s%s/%s", (i > 3 ? " " : ""), b, s } }'; }
@@ -440,8 +448,9 @@ if [ -n "$receiving" ]; then
     *) required=$min_healthy; [ "$required" -le "$listed" ] || required=$listed ;;
   esac
   gate_started=$(date +%s)
+  report=''
   while :; do
-    report=$(server_report "$ids")
+    report=$(server_report "$ids" "$(printf '%s\n' "${report:-}" | sed 1d)")
     up=$(printf '%s\n' "$report" | awk 'NR == 1 { print $1 + 0 }')
     waited=$(($(date +%s) - gate_started))
     if [ "${up:-0}" -ge "$required" ]; then
