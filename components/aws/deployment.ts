@@ -87,13 +87,15 @@ export function deployOnAws(context: DeploymentContext): Deployment<Environment,
   );
 
   // Before an app instance is terminated, wait until the distributor holds no connection to it.
-  // Each drain depends on its instance (and on the delivery, hence the distributor): Pulumi
-  // deletes dependents first, so on removal, and on destroy, the drain's delete runs while the
-  // instance and the distributor still exist. A new instance (new user data or AMI) is created
-  // before the old one is deleted; its new instance ID replaces the drain too, and the old drain
-  // is deleted with the old instance at the end of the step, before it, once the delivery of the
-  // config that no longer names it is done.
-  if (settings.drainTimeout) {
+  // Each drain depends on its instance and on the delivery (hence the distributor). Pulumi
+  // deletes dependents first (the engine's ScheduleDeletes orders all deletes, replaced
+  // resources' included, by the old states' dependencies), so the drain's delete runs while the
+  // instance and the distributor still exist: on fewer replicas and on destroy. A replaced
+  // instance (new user data or AMI) is created first; its new ID replaces the drain too
+  // (diffReplicaDrain), and at the end of the step, after the delivery of the config that no
+  // longer names it, the old drain's delete waits, then the old instance goes.
+  const drainSeconds = Math.ceil((settings.drainTimeout ?? 0) / 1000);
+  if (drainSeconds > 0) {
     const document = new aws.ssm.Document(
       `${name}-drain-replica`,
       { documentType: "Command", documentFormat: "JSON", content: renderDrainDocument() },
@@ -111,7 +113,7 @@ export function deployOnAws(context: DeploymentContext): Deployment<Environment,
               replicaInstanceId: instance.id,
               replicaAddress: instance.privateIp,
               replicaPort: plan.port,
-              timeoutSeconds: Math.ceil(settings.drainTimeout! / 1000),
+              timeoutSeconds: drainSeconds,
               distributorInstanceId: distributor.instanceId,
               documentName: document.name,
               region,
