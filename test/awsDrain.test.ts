@@ -3,6 +3,7 @@
 // namespace as the HAProxy container's), the Run Command driver against a scripted SSM client
 // and a fake clock, and the diff that ties a drain to its instance.
 import * as assert from "assert";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
 import { AddressInfo } from "net";
@@ -116,6 +117,18 @@ describe("aws drain document, run for real on loopback connections", function ()
     const result = await startDrain(port, 30).result;
     assert.strictEqual(result.status, 0, result.stderr);
     assert.match(result.stdout, new RegExp(`^drain 127\\.0\\.0\\.1:${port}: container traffic-distributor is not running, nothing to drain$`, "m"));
+  });
+
+  it("the substituted script passes shellcheck -s sh", () => {
+    const script = substituteDrainParameters(renderDrainScript(), { replicaAddress: "10.0.7.21", replicaPort: "8080", timeoutSeconds: "300" });
+    assert.doesNotMatch(script, /\{\{/, "every document parameter is substituted");
+    const dir = tempDir("drain-shellcheck");
+    dirs.push(dir);
+    const file = path.join(dir, "drain.sh");
+    fs.writeFileSync(file, script);
+    const result = spawnSync("shellcheck", ["-s", "sh", file], { encoding: "utf8", timeout: 60_000 });
+    if (result.error) throw result.error;
+    assert.strictEqual(result.status, 0, `shellcheck:\n${result.stdout}${result.stderr}`);
   });
 
   it("is a schema 2.2 document whose parameters SSM checks against patterns that admit no shell syntax", () => {
