@@ -86,8 +86,10 @@ describe("aws drain document, run for real on loopback connections", function ()
     const closed = Date.now();
     const result = await drain.result;
     assert.strictEqual(result.status, 0, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
-    assert.ok(Date.now() - closed < 3000, `returned ${Date.now() - closed} ms after the connection closed`);
-    assert.match(result.stdout, new RegExp(`^drain 127\\.0\\.0\\.1:${port}: no connection left after [2-5]s$`, "m"));
+    // It polls once a second: a few seconds of slack for a busy machine.
+    assert.ok(Date.now() - closed < 5000, `returned ${Date.now() - closed} ms after the connection closed`);
+    const waited = new RegExp(`^drain 127\\.0\\.0\\.1:${port}: no connection left after (\\d+)s$`, "m").exec(result.stdout);
+    assert.ok(waited && Number(waited[1]) >= 2, result.stdout);
   });
 
   it("counts only connections to the replica's address and port", async () => {
@@ -107,8 +109,8 @@ describe("aws drain document, run for real on loopback connections", function ()
     const result = await drain.result;
     const took = Date.now() - drain.started;
     assert.strictEqual(result.status, 0, result.stderr);
-    assert.match(result.stdout, new RegExp(`^drain 127\\.0\\.0\\.1:${port}: 2 connection\\(s\\) still open after [23]s \\(drain\\.timeout\\); removing it$`, "m"));
-    assert.ok(took >= 2000 && took < 6000, `took ${took} ms`);
+    assert.match(result.stdout, new RegExp(`^drain 127\\.0\\.0\\.1:${port}: 2 connection\\(s\\) still open after [2-4]s \\(drain\\.timeout\\); removing it$`, "m"));
+    assert.ok(took >= 2000 && took < 8000, `took ${took} ms`);
   });
 
   it("has nothing to drain when the HAProxy container is not running", async () => {
