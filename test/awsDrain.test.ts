@@ -89,7 +89,7 @@ describe("aws drain document, run for real on loopback connections", function ()
     // It polls once a second: a few seconds of slack for a busy machine.
     assert.ok(Date.now() - closed < 5000, `returned ${Date.now() - closed} ms after the connection closed`);
     const waited = new RegExp(`^drain 127\\.0\\.0\\.1:${port}: no connection left after (\\d+)s$`, "m").exec(result.stdout);
-    assert.ok(waited && Number(waited[1]) >= 2, result.stdout);
+    assert.ok(waited && Number(waited[1]) >= 1, result.stdout);
   });
 
   it("counts only connections to the replica's address and port", async () => {
@@ -109,8 +109,11 @@ describe("aws drain document, run for real on loopback connections", function ()
     const result = await drain.result;
     const took = Date.now() - drain.started;
     assert.strictEqual(result.status, 0, result.stderr);
-    assert.match(result.stdout, new RegExp(`^drain 127\\.0\\.0\\.1:${port}: 2 connection\\(s\\) still open after [2-4]s \\(drain\\.timeout\\); removing it$`, "m"));
-    assert.ok(took >= 2000 && took < 8000, `took ${took} ms`);
+    const waited = new RegExp(`^drain 127\\.0\\.0\\.1:${port}: 2 connection\\(s\\) still open after (\\d+)s \\(drain\\.timeout\\); removing it$`, "m").exec(result.stdout);
+    assert.ok(waited && Number(waited[1]) >= 2, result.stdout);
+    // The script reads the clock in whole seconds (so "2 s" may be 1.01 s), and returns well
+    // before the 30 s the connections would have allowed (a busy machine slows each poll).
+    assert.ok(took >= 1000 && took < 15_000, `took ${took} ms`);
   });
 
   it("has nothing to drain when the HAProxy container is not running", async () => {
