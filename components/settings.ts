@@ -211,7 +211,7 @@ export interface DistributorSettings {
   readonly tls?: TlsSettings;
   /** Present when `preview.enabled` is true. */
   readonly preview?: PreviewSettings;
-  /** (docker) Milliseconds a replica's removal waits for the distributor's connections to it to end. */
+  /** Milliseconds a replica's removal waits for the distributor's connections to it to end; 0, no wait. */
   readonly drainTimeout?: number;
 }
 

@@ -209,7 +209,7 @@ export interface StackSettings {
 }
 
 const AWS_ONLY = (path: SettingPath) => path.startsWith("aws.") || path.startsWith("dns.");
-const DOCKER_ONLY = (path: SettingPath) => path.startsWith("docker.") || path.startsWith("drain.") || path === "distributorMemoryMb" || path.endsWith(".memoryMb");
+const DOCKER_ONLY = (path: SettingPath) => path.startsWith("docker.") || path === "distributorMemoryMb" || path.endsWith(".memoryMb");
 
 /**
  * Builds the component's args from stack config and validates them exactly as the component

@@ -159,7 +159,7 @@ export interface TrafficDistributorArgs {
   readonly tls?: TlsArgs;
   /** Each color alone on its own port (and on aws with `dns`, its own host name), whatever the weights. */
   readonly preview?: PreviewArgs;
-  /** Removing replicas (`docker` target). */
+  /** Removing replicas (containers on `docker`, instances on `aws`). */
   readonly drain?: DrainArgs;
 }
 
@@ -521,7 +521,6 @@ function parseDockerNetwork(label: string, value: unknown): string {
 function checkTargetSpecific(args: TrafficDistributorArgs, target: Target, labels: SettingLabels): void {
   const dockerOnly: Array<[unknown, string]> = [
     [args.docker?.network, labels["docker.network"]],
-    [args.drain?.timeout, labels["drain.timeout"]],
     [args.distributorMemoryMb, labels.distributorMemoryMb],
     ...COLORS.map((c): [unknown, string] => [(args[c] as ProvisionedColorArgs | undefined)?.memoryMb, labels[`${c}.memoryMb`]]),
   ];
@@ -616,7 +615,7 @@ export function validateTrafficDistributorArgs(
     accessLog: parseBoolean(labels.accessLog, args.accessLog ?? DEFAULTS.accessLog),
     ...ports,
     ...(preview === undefined ? {} : { preview }),
-    ...(target === "docker" ? { drainTimeout: validateDrainTimeout(args, labels) } : {}),
+    drainTimeout: validateDrainTimeout(args, labels),
     // A password known now is checked now; a secret Output is checked when it resolves.
     ...(statsPassword === undefined
       ? {}

@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { gunzipSync } from "zlib";
 import * as aws from "../components/aws";
 import { TrafficDistributor, TrafficDistributorArgs } from "../components";
-import { AWS_FIXTURES, invoked, promiseOf, RecordedResource, registered, settled, only } from "./mocks";
+import { AWS_FIXTURES, dependenciesOf, invoked, promiseOf, RecordedResource, registered, settled, only } from "./mocks";
 
 const INSTANCE = "aws:ec2/instance:Instance";
 const INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
@@ -16,6 +16,8 @@ const PARAMETER = "aws:ssm/parameter:Parameter";
 const DELIVERY = "pulumi-nodejs:dynamic/traffic-distributor:ConfigDelivery";
 const EIP = "aws:ec2/eip:Eip";
 const EIP_ASSOCIATION = "aws:ec2/eipAssociation:EipAssociation";
+const DOCUMENT = "aws:ssm/document:Document";
+const DRAIN = "pulumi-nodejs:dynamic/traffic-distributor:ReplicaDrain";
 
 const DNS = { zoneId: "Z0123456789ABCDEFGHIJ", name: "app.example.com" };
 
@@ -63,11 +65,12 @@ describe("TrafficDistributor on AWS (mocks)", () => {
       "aws:iam/role:Role": 3,
       "aws:iam/rolePolicy:RolePolicy": 3,
       "aws:route53/record:Record": 2,
-      "aws:ssm/document:Document": 1,
+      "aws:ssm/document:Document": 2,
       "aws:ssm/parameter:Parameter": 1,
       "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": 5,
       "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": 3,
       "pulumi-nodejs:dynamic/traffic-distributor:ConfigDelivery": 1,
+      "pulumi-nodejs:dynamic/traffic-distributor:ReplicaDrain": 4,
       "traffic-distributor:aws:Distributor": 1,
       "traffic-distributor:aws:Environment": 2,
       "traffic-distributor:index:TrafficDistributor": 1,
@@ -297,6 +300,65 @@ describe("TrafficDistributor on AWS (mocks)", () => {
     assert.strictEqual(only("aws:ssm/document:Document", "shop-distributor-deliver-config").inputs.content, aws.renderDeliveryDocument());
     // The provider is serialized for Pulumi's provider host: it must load and expose create/update.
     assert.match(delivery.__provider, /SendCommandCommand/);
+  });
+
+  describe("replica drains", () => {
+    it("gives each app instance a drain with its address, port and drain.timeout, run on the distributor by the drain document", async () => {
+      const td = await deploy("shop", { timeouts: { drain: "2m" }, green: { port: 8081, replicas: 3 } });
+      assert.deepStrictEqual(ofType(DRAIN).map((r) => r.name).sort(), [
+        "shop-blue-0-drain",
+        "shop-blue-1-drain",
+        "shop-green-0-drain",
+        "shop-green-1-drain",
+        "shop-green-2-drain",
+      ]);
+      const green = td.environments.green as aws.Environment;
+      const drain = only(DRAIN, "shop-green-2-drain").inputs;
+      assert.deepStrictEqual(
+        Object.fromEntries(Object.entries(drain).filter(([key]) => key !== "__provider")),
+        {
+          replicaInstanceId: "shop-green-2-id",
+          replicaAddress: await promiseOf(green.instances[2].privateIp),
+          replicaPort: 8081,
+          timeoutSeconds: 120,
+          distributorInstanceId: "shop-distributor-id",
+          documentName: "shop-drain-replica-e4f5a6b",
+          region: AWS_FIXTURES.region,
+        },
+      );
+      assert.strictEqual(only("aws:ssm/document:Document", "shop-drain-replica").inputs.content, aws.renderDrainDocument());
+      // The provider is serialized for Pulumi's provider host: its delete must reach SSM.
+      assert.match(drain.__provider, /SendCommandCommand/);
+      assert.match(drain.__provider, /replicaInstanceId/);
+    });
+
+    it("waits drain.timeout when set, and registers no drain (nor its document) at 0s", async () => {
+      await deploy("quick", { drain: { timeout: "45s" } });
+      assert.strictEqual(only(DRAIN, "quick-blue-0-drain").inputs.timeoutSeconds, 45);
+      registered.length = 0;
+      await deploy("none", { drain: { timeout: "0s" } });
+      assert.deepStrictEqual(ofType(DRAIN), []);
+      assert.deepStrictEqual(ofType(DOCUMENT).map((r) => r.name), ["none-distributor-deliver-config"]);
+    });
+
+    it("depends on its instance, the delivery and the distributor, so Pulumi deletes it (and waits) before them", async () => {
+      const td = await deploy("shop");
+      const blue = td.environments.blue as aws.Environment;
+      const distributor = td.distributor as aws.Distributor;
+      const [replica, otherReplica, delivery, distributorInstance] = await Promise.all(
+        [blue.instances[1], blue.instances[0], distributor.configDelivery, distributor.instance].map((r) => promiseOf(r.urn)),
+      );
+      const drainDependencies = dependenciesOf.get(`${DRAIN} shop-blue-1-drain`)!;
+      for (const urn of [replica, delivery, distributorInstance]) {
+        assert.ok(drainDependencies.includes(urn), `the drain does not depend on ${urn}: ${drainDependencies.join(", ")}`);
+      }
+      assert.ok(!drainDependencies.includes(otherReplica), "the drain depends on another replica");
+      assert.ok(drainDependencies.some((urn) => urn.endsWith(`${DOCUMENT}::shop-drain-replica`)), "the drain does not depend on its document");
+      // And none of them depends on the drain: it is the dependent, deleted first.
+      for (const key of [`${INSTANCE} shop-blue-1`, `${DELIVERY} shop-distributor-delivery`, `${INSTANCE} shop-distributor`]) {
+        assert.ok(!dependenciesOf.get(key)!.some((urn) => urn.endsWith("::shop-blue-1-drain")), key);
+      }
+    });
   });
 
   it("renders the servers from the instances' private addresses", async () => {

@@ -112,6 +112,18 @@ pulumi.runtime.setMocks(
   false,
 );
 
+/**
+ * Each registration's dependencies (URNs: `dependsOn` and the resources its inputs come from),
+ * by "type name": what Pulumi orders deletes by (dependents first).
+ */
+export const dependenciesOf = new Map<string, string[]>();
+const monitor = pulumi.runtime.getMonitor() as any;
+const registerResource = monitor.registerResource.bind(monitor);
+monitor.registerResource = (request: any, callback: unknown) => {
+  dependenciesOf.set(`${request.getType()} ${request.getName()}`, request.getDependenciesList());
+  return registerResource(request, callback);
+};
+
 /** Resolves an Output in a test (its value, unknown in preview, is always known under these mocks). */
 export function promiseOf<T>(output: pulumi.Output<T>): Promise<T> {
   return new Promise((resolve) => output.apply(resolve));
@@ -126,6 +138,7 @@ export const mochaHooks = {
   beforeEach() {
     registered.length = 0;
     invoked.length = 0;
+    dependenciesOf.clear();
     resetHostPortClaims();
   },
 };

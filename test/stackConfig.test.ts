@@ -122,6 +122,12 @@ describe("stack config", () => {
       assert.strictEqual(args.aws, settings.aws);
     });
 
+    it("reads drain.timeout, which defaults to timeouts.drain as on docker", () => {
+      assert.strictEqual(readStackConfig(aws({ "drain.timeout": "45s" })).settings.drainTimeout, 45_000);
+      assert.strictEqual(readStackConfig(aws({ "timeouts.drain": "2m" })).settings.drainTimeout, 120_000);
+      assert.strictEqual(readStackConfig(aws({ "drain.timeout": "0s" })).settings.drainTimeout, 0);
+    });
+
     it("ignores the aws keys' Pulumi.yaml defaults on target docker", () => {
       const { settings, args } = readStackConfig(ns({ aws: '{"instanceType":"t3.micro","ingressCidrs":["0.0.0.0/0"]}', dns: '{"ttl":60}' }));
       assert.strictEqual(settings.target, "docker");

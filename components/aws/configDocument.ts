@@ -95,8 +95,17 @@ export function renderDeliveryDocument(): string {
 
 /** The script as SSM runs it for the given parameter values (what the tests run and shellcheck). */
 export function substituteParameters(script: string, values: Record<keyof typeof DELIVERY_PARAMETERS, string>): string {
+  return substituteDocumentParameters(script, values, DELIVERY_PARAMETERS);
+}
+
+/** Substitutes `{{ name }}` as SSM does, after checking each value against its allowed pattern. */
+export function substituteDocumentParameters<P extends Record<string, { readonly pattern: string }>>(
+  script: string,
+  values: Record<keyof P & string, string>,
+  parameters: P,
+): string {
   for (const [name, value] of Object.entries(values)) {
-    const pattern = DELIVERY_PARAMETERS[name as keyof typeof DELIVERY_PARAMETERS].pattern;
+    const pattern = parameters[name].pattern;
     if (!new RegExp(pattern).test(value)) throw new Error(`${name} "${value}" does not match ${pattern}`);
   }
   return script.replace(/\{\{ (\w+) \}\}/g, (match, name: string) => (values as Record<string, string>)[name] ?? match);

@@ -6,7 +6,9 @@ import { Color, COLORS, parseServerList, ServerAddress } from "../settings";
 import { isPlain } from "../trafficDistributorArgs";
 import { Distributor } from "./distributor";
 import { Environment } from "./environment";
+import { renderDrainDocument } from "./drainDocument";
 import { amazonLinuxParameter, resolveAmi, resolveNetwork } from "./network";
+import { ReplicaDrain } from "./replicaDrain";
 import { ColorAccess, createSecurityGroups } from "./securityGroups";
 
 /** Ports of existing servers: plain when the list is, else once it resolves (checked then). */
@@ -58,6 +60,9 @@ export function deployOnAws(context: DeploymentContext): Deployment<Environment,
   );
 
   const config = context.renderConfig(servers);
+  const region = aws.getRegionOutput({}, { parent }).region;
+  // The delivery and the drains call SSM themselves: with the profile the default AWS provider is configured with.
+  const profile = new pulumi.Config("aws").get("profile");
   const distributor = new Distributor(
     `${name}-distributor`,
     {
@@ -75,12 +80,50 @@ export function deployOnAws(context: DeploymentContext): Deployment<Environment,
       securityGroupIds: [securityGroups.distributor.id, ...(securityGroups.resolvedServers ? [securityGroups.resolvedServers.id] : [])],
       dns: target.dns,
       previewPorts: settings.preview?.ports,
-      region: aws.getRegionOutput({}, { parent }).region,
-      // The delivery calls SSM itself: with the profile the default AWS provider is configured with.
-      profile: new pulumi.Config("aws").get("profile"),
+      region,
+      profile,
     },
     { parent },
   );
+
+  // Before an app instance is terminated, wait until the distributor holds no connection to it.
+  // Each drain depends on its instance and on the delivery (hence the distributor). Pulumi
+  // deletes dependents first (the engine's ScheduleDeletes orders all deletes, replaced
+  // resources' included, by the old states' dependencies), so the drain's delete runs while the
+  // instance and the distributor still exist: on fewer replicas and on destroy. A replaced
+  // instance (new user data or AMI) is created first; its new ID replaces the drain too
+  // (diffReplicaDrain), and at the end of the step, after the delivery of the config that no
+  // longer names it, the old drain's delete waits, then the old instance goes.
+  const drainSeconds = Math.ceil((settings.drainTimeout ?? 0) / 1000);
+  if (drainSeconds > 0) {
+    const document = new aws.ssm.Document(
+      `${name}-drain-replica`,
+      { documentType: "Command", documentFormat: "JSON", content: renderDrainDocument() },
+      { parent },
+    );
+    for (const color of COLORS) {
+      const environment = environments[color];
+      const plan = settings.colors[color];
+      if (!environment || plan.kind !== "provisioned") continue;
+      environment.instances.forEach(
+        (instance, i) =>
+          new ReplicaDrain(
+            `${environmentName(name, color)}-${i}-drain`,
+            {
+              replicaInstanceId: instance.id,
+              replicaAddress: instance.privateIp,
+              replicaPort: plan.port,
+              timeoutSeconds: drainSeconds,
+              distributorInstanceId: distributor.instanceId,
+              documentName: document.name,
+              region,
+              profile,
+            },
+            { parent: environment, dependsOn: [instance, distributor.configDelivery] },
+          ),
+      );
+    }
+  }
 
   return {
     environments,
