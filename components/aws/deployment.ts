@@ -33,7 +33,14 @@ export function deployOnAws(context: DeploymentContext): Deployment<Environment,
   ) as Record<Color, ColorAccess>;
   const securityGroups = createSecurityGroups(
     name,
-    { vpcId: network.vpcId, listenPort: settings.listenPort, ingressCidrs: target.ingressCidrs, colors: access, preview: settings.preview },
+    {
+      vpcId: network.vpcId,
+      listenPort: settings.listenPort,
+      ...(settings.tls ? { tlsPort: settings.tls.port } : {}),
+      ingressCidrs: target.ingressCidrs,
+      colors: access,
+      preview: settings.preview,
+    },
     parent,
   );
 
@@ -78,6 +85,16 @@ export function deployOnAws(context: DeploymentContext): Deployment<Environment,
       region: aws.getRegionOutput({}, { parent }).region,
       // The delivery calls SSM itself: with the profile the default AWS provider is configured with.
       profile: new pulumi.Config("aws").get("profile"),
+      ...(settings.tls && context.tlsCertificate
+        ? {
+            tls: {
+              port: settings.tls.port,
+              certificateFile: context.tlsCertificate.file,
+              keepExisting: context.tlsCertificate.keepExisting,
+              ...(settings.tls.acme ? { acme: { domains: settings.tls.domains, ...settings.tls.acme } } : {}),
+            },
+          }
+        : {}),
     },
     { parent },
   );
