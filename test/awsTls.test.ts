@@ -9,11 +9,13 @@ import { createHash, X509Certificate } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import * as fc from "fast-check";
 import { parse } from "yaml";
 import * as aws from "../components/aws";
 import { TrafficDistributor, TrafficDistributorArgs } from "../components";
 import { CERTIFICATE_FILE_NAME } from "../components/tlsListener";
 import { LETS_ENCRYPT_DIRECTORY, LETS_ENCRYPT_STAGING_DIRECTORY } from "../components/tls";
+import { validateTrafficDistributorArgs } from "../components/trafficDistributorArgs";
 import { runScript } from "./harness";
 import { tempDir } from "./haproxy";
 import { only, promiseOf, registered, settled } from "./mocks";
@@ -221,6 +223,50 @@ describe("HTTPS on AWS (mocks)", () => {
   });
 });
 
+describe("the ACME client's unit under arbitrary settings (property)", () => {
+  // Values that reach the unit's Environment= lines: each is refused, or stays one quoted word.
+  const BREAKERS = ["\n", '"', "\\", " ", "$", "%", ";", "'", "\nExecStart=/bin/sh -c id"];
+  const settings = (tls: Record<string, unknown>) =>
+    validateTrafficDistributorArgs({ target: "aws", aws: { dns: DNS }, blue: { servers: ["10.0.0.1:80"] }, green: { servers: ["10.0.0.2:80"] }, tls: { mode: "acme", ...tls } as any });
+  const unitOf = (tls: NonNullable<ReturnType<typeof settings>["tls"]>) =>
+    aws.acmeServiceUnit({ domains: tls.domains, ...tls.acme!, arch: "amd64" });
+  const skeleton = (unit: string) => unit.split("\n").map((line) => line.replace(/^(Environment="[A-Z_]+=)[^"\n\\$]*"$/, "$1…\""));
+
+  for (const key of ["email", "directory", "domains"] as const) {
+    it(`tls.${key === "domains" ? "" : "acme."}${key}: refused, or one quoted value per line (300 runs)`, () => {
+      // Breakers at the end, and inside the part of the value where the syntax is loosest.
+      const [head, tail] = { email: ["ops", "@example.com"], directory: ["https://acme.example/", ""], domains: ["app", ".example.com"] }[key];
+      const known = skeleton(unitOf(settings({ acme: { email: "ops@example.com" } }).tls!));
+      let accepted = 0;
+      fc.assert(
+        fc.property(
+          fc.oneof(
+            fc.string(),
+            fc.tuple(fc.constantFrom(...BREAKERS, "+", "%", ".", "-", "_", "~", "x", "x-1"), fc.string({ maxLength: 6 }), fc.boolean()).map(([b, t, inside]) =>
+              inside ? `${head}${b}${t}${tail}` : `${head}${tail}${b}${t}`,
+            ),
+          ),
+          (value) => {
+          const tls = key === "domains" ? { domains: [value], acme: { email: "ops@example.com" } } : { acme: { email: "ops@example.com", [key]: value } };
+          let validated;
+          try {
+            validated = settings(tls).tls!;
+          } catch (error) {
+            assert.strictEqual((error as Error).name, "SettingsError");
+            return;
+          }
+          accepted++;
+          assert.deepStrictEqual(skeleton(unitOf(validated)), known, JSON.stringify(value));
+          },
+        ),
+        { numRuns: 300 },
+      );
+      console.log(`      ${key}: accepted ${accepted}/300`);
+      assert.ok(accepted > 0, "the property must see accepted values");
+    });
+  }
+});
+
 describe("the certificate file in an SSM parameter: sizes", () => {
   /** A chain (leaf, intermediate, and the root if asked) and the leaf's key, made with openssl. */
   function chainAndKey(keyArgs: string[], withRoot: boolean): string {
@@ -359,6 +405,58 @@ describe("the host's scripts", function () {
       assert.strictEqual(right.status, 0, right.stderr);
       assert.strictEqual(execFileSync(env.LEGO_BIN, { encoding: "utf8" }), "lego version 4.35.2\n");
       assert.strictEqual(fs.statSync(env.LEGO_BIN).mode & 0o777, 0o755);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("acme-certificate.sh: lego's arguments, on Docker's bridge gateway; `run` the first time, `renew` once a certificate exists", async () => {
+    const dir = tempDir("awstls-timer");
+    try {
+      // Stand-ins: docker answers the bridge's gateway; lego records its arguments and writes a certificate.
+      const bin = path.join(dir, "bin");
+      fs.mkdirSync(bin);
+      fs.writeFileSync(path.join(bin, "docker"), '#!/bin/sh\n[ "$*" = "network inspect bridge --format {{range .IPAM.Config}}{{.Gateway}}{{end}}" ] || exit 2\necho 172.18.0.1\n', { mode: 0o755 });
+      fs.writeFileSync(
+        path.join(bin, "lego"),
+        '#!/bin/sh\nprintf "%s\\n" "$*" >> "$LEGO_CALLS"\nmkdir -p "$LEGO_PATH/certificates"\ncp "$FIXTURE_CHAIN" "$LEGO_PATH/certificates/app.example.com.crt"\ncp "$FIXTURE_KEY" "$LEGO_PATH/certificates/app.example.com.key"\n',
+        { mode: 0o755 },
+      );
+      const hook = path.join(bin, "hook");
+      fs.writeFileSync(hook, '#!/bin/sh\necho "hook $LEGO_CERT_DOMAIN" >> "$LEGO_CALLS"\ncat "$LEGO_CERT_PATH" "$LEGO_CERT_KEY_PATH" | grep -v "^[[:space:]]*$" > "$CERTIFICATE_PATH"\n', { mode: 0o755 });
+      const calls = path.join(dir, "calls");
+      const env = {
+        ...process.env,
+        PATH: `${bin}:${process.env.PATH}`,
+        LEGO_CALLS: calls,
+        FIXTURE_CHAIN: path.join(FIXTURES, "tls", "chain.pem"),
+        FIXTURE_KEY: path.join(FIXTURES, "tls", "key.pem"),
+        ACME_DOMAINS: "app.example.com www.example.com",
+        ACME_DIRECTORY: LETS_ENCRYPT_STAGING_DIRECTORY,
+        ACME_EMAIL: "ops@example.com",
+        LEGO_PATH: path.join(dir, "acme"),
+        CERTIFICATE_PATH: path.join(dir, "site.pem"),
+        ADMIN_SOCKET: path.join(dir, "admin.sock"),
+        INSTALL_HOOK: hook,
+        RENEW_DAYS: "30",
+        CHALLENGE_PORT: "8402",
+      };
+      const script = path.join(__dirname, "..", "components", "aws", "acme-certificate.sh");
+      const common = `--accept-tos --server ${LETS_ENCRYPT_STAGING_DIRECTORY} --path ${env.LEGO_PATH} --key-type ec256 --http --http.port 172.18.0.1:8402 --email ops@example.com --domains app.example.com --domains www.example.com`;
+
+      const first = await runScript([script], env, "").result;
+      assert.strictEqual(first.status, 0, first.stderr);
+      // The stand-in lego runs no hook: the script's own check installs what lego holds.
+      assert.deepStrictEqual(fs.readFileSync(calls, "utf8").split("\n"), [`${common} run --run-hook ${hook}`, "hook app.example.com", ""]);
+      assert.strictEqual(fs.statSync(env.LEGO_PATH).mode & 0o777, 0o700);
+
+      fs.rmSync(calls);
+      const second = await runScript([script], { ...env, ACME_EMAIL: "" }, "").result;
+      assert.strictEqual(second.status, 0, second.stderr);
+      assert.deepStrictEqual(fs.readFileSync(calls, "utf8").split("\n"), [
+        `${common.replace(" --email ops@example.com", "")} renew --days 30 --no-random-sleep --renew-hook ${hook}`,
+        "",
+      ]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
