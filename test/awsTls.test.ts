@@ -16,6 +16,7 @@ import { TrafficDistributor, TrafficDistributorArgs } from "../components";
 import { CERTIFICATE_FILE_NAME } from "../components/tlsListener";
 import { LETS_ENCRYPT_DIRECTORY, LETS_ENCRYPT_STAGING_DIRECTORY } from "../components/tls";
 import { validateTrafficDistributorArgs } from "../components/trafficDistributorArgs";
+import { configSourceFromMap, readStackConfig } from "../components/stackConfig";
 import { runScript } from "./harness";
 import { tempDir } from "./haproxy";
 import { only, promiseOf, registered, settled } from "./mocks";
@@ -220,6 +221,22 @@ describe("HTTPS on AWS (mocks)", () => {
     );
     await settled();
     assert.deepStrictEqual(registered, []);
+  });
+});
+
+describe("HTTPS on aws from stack config", () => {
+  const ns = (values: Record<string, unknown>) =>
+    configSourceFromMap(Object.fromEntries(Object.entries(values).map(([k, v]) => [`traffic-distributor:${k}`, v])));
+
+  it("acme with dns.name: port 443, the record's names, Let's Encrypt production; Pulumi.yaml's empty defaults are unset", () => {
+    const { settings } = readStackConfig(
+      ns({ target: "aws", "dns.zoneId": DNS.zoneId, "dns.name": "app.example.com", "dns.aliases": '["www", "shop.example.com"]', "tls.mode": "acme", "tls.port": "", "tls.acme.email": "" }),
+    );
+    assert.deepStrictEqual(settings.tls, { mode: "acme", port: 443, hsts: 0, domains: ["app.example.com", "shop.example.com"], acme: { directory: LETS_ENCRYPT_DIRECTORY } });
+    assert.throws(
+      () => readStackConfig(ns({ target: "aws", "dns.zoneId": DNS.zoneId, "dns.name": "app.example.com", "tls.mode": "acme", listenPort: "8080" })),
+      /^SettingsError: traffic-distributor:tls.mode is "acme" but traffic-distributor:listenPort is 8080: the CA validates each name over plain HTTP on port 80; set traffic-distributor:listenPort to 80$/,
+    );
   });
 });
 
