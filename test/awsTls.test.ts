@@ -17,7 +17,10 @@ import { CERTIFICATE_FILE_NAME } from "../components/tlsListener";
 import { LETS_ENCRYPT_DIRECTORY, LETS_ENCRYPT_STAGING_DIRECTORY } from "../components/tls";
 import { validateTrafficDistributorArgs } from "../components/trafficDistributorArgs";
 import { configSourceFromMap, readStackConfig } from "../components/stackConfig";
-import { runScript } from "./harness";
+import { renderHaproxyConfig } from "../components/haproxyConfig";
+import { deliveryEnv, fleetServers, freePort, Haproxy, loopbackPlacement, request, runScript, startFleet, startHaproxy, stopAll } from "./harness";
+import { httpsGet } from "./tls/clients";
+import { makeTestPki } from "./tls/pki";
 import { tempDir } from "./haproxy";
 import { only, promiseOf, registered, settled } from "./mocks";
 import { unwrapSecrets } from "./tlsProvider";
@@ -212,6 +215,22 @@ describe("HTTPS on AWS (mocks)", () => {
     assert.ok(userData.includes(aws.LEGO_RELEASE.sha256.amd64) && userData.includes("_linux_amd64.tar.gz"));
   });
 
+  it("a weight change with HTTPS updates the config and its delivery only: the certificate, its delivery and the instance keep their inputs", async () => {
+    const snapshot = async (weights: { blue: number; green: number }) => {
+      registered.length = 0;
+      await deploy("shop", { aws: { dns: DNS }, tls: { mode: "selfSigned" }, weights });
+      return new Map(registered.map((r) => [`${r.type} ${r.name}`, JSON.stringify(r.inputs)]));
+    };
+    const before = await snapshot({ blue: 50, green: 50 });
+    const after = await snapshot({ blue: 0, green: 100 });
+    assert.deepStrictEqual([...after.keys()].sort(), [...before.keys()].sort());
+    assert.deepStrictEqual([...after.keys()].filter((key) => after.get(key) !== before.get(key)).sort(), [
+      `${PARAMETER} shop-distributor-config`,
+      `${DELIVERY} shop-distributor-delivery`,
+    ]);
+    assert.ok(before.has(`${DELIVERY} shop-distributor-certificate-delivery`) && before.has(`${PARAMETER} shop-distributor-certificate`));
+  });
+
   it("refuses acme without a public name or off port 80, naming the key, before registering anything", async () => {
     assert.throws(() => new TrafficDistributor("bad", { target: "aws", tls: { mode: "acme" } }), /^SettingsError: tls.mode is "acme" but the certificate has no name: set tls.domains .*, or aws.dns.name to a full name$/);
     assert.throws(() => new TrafficDistributor("bad", { target: "aws", tls: { mode: "acme", domains: ["203.0.113.10"] } }), /^SettingsError: tls.domains\[0\] is "203.0.113.10"/);
@@ -396,6 +415,67 @@ describe("the certificate's SSM document, run for real", function () {
     }
     assert.strictEqual(document.mainSteps.length, 1);
     assert.deepStrictEqual(document.mainSteps[0].inputs.runCommand, aws.renderCertificateScript(true).split("\n"));
+  });
+});
+
+describe("the certificate's document, then the config's, against a real HAProxy", function () {
+  this.timeout(180_000);
+  const NAME = "app.example.com";
+  const dirs: string[] = [];
+  after(async () => {
+    await stopAll();
+    dirs.splice(0).forEach((dir) => fs.rmSync(dir, { recursive: true, force: true }));
+  });
+
+  /** Runs a document's script as SSM would, the parameter (version 5) holding `value`. */
+  function runDocument(haproxy: Haproxy, script: string, parameterName: string, value: string, certificateDir: string) {
+    const dir = tempDir("awstls-doc");
+    dirs.push(dir);
+    const parameters = { parameterName, parameterVersion: "5", region: "eu-west-1" };
+    fs.writeFileSync(path.join(dir, "script.sh"), aws.substituteParameters(script, parameters));
+    fs.writeFileSync(path.join(dir, "value"), value);
+    const { CONTAINER: _container, ...env } = deliveryEnv(haproxy, {
+      FAKE_REGION: parameters.region,
+      FAKE_PARAMETER_NAME: parameterName,
+      FAKE_PARAMETER_VERSION: parameters.parameterVersion,
+      FAKE_PARAMETER_FILE: path.join(dir, "value"),
+      CERTIFICATE_DIR: certificateDir,
+    });
+    return runScript([path.join(dir, "script.sh")], env, "", { timeoutMs: 150_000 }).result;
+  }
+
+  it("installs the certificate, then the config that loads it: HTTPS serves it, plain HTTP redirects; the config alone is refused", async () => {
+    const fleet = await startFleet();
+    const certificateDir = path.join(tempDir("awstls-certs"), "certs");
+    dirs.push(path.dirname(certificateDir));
+    const placement = { ...(await loopbackPlacement()), tls: { tlsPort: await freePort(), certificateDir } };
+    dirs.push(placement.runtimeDir);
+    const base = { weights: { blue: 50, green: 50 }, routing: "round-robin" as const, servers: fleetServers(fleet) };
+    const haproxy = await startHaproxy(renderHaproxyConfig(base, placement), placement);
+    const pki = makeTestPki([NAME]);
+    dirs.push(pki.dir);
+    const fingerprint = new X509Certificate(pki.chain).fingerprint256;
+    const tlsConfig = renderHaproxyConfig({ ...base, tls: { publicPort: placement.tls.tlsPort, hsts: 0, certificateFingerprint: fingerprint } }, placement);
+    const configDocument = () => runDocument(haproxy, aws.renderDeliveryScript(), "shop-distributor-config-a1b2c3d", aws.encodeConfigParameter(tlsConfig), certificateDir);
+
+    // Without its certificate the config fails `haproxy -c`: the running one keeps serving.
+    const early = await configDocument();
+    assert.strictEqual(early.status, 1, early.stdout);
+    assert.match(early.stderr, /rejected the new config/);
+    assert.strictEqual((await request(haproxy.url, { agent: false })).status, 200);
+
+    const certificate = await runDocument(haproxy, aws.renderCertificateScript(false), "shop-distributor-certificate-a1b2c3d", `${pki.chain}${pki.key}\n`, certificateDir);
+    assert.strictEqual(certificate.status, 0, certificate.stderr);
+    const config = await configDocument();
+    assert.strictEqual(config.status, 0, `${config.stdout}\n${config.stderr}`);
+    assert.match(config.stdout, /reloaded \(attempt 1, new worker \d+\)/);
+
+    const answer = await httpsGet(placement.tls.tlsPort, fs.readFileSync(pki.caPath, "utf8"), { servername: NAME });
+    assert.strictEqual(answer.status, 200);
+    assert.match(answer.body, /^(blue|green) /);
+    const plain = await request(`${haproxy.url}/shop?x=1`, { agent: false, headers: { host: NAME } });
+    assert.strictEqual(plain.status, 308);
+    assert.strictEqual(plain.headers.location, `https://${NAME}:${placement.tls.tlsPort}/shop?x=1`);
   });
 });
 
