@@ -559,6 +559,34 @@ describe("the host's scripts", function () {
     }
   });
 
+  it("prepare-runtime-dir.sh gives HAProxy's runtime directory and certs/ to the image's user, mode 0700", async () => {
+    const dir = tempDir("awstls-runtime");
+    try {
+      const bin = path.join(dir, "bin");
+      fs.mkdirSync(bin);
+      // The stand-in answers `id -u` / `id -g` as the image would, with this process's ids.
+      fs.writeFileSync(
+        path.join(bin, "docker"),
+        `#!/bin/sh\n[ "$1 $2 $3 $4 $5 $6" = "run --rm --entrypoint id haproxy:3.2.26 -u" ] && { echo ${process.getuid!()}; exit 0; }\n[ "$1 $2 $3 $4 $5 $6" = "run --rm --entrypoint id haproxy:3.2.26 -g" ] && { echo ${process.getgid!()}; exit 0; }\nexit 2\n`,
+        { mode: 0o755 },
+      );
+      const runtime = path.join(dir, "haproxy");
+      fs.mkdirSync(runtime, { mode: 0o755 });
+      const script = path.join(__dirname, "..", "components", "aws", "prepare-runtime-dir.sh");
+      const result = await runScript([script, "haproxy:3.2.26", runtime], { ...process.env, PATH: `${bin}:${process.env.PATH}` }, "").result;
+      assert.strictEqual(result.status, 0, result.stderr);
+      for (const d of [runtime, path.join(runtime, "certs")]) {
+        const stat = fs.statSync(d);
+        assert.strictEqual(stat.mode & 0o777, 0o700, d);
+        assert.deepStrictEqual([stat.uid, stat.gid], [process.getuid!(), process.getgid!()], d);
+      }
+      const failed = await runScript([script, "other:1", runtime], { ...process.env, PATH: `${bin}:${process.env.PATH}` }, "").result;
+      assert.notStrictEqual(failed.status, 0, "an image whose user cannot be read must stop the unit");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("every host script passes shellcheck -s sh", () => {
     for (const file of ["install-lego.sh", "acme-certificate.sh", "prepare-runtime-dir.sh"]) {
       const check = spawnSync("shellcheck", ["-s", "sh", path.join(__dirname, "..", "components", "aws", file)], { encoding: "utf8" });
