@@ -9,9 +9,11 @@ import { CERTIFICATE_FILE_NAME } from "../tlsListener";
 
 /**
  * The lego release the host downloads (Amazon Linux 2023 does not package it), pinned with the
- * SHA-256 of each architecture's archive: the values of the release's `lego_4.35.2_checksums.txt`
- * (https://github.com/go-acme/lego/releases/tag/v4.35.2). To move to another release, take both
- * values from that release's checksums file.
+ * SHA-256 of each architecture's archive. The release publishes them in
+ * `lego_4.35.2_checksums.txt` (https://github.com/go-acme/lego/releases/tag/v4.35.2); the values
+ * below were copied from public projects that pin this release (amd64 in two of them, arm64 in
+ * one), not read from GitHub itself: compare them with that file before relying on them, and
+ * take both values from the checksums file of any release you move to.
  */
 export const LEGO_RELEASE = {
   version: "4.35.2",
