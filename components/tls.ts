@@ -34,7 +34,7 @@ export const LETS_ENCRYPT_STAGING_DIRECTORY = "https://acme-staging-v02.api.lets
  */
 export const ACME_CHALLENGE_SERVER = { host: "127.0.0.1", port: 8402 } as const;
 
-/** Whether the component starts the ACME client beside the distributor (not yet: see README "HTTPS"). */
+/** Whether the component starts the ACME client beside the docker distributor (not yet; on aws it does: see README "HTTPS"). */
 export const ACME_CLIENT_DEPLOYED = false;
 
 /** HSTS max-age in seconds: two years, the longest browsers' preload lists ask for. */
@@ -200,12 +200,15 @@ export function validateTls(tls: TlsArgs | undefined, context: TlsContext): TlsS
     throw new SettingsError(`${labels["tls.domains"]} lists "localhost": an ACME CA issues only for public DNS names`);
   }
   if (mode === "selfSigned" && domains.length === 0) {
-    throw new SettingsError(`${labels["tls.mode"]} is "selfSigned" but the certificate has no name: set ${labels["tls.domains"]}`);
-  }
-
-  if (context.target === "aws") {
     throw new SettingsError(
-      `${labels["tls.mode"]} is "${mode}" but target is "aws": HTTPS on the distributor is available on target "docker"; on aws, terminate TLS in front of the Elastic IP for now`,
+      `${labels["tls.mode"]} is "selfSigned" but the certificate has no name: set ${labels["tls.domains"]}` +
+        (context.target === "aws" ? `, or ${labels["dns.name"]} to a full name` : ""),
+    );
+  }
+  // HTTP-01: the CA fetches the challenge from port 80 of each name, whatever the HTTPS port.
+  if (mode === "acme" && context.target === "aws" && context.listenPort !== 80) {
+    throw new SettingsError(
+      `${labels["tls.mode"]} is "acme" but ${labels.listenPort} is ${context.listenPort}: the CA validates each name over plain HTTP on port 80; set ${labels.listenPort} to 80`,
     );
   }
   if (mode === "provided") {
@@ -223,9 +226,9 @@ export function validateTls(tls: TlsArgs | undefined, context: TlsContext): TlsS
   if (mode === "acme") {
     const email = tls?.acme?.email === undefined ? undefined : parseEmail(labels["tls.acme.email"], tls.acme.email);
     const directory = parseAcmeDirectory(labels["tls.acme.directory"], tls?.acme?.directory ?? TLS_DEFAULTS.acmeDirectory);
-    // The listener, the challenge route and the client's install hook exist; the component does
-    // not yet start the client beside the distributor, and a placeholder must not serve forever.
-    if (!ACME_CLIENT_DEPLOYED) {
+    // On aws, lego runs beside HAProxy on the distributor host (components/aws/acmeClient.ts). On
+    // docker the component does not start the client yet, and a placeholder must not serve forever.
+    if (!ACME_CLIENT_DEPLOYED && context.target !== "aws") {
       throw new SettingsError(
         `${labels["tls.mode"]} is "acme", which this release does not deploy (the ACME client beside the distributor is not started yet): ` +
           `use "provided" with the certificate your ACME client issues, or "selfSigned"`,

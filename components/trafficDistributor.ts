@@ -259,7 +259,10 @@ export function renderInput(
           tls: {
             publicPort: settings.tls.port,
             hsts: settings.tls.hsts,
-            ...(settings.tls.mode === "acme" ? { acmeChallenge: ACME_CHALLENGE_SERVER } : {}),
+            // On aws, lego runs on the host, outside HAProxy's container.
+            ...(settings.tls.mode === "acme"
+              ? { acmeChallenge: settings.target === "aws" ? awsTarget.ACME_CHALLENGE_SERVER_ON_HOST : ACME_CHALLENGE_SERVER }
+              : {}),
             ...(certificateFingerprint === undefined ? {} : { certificateFingerprint }),
           },
         }),

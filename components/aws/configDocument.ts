@@ -12,19 +12,8 @@ import { DISTRIBUTOR_CONTAINER } from "./userData";
  */
 export const DELIVERY_TIMEOUT_SECONDS = 900 + GATE_MAX_SECONDS;
 
-/**
- * The script SSM runs as root on the distributor. `{{ name }}` are document parameters, which
- * SSM substitutes before the run; their allowed patterns keep them free of shell syntax.
- * It reads the exact parameter version Pulumi wrote, decodes it (gzip, then base64), then hands it to the same
- * deliver-config.sh the Docker target uses: `haproxy -c` in the container, swap, SIGUSR2.
- */
-export function renderDeliveryScript(): string {
-  return `#!/bin/sh
-# traffic-distributor: install HAProxy config version {{ parameterVersion }} of {{ parameterName }}.
-set -eu
-say() { printf 'traffic-distributor: %s\\n' "$*" >&2; }
-
-# On a new instance, wait for cloud-init (Docker and the HAProxy unit), then for the container.
+/** Lines of a document's script: on a new instance, wait for cloud-init (Docker and the HAProxy unit), then for the container. */
+export const WAIT_FOR_DISTRIBUTOR = `# On a new instance, wait for cloud-init (Docker and the HAProxy unit), then for the container.
 if command -v cloud-init >/dev/null 2>&1; then
   cloud-init status --wait >/dev/null 2>&1 || say "cloud-init reported an error; see /var/log/cloud-init-output.log"
 fi
@@ -37,7 +26,21 @@ until docker top ${DISTRIBUTOR_CONTAINER} >/dev/null 2>&1; do
   fi
   sleep 2
 done
+`;
 
+/**
+ * The script SSM runs as root on the distributor. `{{ name }}` are document parameters, which
+ * SSM substitutes before the run; their allowed patterns keep them free of shell syntax.
+ * It reads the exact parameter version Pulumi wrote, decodes it (gzip, then base64), then hands it to the same
+ * deliver-config.sh the Docker target uses: `haproxy -c` in the container, swap, SIGUSR2.
+ */
+export function renderDeliveryScript(): string {
+  return `#!/bin/sh
+# traffic-distributor: install HAProxy config version {{ parameterVersion }} of {{ parameterName }}.
+set -eu
+say() { printf 'traffic-distributor: %s\\n' "$*" >&2; }
+
+${WAIT_FOR_DISTRIBUTOR}
 config=$(aws ssm get-parameter --region '{{ region }}' --name '{{ parameterName }}:{{ parameterVersion }}' \\
   --with-decryption --query Parameter.Value --output text)
 if [ -z "$config" ]; then

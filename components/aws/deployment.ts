@@ -35,7 +35,14 @@ export function deployOnAws(context: DeploymentContext): Deployment<Environment,
   ) as Record<Color, ColorAccess>;
   const securityGroups = createSecurityGroups(
     name,
-    { vpcId: network.vpcId, listenPort: settings.listenPort, ingressCidrs: target.ingressCidrs, colors: access, preview: settings.preview },
+    {
+      vpcId: network.vpcId,
+      listenPort: settings.listenPort,
+      ...(settings.tls ? { tlsPort: settings.tls.port } : {}),
+      ingressCidrs: target.ingressCidrs,
+      colors: access,
+      preview: settings.preview,
+    },
     parent,
   );
 
@@ -82,6 +89,16 @@ export function deployOnAws(context: DeploymentContext): Deployment<Environment,
       previewPorts: settings.preview?.ports,
       region,
       profile,
+      ...(settings.tls && context.tlsCertificate
+        ? {
+            tls: {
+              port: settings.tls.port,
+              certificateFile: context.tlsCertificate.file,
+              keepExisting: context.tlsCertificate.keepExisting,
+              ...(settings.tls.acme ? { acme: { domains: settings.tls.domains, ...settings.tls.acme } } : {}),
+            },
+          }
+        : {}),
     },
     { parent },
   );

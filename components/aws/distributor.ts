@@ -1,12 +1,26 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { DnsSettings } from "../settings";
+import { DnsSettings, isArmInstanceType } from "../settings";
+import { AcmeClientInput } from "./acmeClient";
+import { checkCertificateFitsParameter, renderCertificateDocument } from "./certificateDocument";
 import { renderDeliveryDocument } from "./configDocument";
 import { encodeConfigParameter } from "./configParameter";
 import { ConfigDelivery } from "./configDelivery";
-import { createInstanceRole, parameterReadStatements, SECURE_INSTANCE_DEFAULTS } from "./instanceSecurity";
+import { certificateReadStatement, createInstanceRole, parameterReadStatements, SECURE_INSTANCE_DEFAULTS } from "./instanceSecurity";
 import { InstanceImage } from "./network";
 import { renderDistributorUserData } from "./userData";
+
+/** HTTPS of the aws distributor. */
+export interface DistributorTlsArgs {
+  /** Public HTTPS port on the Elastic IP. */
+  readonly port: number;
+  /** The certificate file HAProxy loads: the chain, then the key (a secret). */
+  readonly certificateFile: pulumi.Input<string>;
+  /** Keep a certificate already on the instance (the ACME client's) over this one. */
+  readonly keepExisting: boolean;
+  /** With `acme`: the names and CA the ACME client beside HAProxy asks for. */
+  readonly acme?: Omit<AcmeClientInput, "arch">;
+}
 
 export interface DistributorArgs {
   /** The rendered HAProxy config to serve. */
@@ -30,6 +44,8 @@ export interface DistributorArgs {
   readonly region: pulumi.Input<string>;
   /** Named AWS profile for those calls; absent, the AWS SDK's default credentials. */
   readonly profile?: string;
+  /** HTTPS; turning it on or off, or changing its port or ACME settings, replaces the instance (new user data). */
+  readonly tls?: DistributorTlsArgs;
 }
 
 /**
@@ -46,6 +62,10 @@ export class Distributor extends pulumi.ComponentResource {
   public readonly configParameter: aws.ssm.Parameter;
   /** The config-delivery step: with the parameter, all a weight change updates. */
   public readonly configDelivery: ConfigDelivery;
+  /** Holds the certificate file, the chain then the key (with `tls`): a SecureString only this distributor may read. */
+  public readonly certificateParameter?: aws.ssm.Parameter;
+  /** Installs the certificate file before the config that loads it (with `tls`). */
+  public readonly certificateDelivery?: ConfigDelivery;
   public readonly records: aws.route53.Record[];
   public readonly instanceId: pulumi.Output<string>;
   public readonly publicIp: pulumi.Output<string>;
@@ -70,8 +90,39 @@ export class Distributor extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    // The SSM agent's calls (Run Command, port forwarding) plus reading its own config, nothing more.
-    const role = createInstanceRole(name, this.configParameter.arn.apply(parameterReadStatements), this);
+    const tls = args.tls;
+    // Its value is a secret: encrypted in state, decrypted on the instance alone. Up to 4 KB a
+    // standard parameter, up to 8 KB an advanced one.
+    this.certificateParameter = tls
+      ? new aws.ssm.Parameter(
+          `${name}-certificate`,
+          {
+            type: "SecureString",
+            tier: "Intelligent-Tiering",
+            value: pulumi.secret(
+              pulumi.output(tls.certificateFile).apply((file) => {
+                try {
+                  return checkCertificateFitsParameter(file, { certificate: "tls.certificate", privateKey: "tls.privateKey" });
+                } catch (error) {
+                  throw new pulumi.ResourceError((error as Error).message, this);
+                }
+              }),
+            ),
+            description: `traffic-distributor ${name}: the HTTPS certificate chain and its private key`,
+          },
+          { parent: this },
+        )
+      : undefined;
+
+    // The SSM agent's calls (Run Command, port forwarding) plus reading its own config (and
+    // certificate), nothing more.
+    const statements = pulumi
+      .all([this.configParameter.arn, this.certificateParameter?.arn])
+      .apply(([configArn, certificateArn]) => [
+        ...parameterReadStatements(configArn),
+        ...(certificateArn === undefined ? [] : [certificateReadStatement(certificateArn)]),
+      ]);
+    const role = createInstanceRole(name, statements, this);
 
     this.instance = new aws.ec2.Instance(
       name,
@@ -83,7 +134,20 @@ export class Distributor extends pulumi.ComponentResource {
         associatePublicIpAddress: true,
         vpcSecurityGroupIds: args.securityGroupIds,
         iamInstanceProfile: role.profile.name,
-        userData: renderDistributorUserData({ image: args.image, listenPort: args.listenPort, statsPort: args.statsPort, previewPorts: args.previewPorts }),
+        userData: renderDistributorUserData({
+          image: args.image,
+          listenPort: args.listenPort,
+          statsPort: args.statsPort,
+          previewPorts: args.previewPorts,
+          ...(tls
+            ? {
+                tls: {
+                  port: tls.port,
+                  ...(tls.acme ? { acme: { ...tls.acme, arch: isArmInstanceType(args.instanceType) ? ("arm64" as const) : ("amd64" as const) } } : {}),
+                },
+              }
+            : {}),
+        }),
         ...SECURE_INSTANCE_DEFAULTS,
         tags: { Name: name, "traffic-distributor:role": "distributor" },
       },
@@ -96,6 +160,27 @@ export class Distributor extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    // The certificate goes in first: the config that loads it fails `haproxy -c` without it.
+    if (tls && this.certificateParameter) {
+      const certificateDocument = new aws.ssm.Document(
+        `${name}-install-certificate`,
+        { documentType: "Command", documentFormat: "JSON", content: renderCertificateDocument(tls.keepExisting) },
+        { parent: this },
+      );
+      this.certificateDelivery = new ConfigDelivery(
+        `${name}-certificate-delivery`,
+        {
+          instanceId: this.instance.id,
+          documentName: certificateDocument.name,
+          parameterName: this.certificateParameter.name,
+          parameterVersion: this.certificateParameter.version,
+          region: args.region,
+          profile: args.profile,
+        },
+        { parent: this },
+      );
+    }
+
     this.configDelivery = new ConfigDelivery(
       `${name}-delivery`,
       {
@@ -106,7 +191,7 @@ export class Distributor extends pulumi.ComponentResource {
         region: args.region,
         profile: args.profile,
       },
-      { parent: this },
+      { parent: this, dependsOn: this.certificateDelivery ? [this.certificateDelivery] : [] },
     );
 
     // The address keeps its value across instance replacements. It moves to a (new) instance

@@ -1,3 +1,5 @@
+export * from "./acmeClient";
+export * from "./certificateDocument";
 export * from "./configDelivery";
 export * from "./configDocument";
 export * from "./configParameter";

@@ -85,6 +85,17 @@ export function parameterReadStatements(parameterArn: string): object[] {
 }
 
 /**
+ * Reading the certificate parameter (HTTPS) as well, given its ARN: ssm:GetParameter on that
+ * parameter only; its decryption goes through the config's kms:Decrypt statement (same key,
+ * through Parameter Store only).
+ */
+export function certificateReadStatement(parameterArn: string): object {
+  const [prefix, , service] = parameterArn.split(":");
+  if (prefix !== "arn" || service !== "ssm") throw new Error(`not an SSM parameter ARN: ${parameterArn}`);
+  return { Sid: "ReadOwnCertificate", Effect: "Allow", Action: "ssm:GetParameter", Resource: parameterArn };
+}
+
+/**
  * An EC2 instance role with one inline policy: the SSM agent's calls (Run Command, Session
  * Manager instead of SSH) plus the given statements, and no managed policy.
  */

@@ -1,6 +1,6 @@
-// The firewall of an AWS deployment, in one place: only the distributor's listen port is open
-// to the world; each color's app port is open to the distributor's security group alone; no
-// SSH anywhere (Session Manager replaces it). Every rule is its own resource, so adding or
+// The firewall of an AWS deployment, in one place: only the distributor's listen port (and its
+// HTTPS port) is open to the world; each color's app port is open to the distributor's security
+// group alone; no SSH anywhere (Session Manager replaces it). Every rule is its own resource, so adding or
 // removing one never rewrites the others; the one exception is the egress to existing servers
 // whose ports arrive as Outputs, which lives in a group of its own.
 import * as aws from "@pulumi/aws";
@@ -17,6 +17,8 @@ export type ColorAccess =
 export interface SecurityGroupsArgs {
   readonly vpcId: pulumi.Input<string>;
   readonly listenPort: number;
+  /** The HTTPS port, open to the same ranges as the listen port (with `tls`). */
+  readonly tlsPort?: number;
   readonly ingressCidrs: readonly string[];
   readonly colors: Readonly<Record<Color, ColorAccess>>;
   /** The colors' preview ports and who may reach them (`preview.enabled`). */
@@ -65,6 +67,20 @@ export function createSecurityGroups(name: string, args: SecurityGroupsArgs, par
       },
       { parent },
     );
+    if (args.tlsPort !== undefined) {
+      new aws.vpc.SecurityGroupIngressRule(
+        `${name}-distributor-tls-in-${i}`,
+        {
+          securityGroupId: distributor.id,
+          description: `clients on the HTTPS port from ${block}`,
+          ipProtocol: "tcp",
+          fromPort: args.tlsPort,
+          toPort: args.tlsPort,
+          ...cidr(block),
+        },
+        { parent },
+      );
+    }
   });
 
   const preview = args.preview;

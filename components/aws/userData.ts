@@ -3,6 +3,8 @@
 // replaces the instance. Weights, routing and servers reach the distributor through SSM instead.
 import { stringify } from "yaml";
 import { CONTAINER_PLACEMENT, renderBootstrapConfig } from "../haproxyConfig";
+import { CONTAINER_TLS_PLACEMENT } from "../tlsListener";
+import { ACME_CHALLENGE_SERVER_ON_HOST, acmeClientCommands, acmeClientFiles, AcmeClientInput, HOST_RUNTIME_DIR, HOST_SCRIPTS, HostFile } from "./acmeClient";
 
 /** Name of the HAProxy container on the distributor instance. */
 export const DISTRIBUTOR_CONTAINER = "traffic-distributor";
@@ -39,6 +41,8 @@ interface ContainerUnit {
   readonly container: string;
   /** `docker run` options and image, one argument each. */
   readonly runArgs: readonly string[];
+  /** A command to run before the container starts (it may pull the image: no start timeout). */
+  readonly preStart?: string;
 }
 
 /**
@@ -55,6 +59,7 @@ function containerUnit(unit: ContainerUnit): string {
     "",
     "[Service]",
     `ExecStartPre=-/usr/bin/docker rm --force ${unit.container}`,
+    ...(unit.preStart === undefined ? [] : [`ExecStartPre=${unit.preStart}`, "TimeoutStartSec=infinity"]),
     `ExecStart=/usr/bin/docker run --rm --name ${unit.container} ${[...CONTAINER_LOG_OPTIONS, ...unit.runArgs].join(" ")}`,
     `ExecStop=/usr/bin/docker stop --time ${STOP_GRACE_SECONDS} ${unit.container}`,
     `TimeoutStopSec=${STOP_GRACE_SECONDS + 10}`,
@@ -68,8 +73,12 @@ function containerUnit(unit: ContainerUnit): string {
 }
 
 interface CloudConfig {
-  readonly files: ReadonlyArray<{ path: string; content: string }>;
+  readonly files: ReadonlyArray<{ path: string; content: string; permissions?: string }>;
   readonly unit: string;
+  /** Packages beyond Docker. */
+  readonly packages?: readonly string[];
+  /** Commands after the unit has started. */
+  readonly afterUnit?: readonly string[][];
 }
 
 /**
@@ -77,10 +86,10 @@ interface CloudConfig {
  * limits among them), starts the unit.
  */
 function cloudConfig(config: CloudConfig): string {
-  const files = [JOURNALD_DROP_IN, ...config.files];
+  const files: ReadonlyArray<{ path: string; content: string; permissions?: string }> = [JOURNALD_DROP_IN, ...config.files];
   const document = {
-    packages: ["docker"],
-    write_files: files.map((file) => ({ path: file.path, permissions: "0644", owner: "root:root", content: file.content })),
+    packages: ["docker", ...(config.packages ?? [])],
+    write_files: files.map((file) => ({ path: file.path, permissions: file.permissions ?? "0644", owner: "root:root", content: file.content })),
     // Exec form: no shell is involved in starting anything.
     runcmd: [
       // journald reads its limits at start.
@@ -88,6 +97,7 @@ function cloudConfig(config: CloudConfig): string {
       ["systemctl", "daemon-reload"],
       ["systemctl", "enable", "--now", "docker.service"],
       ["systemctl", "enable", "--now", config.unit],
+      ...(config.afterUnit ?? []),
     ],
   };
   return `#cloud-config\n${stringify(document, { lineWidth: 0 })}`;
@@ -128,6 +138,8 @@ export interface DistributorUserDataInput {
   readonly statsPort: number;
   /** Public ports of the colors' previews (`preview.enabled`); turning previews on or off replaces the instance. */
   readonly previewPorts?: Readonly<Record<"blue" | "green", number>>;
+  /** HTTPS: its public port, and with `acme`, the ACME client beside HAProxy. No certificate: it arrives through SSM. */
+  readonly tls?: { readonly port: number; readonly acme?: AcmeClientInput };
 }
 
 /**
@@ -136,8 +148,14 @@ export interface DistributorUserDataInput {
  */
 export function renderDistributorUserData(input: DistributorUserDataInput): string {
   const unit = "traffic-distributor.service";
+  const tls = input.tls;
+  const acme = tls?.acme;
+  const hostFiles: HostFile[] = tls ? [{ ...HOST_SCRIPTS.prepareRuntimeDir, permissions: "0755" }, ...(acme ? acmeClientFiles(acme) : [])] : [];
   return cloudConfig({
     unit,
+    // The ACME client's hook speaks to HAProxy's runtime API with socat.
+    packages: acme ? ["socat"] : [],
+    afterUnit: acme ? acmeClientCommands(acme) : [],
     files: [
       { path: `${DISTRIBUTOR_CONFIG_DIR}/haproxy.cfg`, content: renderBootstrapConfig() },
       {
@@ -146,6 +164,8 @@ export function renderDistributorUserData(input: DistributorUserDataInput): stri
           unit,
           description: `traffic-distributor HAProxy (${input.image})`,
           container: DISTRIBUTOR_CONTAINER,
+          // The runtime directory on the host belongs to the image's user (the certificate lives in it).
+          ...(tls ? { preStart: `/bin/sh ${HOST_SCRIPTS.prepareRuntimeDir.path} ${input.image} ${HOST_RUNTIME_DIR}` } : {}),
           runArgs: [
             "--publish",
             `${input.listenPort}:${CONTAINER_PLACEMENT.listenPort}`,
@@ -154,13 +174,20 @@ export function renderDistributorUserData(input: DistributorUserDataInput): stri
             ...(input.previewPorts
               ? (["blue", "green"] as const).flatMap((color) => ["--publish", `${input.previewPorts![color]}:${CONTAINER_PLACEMENT.previewPorts![color]}`])
               : []),
+            ...(tls ? ["--publish", `${tls.port}:${CONTAINER_TLS_PLACEMENT.tlsPort}`] : []),
             // A directory, not the file: the delivery replaces the file by rename.
             "--volume",
             `${DISTRIBUTOR_CONFIG_DIR}:/usr/local/etc/haproxy`,
+            // HAProxy's runtime directory on the host's encrypted volume: the certificate outlives
+            // the container, and the ACME client on the host reaches the admin socket.
+            ...(tls ? ["--volume", `${HOST_RUNTIME_DIR}:${CONTAINER_PLACEMENT.runtimeDir}`] : []),
+            // lego answers HTTP-01 challenges on the host, at the address of Docker's bridge.
+            ...(acme ? ["--add-host", `${ACME_CHALLENGE_SERVER_ON_HOST.host}:host-gateway`] : []),
             input.image,
           ],
         }),
       },
+      ...hostFiles,
     ],
   });
 }
