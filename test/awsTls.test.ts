@@ -96,7 +96,7 @@ describe("HTTPS on AWS (mocks)", () => {
       ["the config", config],
       ["the config parameter", aws.decodeConfigParameter(unwrapSecrets(only(PARAMETER, "shop-distributor-config").inputs.value))],
     ];
-    assert.strictEqual(elsewhere.length, 9);
+    assert.strictEqual(elsewhere.length, 10); // the instances, the documents (config, certificate, drain), the config and its parameter
     for (const [where, text] of elsewhere) {
       // (The installer's script names the header it checks for, but no key follows it.)
       assert.doesNotMatch(text, /-----BEGIN (EC |RSA )?PRIVATE KEY-----\r?\n/, where);
