@@ -9,7 +9,6 @@ import { renderHaproxyConfig } from "../components/haproxyConfig";
 import { environmentName, provisionedServers } from "../components/naming";
 import { Color, COLORS, DistributorSettings, parseServerList, ServerAddress, SettingsError } from "../components/settings";
 import { renderInput } from "../components/trafficDistributor";
-import { ACME_CLIENT_DEPLOYED } from "../components/tls";
 import { argsAtPaths, SETTING_PATHS, SettingPath, TrafficDistributorArgs, validateTrafficDistributorArgs } from "../components/trafficDistributorArgs";
 
 /** A value of every setting that is valid, for the known-good render and for injections to extend. */
@@ -71,6 +70,7 @@ const VALID: Record<SettingPath, unknown> = {
   "tls.hsts": 31536000,
   "tls.acme.email": "ops@example.com",
   "tls.acme.directory": "https://acme-staging-v02.api.letsencrypt.org/directory",
+  "tls.acme.image": "registry.example.com/ops/acme:1.0",
   "preview.enabled": true,
   "preview.bluePort": 8091,
   "preview.greenPort": 8092,
@@ -91,6 +91,7 @@ function baseArgs(path: SettingPath): Array<[SettingPath, unknown]> {
     base.push(["tls.mode", "provided"], ...(["tls.certificate", "tls.privateKey"] as const).filter((p) => p !== path).map((p): [SettingPath, unknown] => [p, VALID[p]]));
   } else if (path.startsWith("tls.acme.")) {
     base.push(["tls.mode", "acme"], ["tls.domains", VALID["tls.domains"]]);
+    if (path !== "tls.acme.image") base.push(["tls.acme.image", VALID["tls.acme.image"]]);
   } else if (path.startsWith("tls.") && path !== "tls.mode") {
     base.push(["tls.mode", "selfSigned"]);
   }
@@ -148,8 +149,7 @@ describe("rendered config under arbitrary input (property)", function () {
   const tally: string[] = [];
   after(() => console.log(`      accepted of ${runs} arbitrary values: ${tally.join(", ")}`));
 
-  // Every value of tls.acme.* is refused while the acme mode is not deployed (validation.test.ts).
-  for (const path of SETTING_PATHS.filter((p) => ACME_CLIENT_DEPLOYED || !p.startsWith("tls.acme."))) {
+  for (const path of SETTING_PATHS) {
     it(`${path}: refused, or the render keeps the known-good skeleton (${runs} runs)`, () => {
       const known = render(validateTrafficDistributorArgs(argsAt([...baseArgs(path), [path, VALID[path]]])));
       let accepted = 0;
