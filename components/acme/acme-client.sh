@@ -10,7 +10,7 @@
 #
 # Environment: ACME_DIRECTORY, ACME_DOMAINS (space-separated names, the first the subject),
 # ACME_EMAIL (may be empty), ACME_CHALLENGE_ADDRESS (host:port of lego's HTTP-01 listener),
-# LEGO_PATH (lego's account and certificates; lego reads it too), CERTIFICATE_PATH and
+# LEGO_PATH (lego's accounts and certificates, under it), CERTIFICATE_PATH and
 # ADMIN_SOCKET (for the hook), RENEW_DAYS, RENEW_INTERVAL, RETRY_INTERVAL (seconds).
 # No globbing: the names are split on spaces below.
 set -euf
@@ -23,11 +23,16 @@ set -euf
 : "${RENEW_DAYS:=30}"
 : "${RENEW_INTERVAL:=43200}"
 : "${RETRY_INTERVAL:=3600}"
-export LEGO_PATH CERTIFICATE_PATH
+export CERTIFICATE_PATH
 
 say() { printf 'traffic-distributor: %s\n' "$*" >&2; }
 hook="$(cd "$(dirname "$0")" && pwd)/install-certificate.sh"
 first=${ACME_DOMAINS%% *}
+# One lego directory per CA, account and list of names: a change of any of them issues a new
+# certificate (renewing the old one would keep a staging certificate, or the old names).
+# shellcheck disable=SC2086 # the names, one per line
+state=$(printf '%s\n' "$ACME_DIRECTORY" "$ACME_EMAIL" $ACME_DOMAINS | cksum | cut -d ' ' -f 1)
+LEGO_PATH="$LEGO_PATH/$state"
 # lego names the files after the first name, a wildcard's "*" as "_" (names here have none).
 crt="$LEGO_PATH/certificates/$first.crt"
 key="$LEGO_PATH/certificates/$first.key"

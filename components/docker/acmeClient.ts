@@ -95,7 +95,9 @@ export class AcmeClient extends pulumi.ComponentResource {
         securityOpts: [NO_NEW_PRIVILEGES],
         ...LOG_ROTATION,
       },
-      { parent: this, dependsOn: args.dependsOn },
+      // Its name is fixed and two lego listeners cannot share the port: the old one goes first
+      // (nothing serves from this container, so nothing is interrupted).
+      { parent: this, dependsOn: args.dependsOn, deleteBeforeReplace: true },
     );
     this.registerOutputs({ containerName: this.container.name });
   }

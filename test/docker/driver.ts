@@ -52,6 +52,8 @@ const COMMAND = "command:local:Command";
 export const RESOURCE_OPTIONS: ReadonlyArray<{ type: string; name: RegExp; deleteBeforeReplace: boolean }> = [
   // components/docker/distributor.ts: the published port cannot be held twice.
   { type: CONTAINER, name: /-distributor$/, deleteBeforeReplace: true },
+  // components/docker/acmeClient.ts: a fixed name, and lego's listener on the shared loopback.
+  { type: CONTAINER, name: /-acme$/, deleteBeforeReplace: true },
 ];
 
 /** Container inputs the Docker provider changes in place; every other change replaces. */
