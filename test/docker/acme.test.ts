@@ -47,6 +47,9 @@ describe("ACME on a real Docker engine (pebble issues, lego beside the distribut
 
   it("issues through the plain port's challenge route; HTTPS serves the chain; a forced renewal under HTTPS load: 0 failed, a new serial, no reload", async () => {
     const engine = testEngine();
+    const began = Date.now();
+    const times: string[] = [];
+    const mark = (what: string) => times.push(`${what} ${Date.now() - began} ms`);
     // The stack's network, made first: lego reaches pebble on this host through its gateway.
     network = `tdacme-net-${engine.runId}`;
     await engine.docker(["network", "create", "--label", engine.label, network]);
@@ -65,6 +68,7 @@ describe("ACME on a real Docker engine (pebble issues, lego beside the distribut
     const tag = `traffic-distributor-test/acme-pebble:${engine.runId}`;
     await engine.docker(["build", "-q", "--label", engine.label, "-t", tag, context], { timeoutMs: 300_000 });
     const acmeImage = (await engine.docker(["image", "inspect", "--format", "{{.Id}}", tag])).stdout.trim();
+    mark("client image");
     stack = await newStack("tdacme", { [ACME_IMAGE]: acmeImage });
 
     // pebble resolves every name to 127.0.0.1 and validates HTTP-01 on the stack's published plain port.
@@ -105,8 +109,12 @@ describe("ACME on a real Docker engine (pebble issues, lego beside the distribut
       }
     }
 
+    mark("pebble");
     const tlsPort = await freePort();
     await stack.step({
+      // One replica a color: the certificate is the distributor's business.
+      "blue.replicas": "1",
+      "green.replicas": "1",
       "docker.network": network,
       "tls.mode": "acme",
       "tls.port": String(tlsPort),
@@ -115,6 +123,7 @@ describe("ACME on a real Docker engine (pebble issues, lego beside the distribut
       "tls.acme.directory": `https://${gateway}:${pebblePort}/dir`,
       "tls.acme.image": ACME_IMAGE,
     });
+    mark("stack");
     const client = "tdacme-acme";
     const distributor = "tdacme-distributor";
     const inspect = (await engine.docker(["inspect", "--format", "{{.HostConfig.NetworkMode}} {{.Config.User}}", client])).stdout.trim();
@@ -130,6 +139,7 @@ describe("ACME on a real Docker engine (pebble issues, lego beside the distribut
       }
       certificate = await served(tlsPort);
     }
+    mark("issued");
     assert.deepStrictEqual(certificate.subjectaltname, `DNS:${NAME}`);
     const root = await httpsGet(pebbleManagement, apiCa, { path: "/roots/0", servername: "localhost" });
     assert.strictEqual(root.status, 200);
@@ -166,7 +176,8 @@ describe("ACME on a real Docker engine (pebble issues, lego beside the distribut
     }
     assert.strictEqual(renewal.status, 0, `${renewal.stdout}\n${renewal.stderr}`);
     assert.match(renewal.stdout + renewal.stderr, /serving the certificate for shop.example.com \(runtime API, no reload\)/);
-    console.log(`      forced renewal under HTTPS load on Docker: ${load.counts.ok} ok, ${load.counts.failed} failed`);
+    mark("renewed");
+    console.log(`      ${times.join(", ")}; forced renewal under HTTPS load: ${load.counts.ok} ok, ${load.counts.failed} failed`);
     assert.strictEqual(load.counts.failed, 0, load.counts.samples.join("\n"));
     assert.ok(load.counts.ok > 200, `only ${load.counts.ok} requests`);
     const renewed = await served(tlsPort);
