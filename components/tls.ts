@@ -10,6 +10,7 @@ import {
   parseDnsName,
   parseInteger,
   parseList,
+  parseImage,
   parsePort,
   REFUSED_LISTEN_PORTS,
   SettingsError,
@@ -33,9 +34,6 @@ export const LETS_ENCRYPT_STAGING_DIRECTORY = "https://acme-staging-v02.api.lets
  * the distributor container's network namespace, which the client's container joins).
  */
 export const ACME_CHALLENGE_SERVER = { host: "127.0.0.1", port: 8402 } as const;
-
-/** Whether the component starts the ACME client beside the docker distributor (not yet; on aws it does: see README "HTTPS"). */
-export const ACME_CLIENT_DEPLOYED = false;
 
 /** HSTS max-age in seconds: two years, the longest browsers' preload lists ask for. */
 export const MAX_HSTS_SECONDS = 63_072_000;
@@ -74,6 +72,11 @@ export interface AcmeArgs {
   readonly email?: string;
   /** ACME directory URL. @default Let's Encrypt production */
   readonly directory?: string;
+  /**
+   * Docker: the image the ACME client's container runs, with `lego`, `socat` and a POSIX shell
+   * (README "HTTPS" has a Dockerfile). Required on docker: no published image has all three.
+   */
+  readonly image?: string;
 }
 
 /** Validated HTTPS settings; absent from DistributorSettings when the mode is `off`. */
@@ -86,7 +89,7 @@ export interface TlsSettings {
   /** `provided`: known now (checked), or Outputs checked when they resolve. */
   readonly certificate?: pulumi.Input<string>;
   readonly privateKey?: pulumi.Input<string>;
-  readonly acme?: { readonly email?: string; readonly directory: string };
+  readonly acme?: { readonly email: string; readonly directory: string; readonly image?: string };
 }
 
 export const TLS_SETTING_PATHS = [
@@ -98,6 +101,7 @@ export const TLS_SETTING_PATHS = [
   "tls.hsts",
   "tls.acme.email",
   "tls.acme.directory",
+  "tls.acme.image",
 ] as const;
 export type TlsSettingPath = (typeof TLS_SETTING_PATHS)[number];
 
@@ -151,12 +155,14 @@ export function validateTls(tls: TlsArgs | undefined, context: TlsContext): TlsS
     [tls?.hsts, "tls.hsts"],
     [tls?.acme?.email, "tls.acme.email"],
     [tls?.acme?.directory, "tls.acme.directory"],
+    [tls?.acme?.image, "tls.acme.image"],
   ];
   const onlyFor: Partial<Record<TlsSettingPath, TlsMode[]>> = {
     "tls.certificate": ["provided"],
     "tls.privateKey": ["provided"],
     "tls.acme.email": ["acme"],
     "tls.acme.directory": ["acme"],
+    "tls.acme.image": ["acme"],
   };
   for (const [value, path] of given) {
     if (value === undefined) continue;
@@ -224,17 +230,24 @@ export function validateTls(tls: TlsArgs | undefined, context: TlsContext): TlsS
     return { mode, port, hsts, domains, certificate: tls.certificate, privateKey: tls.privateKey };
   }
   if (mode === "acme") {
-    const email = tls?.acme?.email === undefined ? undefined : parseEmail(labels["tls.acme.email"], tls.acme.email);
+    // lego registers its account under an email address (its `run` stops without one).
+    if (tls?.acme?.email === undefined) {
+      throw new SettingsError(`${labels["tls.mode"]} is "acme" but ${labels["tls.acme.email"]} is not set: give the address the CA's account is registered with`);
+    }
+    const email = parseEmail(labels["tls.acme.email"], tls.acme.email);
     const directory = parseAcmeDirectory(labels["tls.acme.directory"], tls?.acme?.directory ?? TLS_DEFAULTS.acmeDirectory);
-    // On aws, lego runs beside HAProxy on the distributor host (components/aws/acmeClient.ts). On
-    // docker the component does not start the client yet, and a placeholder must not serve forever.
-    if (!ACME_CLIENT_DEPLOYED && context.target !== "aws") {
+    // The client runs in a container of its own beside the distributor's, from an image with
+    // lego, socat and a shell: the official haproxy and lego images each lack some of them.
+    const image = tls?.acme?.image === undefined ? undefined : parseImage(labels["tls.acme.image"], tls.acme.image);
+    if (context.target === "docker" && image === undefined) {
       throw new SettingsError(
-        `${labels["tls.mode"]} is "acme", which this release does not deploy (the ACME client beside the distributor is not started yet): ` +
-          `use "provided" with the certificate your ACME client issues, or "selfSigned"`,
+        `${labels["tls.mode"]} is "acme" but ${labels["tls.acme.image"]} is not set: name an image with lego, socat and a shell for the ACME client's container (README "HTTPS" has a Dockerfile)`,
       );
     }
-    return { mode, port, hsts, domains, acme: { ...(email === undefined ? {} : { email }), directory } };
+    if (context.target !== "docker" && image !== undefined) {
+      throw new SettingsError(`${labels["tls.acme.image"]} is set but target is "${context.target}": it applies only to target "docker"`);
+    }
+    return { mode, port, hsts, domains, acme: { email, directory, ...(image === undefined ? {} : { image }) } };
   }
   return { mode, port, hsts, domains };
 }

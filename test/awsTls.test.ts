@@ -207,11 +207,11 @@ describe("HTTPS on AWS (mocks)", () => {
   });
 
   it("acme with the default directory on x86: Let's Encrypt production and the amd64 archive", async () => {
-    await deploy("shop", { aws: { dns: DNS }, tls: { mode: "acme" } });
+    await deploy("shop", { aws: { dns: DNS }, tls: { mode: "acme", acme: { email: "ops@example.com" } } });
     const userData = userDataOf("shop-distributor");
     const service = writtenFiles(userData).get("/etc/systemd/system/traffic-distributor-acme.service")!.content;
     assert.match(service, new RegExp(`^Environment="ACME_DIRECTORY=${LETS_ENCRYPT_DIRECTORY.replace(/[./]/g, "\\$&")}"$`, "m"));
-    assert.doesNotMatch(service, /ACME_EMAIL/);
+    assert.match(service, /^Environment="ACME_EMAIL=ops@example.com"$/m);
     assert.ok(userData.includes(aws.LEGO_RELEASE.sha256.amd64) && userData.includes("_linux_amd64.tar.gz"));
   });
 
@@ -249,9 +249,9 @@ describe("HTTPS on aws from stack config", () => {
 
   it("acme with dns.name: port 443, the record's names, Let's Encrypt production; Pulumi.yaml's empty defaults are unset", () => {
     const { settings } = readStackConfig(
-      ns({ target: "aws", "dns.zoneId": DNS.zoneId, "dns.name": "app.example.com", "dns.aliases": '["www", "shop.example.com"]', "tls.mode": "acme", "tls.port": "", "tls.acme.email": "" }),
+      ns({ target: "aws", "dns.zoneId": DNS.zoneId, "dns.name": "app.example.com", "dns.aliases": '["www", "shop.example.com"]', "tls.mode": "acme", "tls.port": "", "tls.acme.email": "ops@example.com" }),
     );
-    assert.deepStrictEqual(settings.tls, { mode: "acme", port: 443, hsts: 0, domains: ["app.example.com", "shop.example.com"], acme: { directory: LETS_ENCRYPT_DIRECTORY } });
+    assert.deepStrictEqual(settings.tls, { mode: "acme", port: 443, hsts: 0, domains: ["app.example.com", "shop.example.com"], acme: { email: "ops@example.com", directory: LETS_ENCRYPT_DIRECTORY } });
     assert.throws(
       () => readStackConfig(ns({ target: "aws", "dns.zoneId": DNS.zoneId, "dns.name": "app.example.com", "tls.mode": "acme", listenPort: "8080" })),
       /^SettingsError: traffic-distributor:tls.mode is "acme" but traffic-distributor:listenPort is 8080: the CA validates each name over plain HTTP on port 80; set traffic-distributor:listenPort to 80$/,

@@ -70,6 +70,7 @@ const VALID: Record<SettingPath, unknown> = {
   "tls.hsts": 31536000,
   "tls.acme.email": "ops@example.com",
   "tls.acme.directory": "https://acme-staging-v02.api.letsencrypt.org/directory",
+  "tls.acme.image": "registry.example.com/ops/acme:1.0",
   "preview.enabled": true,
   "preview.bluePort": 8091,
   "preview.greenPort": 8092,
@@ -89,9 +90,9 @@ function baseArgs(path: SettingPath): Array<[SettingPath, unknown]> {
   if (path === "tls.certificate" || path === "tls.privateKey") {
     base.push(["tls.mode", "provided"], ...(["tls.certificate", "tls.privateKey"] as const).filter((p) => p !== path).map((p): [SettingPath, unknown] => [p, VALID[p]]));
   } else if (path.startsWith("tls.acme.")) {
-    // The aws target deploys the ACME client.
-    base.push(["target", "aws"], ["aws.vpcId", VALID["aws.vpcId"]], ["aws.subnetIds", VALID["aws.subnetIds"]]);
+    // With what acme needs on docker (the aws unit's lines have their own property test in awsTls.test.ts).
     base.push(["tls.mode", "acme"], ["tls.domains", VALID["tls.domains"]]);
+    for (const needed of ["tls.acme.email", "tls.acme.image"] as const) if (path !== needed) base.push([needed, VALID[needed]]);
   } else if (path.startsWith("tls.") && path !== "tls.mode") {
     base.push(["tls.mode", "selfSigned"]);
   }

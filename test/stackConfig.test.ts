@@ -47,8 +47,10 @@ describe("stack config", () => {
   it("reads the HTTPS keys flat and nested (tls.acme.email three levels deep), with their defaults", () => {
     const { settings } = readStackConfig(ns({ tls: '{"mode":"selfSigned","domains":["app.example.com"]}', "tls.hsts": "300" }));
     assert.deepStrictEqual(settings.tls, { mode: "selfSigned", port: 8443, hsts: 300, domains: ["app.example.com"] });
-    // Read three levels deep and checked (then refused: this release does not deploy acme).
+    // Read three levels deep and checked.
     assert.throws(() => readStackConfig(ns({ tls: { mode: "acme", domains: ["app.example.com"], acme: { email: "nobody" } } })), /^SettingsError: traffic-distributor:tls.acme.email is "nobody"/);
+    const acme = readStackConfig(ns({ tls: { mode: "acme", domains: ["app.example.com"], acme: { email: "ops@example.com", image: "registry.example.com/ops/acme:1" } } }));
+    assert.deepStrictEqual(acme.settings.tls?.acme, { email: "ops@example.com", directory: "https://acme-v02.api.letsencrypt.org/directory", image: "registry.example.com/ops/acme:1" });
     assert.throws(() => readStackConfig(ns({ tls: { mode: "acme", acme: { emial: "x" } } })), /^SettingsError: unknown config traffic-distributor:tls.acme.emial:/);
   });
 

@@ -7,7 +7,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { TrafficDistributor } from "../components/trafficDistributor";
 import * as dockerTarget from "../components/docker";
-import { promiseOf, registered, settled } from "./mocks";
+import { only, promiseOf, registered, settled } from "./mocks";
 import { unwrapSecrets } from "./tlsProvider";
 
 const pem = (name: string) => fs.readFileSync(path.join(__dirname, "fixtures", "tls", name), "utf8");
@@ -66,6 +66,76 @@ describe("TrafficDistributor with HTTPS (mocks)", () => {
     assert.ok(config.includes(`# certificate sha256 ${new X509Certificate(pem("chain.pem")).fingerprint256}\n`));
     assert.ok(!config.includes("PRIVATE KEY"));
     assert.strictEqual(await promiseOf(td.caCertificate), undefined);
+  });
+
+  it("acme on docker: the challenge route, lego's container in the distributor's network namespace and state volume, no secret in it", async () => {
+    const td = new TrafficDistributor("shop", {
+      listenPort: 80,
+      tls: {
+        mode: "acme",
+        domains: ["shop.example.com", "www.example.com"],
+        acme: { email: "ops@example.com", image: "registry.example.com/ops/acme:1" },
+      },
+    });
+    const config = await promiseOf(td.haproxyConfig);
+    await settled();
+    // Plain HTTP: the challenge path reaches lego on the shared loopback, the rest goes to HTTPS.
+    assert.match(config, /^    use_backend acme_challenge if !\{ ssl_fc \} \{ path_beg \/.well-known\/acme-challenge\/ \}$/m);
+    assert.match(config, /^    http-request redirect location https:\/\/\S+:8443%\[capture.req.uri\] code 308 unless \{ ssl_fc \} \|\| \{ path_beg \/.well-known\/acme-challenge\/ \}$/m);
+    assert.match(config, /^backend acme_challenge\n(    .*\n)*    server acme 127.0.0.1:8402$/m);
+    // The distributor starts on a placeholder, and keeps lego's certificate over it afterwards.
+    assert.strictEqual(certificateCommand()!.inputs.environment.KEEP_EXISTING, "1");
+    assert.strictEqual(byType("tls:index/selfSignedCert:SelfSignedCert").length, 1);
+
+    const volume = only("docker:index/volume:Volume", "shop-acme");
+    const distributor = only("docker:index/container:Container", "shop-distributor");
+    assert.deepStrictEqual(distributor.inputs.volumes, [{ volumeName: volume.inputs.name, containerPath: "/var/lib/haproxy" }]);
+    const client = only("docker:index/container:Container", "shop-acme");
+    const distributorId = await promiseOf((td.distributor as dockerTarget.Distributor).container.id);
+    assert.strictEqual(client.inputs.networkMode, `container:${distributorId}`);
+    assert.deepStrictEqual(client.inputs.volumes, [{ volumeName: volume.inputs.name, containerPath: "/var/lib/haproxy" }]);
+    assert.strictEqual(client.inputs.user, "99:99");
+    assert.deepStrictEqual(client.inputs.entrypoints, ["/bin/sh", "/usr/local/lib/traffic-distributor/acme-client.sh"]);
+    assert.strictEqual(only("docker:index/remoteImage:RemoteImage", "shop-acme-image").inputs.name, "registry.example.com/ops/acme:1");
+    const env = Object.fromEntries(client.inputs.envs.map((e: string) => e.split(/=(.*)/s, 2)));
+    assert.deepStrictEqual(
+      { ...env },
+      {
+        ACME_DIRECTORY: "https://acme-v02.api.letsencrypt.org/directory",
+        ACME_DOMAINS: "shop.example.com www.example.com",
+        ACME_EMAIL: "ops@example.com",
+        ACME_CHALLENGE_ADDRESS: "127.0.0.1:8402",
+        LEGO_PATH: "/var/lib/haproxy/acme",
+        CERTIFICATE_PATH: "/var/lib/haproxy/certs/site.pem",
+        ADMIN_SOCKET: "/var/lib/haproxy/admin.sock",
+        RENEW_DAYS: "30",
+        RENEW_INTERVAL: "43200",
+      },
+    );
+    const uploaded = client.inputs.uploads.map((u: any) => [u.file, u.permissions]);
+    assert.deepStrictEqual(uploaded, [
+      ["/usr/local/lib/traffic-distributor/acme-client.sh", "0755"],
+      ["/usr/local/lib/traffic-distributor/install-certificate.sh", "0755"],
+    ]);
+    assert.ok(client.inputs.uploads[1].content.includes("commit ssl cert"), "the hook is the runtime API one");
+    assert.deepStrictEqual(client.inputs.capabilities, { drops: ["ALL"] });
+    assert.deepStrictEqual(client.inputs.securityOpts, ["no-new-privileges"]);
+    // Neither the placeholder's key nor anything secret of the stack is in the client's inputs.
+    const placeholder = unwrapSecrets(certificateCommand()!.inputs.stdin) as string;
+    const keyLine = placeholder.split("\n").find((line) => /^[A-Za-z0-9+/]{40,}/.test(line) && placeholder.indexOf(line) > placeholder.indexOf("PRIVATE KEY"))!;
+    assert.ok(keyLine && !JSON.stringify(client.inputs).includes(keyLine), "the placeholder's key is in the client's inputs");
+    assert.ok(!client.inputs.envs.some((e: string) => /KEY|PASSWORD|SECRET/.test(e)), "a secret in the client's environment");
+    // lego starts after the config that routes its challenges: registered after the delivery.
+    const at = (type: string, name: string) => registered.findIndex((r) => r.type === type && r.name === name);
+    assert.ok(at("docker:index/container:Container", "shop-acme") > at("command:local:Command", "shop-distributor-config"));
+  });
+
+  it("selfSigned and provided: no ACME client, no shared volume", async () => {
+    new TrafficDistributor("shop", { tls: { mode: "selfSigned" } });
+    await settled();
+    assert.strictEqual(byType("docker:index/volume:Volume").length, 0);
+    assert.ok(!byType("docker:index/container:Container").some((r) => r.name === "shop-acme"));
+    assert.strictEqual(only("docker:index/container:Container", "shop-distributor").inputs.volumes, undefined);
   });
 
   it("off: nothing of HTTPS is registered or rendered", async () => {

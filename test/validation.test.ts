@@ -176,11 +176,19 @@ const cases: BadInput[] = [
     allowed: /must be an email address such as "ops@example.com"$/,
   })),
   { path: "tls.acme.email", value: "ops@example.com", with: { "tls.mode": "selfSigned" }, allowed: /it applies only to mode "acme"$/ },
-  { path: "tls.mode", value: "acme", with: { "tls.domains": ["app.example.com"], "tls.acme.email": "ops@example.com" }, allowed: /is "acme", which this release does not deploy .*: use "provided" with the certificate your ACME client issues, or "selfSigned"$/ },
+  { path: "tls.mode", value: "acme", with: { "tls.domains": ["app.example.com"], "tls.acme.email": "ops@example.com" }, allowed: /is "acme" but \S*tls.acme.image is not set: name an image with lego, socat and a shell for the ACME client's container \(README "HTTPS" has a Dockerfile\)$/ },
+  { path: "tls.mode", value: "acme", with: { "tls.domains": ["app.example.com"] }, allowed: /is "acme" but \S*tls.acme.email is not set: give the address the CA's account is registered with$/ },
+  ...injections.map((value) => ({
+    path: "tls.acme.image" as const,
+    value,
+    with: { "tls.mode": "acme", "tls.domains": ["app.example.com"], "tls.acme.email": "ops@example.com" },
+    allowed: /must be a Docker image reference/,
+  })),
+  { path: "tls.acme.image", value: "registry.example.com/ops/acme:1", with: { "tls.mode": "selfSigned" }, allowed: /it applies only to mode "acme"$/ },
   ...["http://acme.example/dir", "https://a b/dir", "ftp://acme.example", "https://acme.example/d;rm -rf", "https://acme.example/$(x)", "https://-x/dir"].map((value) => ({
     path: "tls.acme.directory" as const,
     value,
-    with: { "tls.mode": "acme", "tls.domains": ["app.example.com"] },
+    with: { "tls.mode": "acme", "tls.domains": ["app.example.com"], "tls.acme.email": "ops@example.com" },
     allowed: /must be an https URL of an ACME directory/,
   })),
   ...["not a certificate", pem("key.pem"), pem("chain.pem").replace("MII", "MIX"), `${pem("chain.pem")}\nextra`].map((value) => ({

@@ -2,6 +2,8 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { colorsOf, Deployment, DeploymentContext } from "../deployment";
 import { environmentName } from "../naming";
+import { ACME_CHALLENGE_SERVER } from "../tls";
+import { AcmeClient } from "./acmeClient";
 import { Distributor } from "./distributor";
 import { Environment } from "./environment";
 
@@ -37,6 +39,10 @@ export function deployOnDocker(context: DeploymentContext): Deployment<Environme
       ),
   );
   const config = context.renderConfig(servers);
+  const acme = settings.tls?.mode === "acme" ? settings.tls.acme : undefined;
+  // HAProxy's state directory, shared with the ACME client; it outlives a replaced distributor,
+  // and with it the issued certificate and the ACME account.
+  const stateVolume = acme ? new docker.Volume(`${name}-acme`, { name: `${name}-acme` }, { parent }) : undefined;
   const distributor = new Distributor(
     `${name}-distributor`,
     {
@@ -47,13 +53,37 @@ export function deployOnDocker(context: DeploymentContext): Deployment<Environme
       statsPort: settings.statsPort,
       memoryMb: settings.docker?.distributorMemoryMb,
       ...(settings.tls && context.tlsCertificate
-        ? { tls: { port: settings.tls.port, certificateFile: context.tlsCertificate.file, keepExisting: context.tlsCertificate.keepExisting } }
+        ? {
+            tls: {
+              port: settings.tls.port,
+              certificateFile: context.tlsCertificate.file,
+              keepExisting: context.tlsCertificate.keepExisting,
+              ...(stateVolume ? { stateVolume: stateVolume.name } : {}),
+            },
+          }
         : {}),
       gate: settings.gate,
       previewPorts: settings.preview?.ports,
     },
     { parent },
   );
+  if (acme && stateVolume && settings.tls) {
+    new AcmeClient(
+      `${name}-acme`,
+      {
+        image: acme.image!,
+        distributorContainerId: distributor.container.id,
+        stateVolume: stateVolume.name,
+        directory: acme.directory,
+        email: acme.email,
+        domains: settings.tls.domains,
+        challengeServer: ACME_CHALLENGE_SERVER,
+        // lego starts once HAProxy routes the challenge path to it.
+        dependsOn: [distributor.configDelivery],
+      },
+      { parent },
+    );
+  }
   return {
     environments,
     servers,

@@ -22,6 +22,11 @@ export interface DistributorTlsArgs {
   readonly certificateFile: pulumi.Input<string>;
   /** Keep a certificate already in the container (the ACME client's) over this one. */
   readonly keepExisting: boolean;
+  /**
+   * A named volume mounted at HAProxy's state directory (admin socket, certificates), shared
+   * with the ACME client's container; adding it replaces the container once. @default none
+   */
+  readonly stateVolume?: pulumi.Input<string>;
 }
 
 export interface DistributorArgs {
@@ -84,6 +89,10 @@ export class Distributor extends pulumi.ComponentResource {
         ],
         // Starts on a fixed placeholder config; the real one arrives through configDelivery.
         uploads: [{ file: CONTAINER_CONFIG_PATH, content: renderBootstrapConfig() }],
+        // An empty volume takes the image's directory (owner included) when first mounted.
+        ...(args.tls?.stateVolume === undefined
+          ? {}
+          : { volumes: [{ volumeName: args.tls.stateVolume, containerPath: CONTAINER_PLACEMENT.runtimeDir }] }),
         restart: "unless-stopped",
         labels: [{ label: "traffic-distributor.role", value: "distributor" }],
         // HAProxy runs unprivileged on ports above 1024: no capability, no privilege gain. The

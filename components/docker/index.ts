@@ -1,3 +1,4 @@
 export * from "./deployment";
 export * from "./distributor";
 export * from "./environment";
+export * from "./acmeClient";

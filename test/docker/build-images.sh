@@ -2,10 +2,11 @@
 # Builds the images the Docker tests run, from Debian packages and without a registry:
 #   distributor  Debian unstable's HAProxy 3.2 in the official haproxy image's layout
 #   app          Debian unstable's nodejs running test/docker/images/app/server.js
+#   acme         Debian unstable's lego and socat (the ACME client's container)
 # Each root filesystem comes from `debootstrap --variant=minbase sid`, is trimmed, and is
 # cached as a tarball under $TD_IMAGE_CACHE, keyed by a hash of its build inputs; the image
 # tags carry that hash, so an engine that already holds them builds nothing.
-# Prints "distributor=TAG", "app=TAG" and "haproxy=VERSION" on stdout.
+# Prints "distributor=TAG", "app=TAG", "acme=TAG" and "haproxy=VERSION" on stdout.
 # With --rootfs NAME, only builds that root filesystem and prints its tarball's path.
 #
 # Environment: DOCKER_HOST (the engine), TD_LABEL (label KEY=VALUE put on every image),
@@ -73,6 +74,11 @@ prepare_distributor() {
   rm -f "$root/etc/haproxy/haproxy.cfg"
 }
 
+# Nothing to add: the component uploads its scripts into the container.
+prepare_acme() {
+  :
+}
+
 prepare_app() {
   root=$1
   mkdir -p "$root/srv"
@@ -98,11 +104,14 @@ build() {
   echo "$tag"
 }
 
+ACME_PACKAGES=lego,socat,ca-certificates
+
 if [ "${1:-}" = --rootfs ]; then
   case "${2:-}" in
     distributor) rootfs distributor haproxy ;;
     app) rootfs app nodejs ;;
-    *) echo "build-images: --rootfs takes distributor or app" >&2; exit 2 ;;
+    acme) rootfs acme "$ACME_PACKAGES" ;;
+    *) echo "build-images: --rootfs takes distributor, app or acme" >&2; exit 2 ;;
   esac
   exit 0
 fi
@@ -110,10 +119,15 @@ fi
 # Cold, both debootstraps run at once: they mostly wait on the mirror.
 debootstrapped haproxy >/dev/null &
 first=$!
+debootstrapped "$ACME_PACKAGES" >/dev/null &
+second=$!
 debootstrapped nodejs >/dev/null
 wait "$first"
+wait "$second"
 distributor=$(build distributor haproxy)
 app=$(build app nodejs)
+acme=$(build acme "$ACME_PACKAGES")
 echo "distributor=$distributor"
 echo "app=$app"
+echo "acme=$acme"
 echo "haproxy=$(docker run --rm --network none --label "$label" --entrypoint haproxy "$distributor" -v | sed -n 's/^HAProxy version \([0-9.]*\).*/\1/p')"

@@ -10,7 +10,9 @@ describe("the graph driver", () => {
   it("knows every deleteBeforeReplace the components set (mocks cannot see resource options)", async () => {
     await runProgram("tdopts", {}, {});
     const seen: Array<{ type: string; name: string; deleteBeforeReplace: boolean }> = [];
-    const td = new TrafficDistributor("tdopts", {}, {
+    // With acme, for the ACME client's container too.
+    const tls = { mode: "acme", domains: ["shop.example.com"], acme: { image: "registry.example.com/td/acme:1" } } as const;
+    const td = new TrafficDistributor("tdopts", { tls }, {
       transformations: [
         (args) => {
           if (args.type.startsWith("docker:") || args.type.startsWith("command:")) {

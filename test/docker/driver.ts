@@ -52,6 +52,8 @@ const COMMAND = "command:local:Command";
 export const RESOURCE_OPTIONS: ReadonlyArray<{ type: string; name: RegExp; deleteBeforeReplace: boolean }> = [
   // components/docker/distributor.ts: the published port cannot be held twice.
   { type: CONTAINER, name: /-distributor$/, deleteBeforeReplace: true },
+  // components/docker/acmeClient.ts: a fixed name, and lego's listener on the shared loopback.
+  { type: CONTAINER, name: /-acme$/, deleteBeforeReplace: true },
 ];
 
 /** Container inputs the Docker provider changes in place; every other change replaces. */
@@ -65,7 +67,7 @@ const KNOWN_INPUTS: Record<string, Set<string>> = {
   [CONTAINER]: new Set([
     "name", "image", "networksAdvanced", "ports", "uploads", "envs", "labels", "restart", "destroyGraceSeconds",
     "memory", "securityOpts", "capabilities", "readOnly", "tmpfs", "logDriver", "logOpts", "volumes", "user",
-    "command", "hostname", "init", "stopSignal", "stopTimeout", "mustRun",
+    "command", "hostname", "init", "stopSignal", "stopTimeout", "mustRun", "networkMode", "entrypoints",
   ]),
   [COMMAND]: new Set(["create", "update", "delete", "environment", "stdin", "dir", "triggers", "addPreviousOutputInEnv"]),
   ...TLS_PROVIDER_INPUTS,
@@ -319,6 +321,8 @@ export class Deployment {
     const docker = this.engine.docker;
     const networks: Array<{ name: string; aliases?: string[] }> = inputs.networksAdvanced ?? [];
     const args = ["create", "--name", inputs.name, "--label", this.engine.label, ...labelArgs(inputs.labels)];
+    // "container:<id>" joins another container's network namespace: the ID the mocks gave it.
+    if (inputs.networkMode) args.push("--network", String(inputs.networkMode).replace(/^container:(.*)$/, (_, id) => `container:${this.real(id)}`));
     if (networks.length > 0) {
       args.push("--network", networks[0].name);
       for (const alias of networks[0].aliases ?? []) args.push("--network-alias", alias);
@@ -348,7 +352,10 @@ export class Deployment {
     if (String(inputs.image).startsWith("missing:")) {
       throw new Error(`container ${inputs.name}: image ${String(inputs.image).slice(8)} was not built locally (there is no registry)`);
     }
-    args.push(inputs.image, ...(inputs.command ?? []));
+    // docker's --entrypoint takes one word; the provider's list continues before the command.
+    const entrypoint: string[] = inputs.entrypoints ?? [];
+    if (entrypoint.length > 0) args.push("--entrypoint", entrypoint[0]);
+    args.push(inputs.image, ...entrypoint.slice(1), ...(inputs.command ?? []));
     const id = (await docker(args)).stdout.trim();
     for (const network of networks.slice(1)) {
       await docker(["network", "connect", ...(network.aliases ?? []).flatMap((a) => ["--alias", a]), network.name, id]);

@@ -10,6 +10,8 @@ export interface TestImages {
   readonly distributor: string;
   /** The demo app's base image; `appImage` derives one per color and version. */
   readonly app: string;
+  /** The ACME client's image: Debian's lego and socat. */
+  readonly acme: string;
   /** HAProxy's version in the distributor image, e.g. "3.2.26". */
   readonly haproxyVersion: string;
 }
@@ -36,7 +38,7 @@ function buildImages(current: Engine): Promise<TestImages> {
       (error, stdout, stderr) => {
         if (error) return reject(new Error(`build-images.sh failed: ${stderr}`));
         const values = Object.fromEntries(stdout.trim().split("\n").map((line) => line.split("=", 2)));
-        resolve({ distributor: values.distributor, app: values.app, haproxyVersion: values.haproxy });
+        resolve({ distributor: values.distributor, app: values.app, acme: values.acme, haproxyVersion: values.haproxy });
       },
     );
   });

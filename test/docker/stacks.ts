@@ -49,10 +49,11 @@ export interface Stack {
   step(changes: Record<string, string>): Promise<ProgramRun>;
 }
 
-export async function newStack(name: string): Promise<Stack> {
+/** `extraImages`: more image names the stack may use, mapped to local image IDs. */
+export async function newStack(name: string, extraImages: Record<string, string> = {}): Promise<Stack> {
   const listenPort = await freePort();
   const statsPort = await freePort();
-  const images = await imageTable();
+  const images = { ...(await imageTable()), ...extraImages };
   const stack: Stack = {
     name,
     listenPort,

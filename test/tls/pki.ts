@@ -17,8 +17,8 @@ export interface TestPki {
   readonly key: string;
 }
 
-/** An EC P-256 CA and a 90-day certificate for `names` (DNS) and 127.0.0.1, signed by it. */
-export function makeTestPki(names: string[] = ["localhost"]): TestPki {
+/** An EC P-256 CA and a 90-day certificate for `names` (DNS) and `addresses`, signed by it. */
+export function makeTestPki(names: string[] = ["localhost"], addresses: string[] = ["127.0.0.1"]): TestPki {
   const dir = tempDir("pki");
   const file = (name: string) => path.join(dir, name);
   const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
@@ -28,7 +28,7 @@ export function makeTestPki(names: string[] = ["localhost"]): TestPki {
     "-subj", `/CN=${names[0]}`);
   fs.writeFileSync(
     file("ext.cnf"),
-    `subjectAltName=${[...names.map((n) => `DNS:${n}`), "IP:127.0.0.1"].join(",")}\ncrlDistributionPoints=URI:http://crl.invalid/test-ca.crl\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\nbasicConstraints=critical,CA:FALSE\n`,
+    `subjectAltName=${[...names.map((n) => `DNS:${n}`), ...addresses.map((a) => `IP:${a}`)].join(",")}\ncrlDistributionPoints=URI:http://crl.invalid/test-ca.crl\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\nbasicConstraints=critical,CA:FALSE\n`,
   );
   openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "89", "-extfile", "ext.cnf");
   const chain = fs.readFileSync(file("server.pem"), "utf8") + fs.readFileSync(file("ca.pem"), "utf8");
