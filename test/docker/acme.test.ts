@@ -6,9 +6,10 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import * as tls from "tls";
-import { freePort, request, runScript, sleep, stopAll } from "../harness";
+import { freePort, request, sleep, stopAll } from "../harness";
 import { tempDir } from "../haproxy";
-import { httpsGet, run, startHttpsLoad } from "../tls/clients";
+import { run, startHttpsLoad } from "../tls/clients";
+import { startPebble } from "../tls/pebble";
 import { makeTestPki } from "../tls/pki";
 import { testEngine, testImages } from "./setup";
 import { newStack, Stack } from "./stacks";
@@ -71,44 +72,9 @@ describe("ACME on a real Docker engine (pebble issues, lego beside the distribut
     mark("client image");
     stack = await newStack("tdacme", { [ACME_IMAGE]: acmeImage });
 
-    // pebble resolves every name to 127.0.0.1 and validates HTTP-01 on the stack's published plain port.
-    const dnsPort = await freePort();
-    runScript(
-      ["-c", 'exec "$@"', "sh", "pebble-challtestsrv", "-dns01", `127.0.0.1:${dnsPort}`, "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
-        "-http01", "", "-https01", "", "-tlsalpn01", "", "-management", `127.0.0.1:${await freePort()}`],
-      process.env, "", { timeoutMs: 600_000 },
-    );
-    const pebblePort = await freePort();
-    const pebbleManagement = await freePort();
-    const dir = tempDir("pebble");
-    fs.writeFileSync(
-      path.join(dir, "pebble.json"),
-      JSON.stringify({
-        pebble: {
-          // All addresses: the client's container reaches it on the network's gateway.
-          listenAddress: `0.0.0.0:${pebblePort}`,
-          managementListenAddress: `127.0.0.1:${pebbleManagement}`,
-          certificate: path.join(apiPki.dir, "server.pem"),
-          privateKey: path.join(apiPki.dir, "server.key"),
-          httpPort: stack.listenPort,
-          tlsPort: await freePort(),
-          ocspResponderURL: "",
-          externalAccountBindingRequired: false,
-        },
-      }),
-    );
-    runScript(["-c", 'exec "$@"', "sh", "pebble", "-config", path.join(dir, "pebble.json"), "-dnsserver", `127.0.0.1:${dnsPort}`],
-      // No sleeps before validation, no nonce rejections, a fresh validation on every order.
-      { ...process.env, PEBBLE_VA_NOSLEEP: "1", PEBBLE_WFE_NONCEREJECT: "0", PEBBLE_AUTHZREUSE: "0" }, "", { timeoutMs: 600_000 });
-    const apiCa = fs.readFileSync(apiPki.caPath, "utf8");
-    for (let deadline = Date.now() + 20_000; ; await sleep(200)) {
-      try {
-        if ((await httpsGet(pebblePort, apiCa, { path: "/dir", servername: "localhost" })).status === 200) break;
-      } catch (error) {
-        if (Date.now() > deadline) throw error;
-      }
-    }
-
+    // pebble resolves every name to 127.0.0.1 and validates HTTP-01 on the stack's published plain
+    // port; it listens on all addresses: the client's container reaches it on the network's gateway.
+    const pebble = await startPebble({ apiPki, httpPort: stack.listenPort, listenAddress: "0.0.0.0" });
     mark("pebble");
     const tlsPort = await freePort();
     await stack.step({
@@ -120,7 +86,7 @@ describe("ACME on a real Docker engine (pebble issues, lego beside the distribut
       "tls.port": String(tlsPort),
       "tls.domains": JSON.stringify([NAME]),
       "tls.acme.email": "ops@example.com",
-      "tls.acme.directory": `https://${gateway}:${pebblePort}/dir`,
+      "tls.acme.directory": `https://${gateway}:${pebble.port}/dir`,
       "tls.acme.image": ACME_IMAGE,
     });
     mark("stack");
@@ -141,10 +107,9 @@ describe("ACME on a real Docker engine (pebble issues, lego beside the distribut
     }
     mark("issued");
     assert.deepStrictEqual(certificate.subjectaltname, `DNS:${NAME}`);
-    const root = await httpsGet(pebbleManagement, apiCa, { path: "/roots/0", servername: "localhost" });
-    assert.strictEqual(root.status, 200);
-    const rootPath = path.join(dir, "pebble-root.pem");
-    fs.writeFileSync(rootPath, root.body);
+    const root = await pebble.root();
+    const rootPath = path.join(tempDir("pebble-root"), "pebble-root.pem");
+    fs.writeFileSync(rootPath, root);
     // The served chain (certificate and pebble's intermediate) verifies against pebble's root alone.
     const curl = await run("curl", ["-sS", "--max-time", "10", "--http2", "--cacert", rootPath, "--resolve", `${NAME}:${tlsPort}:127.0.0.1`,
       "-o", "-", "-w", " %{http_version} %{http_code}", `https://${NAME}:${tlsPort}/`]);
@@ -160,7 +125,7 @@ describe("ACME on a real Docker engine (pebble issues, lego beside the distribut
     // the certificate's lifetime: installed through the runtime API, nothing dropped, no reload.
     const reloadsBefore = await loads(distributor);
     const serialBefore = certificate.serialNumber;
-    const load = startHttpsLoad(tlsPort, root.body, {
+    const load = startHttpsLoad(tlsPort, root, {
       keepAliveClients: 4, newConnectionClients: 4, maxDurationMs: 90_000, maxRequestsPerClient: 20_000, servername: NAME,
     });
     let renewal;

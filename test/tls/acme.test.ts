@@ -7,9 +7,10 @@ import * as path from "path";
 import * as tls from "tls";
 import { HaproxyPlacement, renderHaproxyConfig } from "../../components/haproxyConfig";
 import { CERTIFICATE_FILE_NAME } from "../../components/tlsListener";
-import { fleetServers, freePort, Haproxy, loopbackPlacement, runScript, sleep, startFleet, startHaproxy, stopAll } from "../harness";
+import { fleetServers, freePort, Haproxy, loopbackPlacement, sleep, startFleet, startHaproxy, stopAll } from "../harness";
 import { tempDir } from "../haproxy";
-import { httpsGet, run, startHttpsLoad } from "./clients";
+import { run, startHttpsLoad } from "./clients";
+import { Pebble, startPebble } from "./pebble";
 import { makeTestPki, TestPki } from "./pki";
 
 const HOOK = path.join(__dirname, "..", "..", "components", "acme", "install-certificate.sh");
@@ -33,7 +34,7 @@ describe("ACME: pebble issues through the distributor's HTTP-01 path, lego insta
   let placement: HaproxyPlacement & { tls: NonNullable<HaproxyPlacement["tls"]> };
   let haproxy: Haproxy;
   let pebbleUrl: string;
-  let pebbleManagement: number;
+  let pebble: Pebble;
   let acmePort: number;
   let legoDir: string;
   let pebbleRoot: string;
@@ -73,44 +74,8 @@ describe("ACME: pebble issues through the distributor's HTTP-01 path, lego insta
     haproxy = await startHaproxy(config, placement);
 
     // Pebble resolves every name to 127.0.0.1 (challtestsrv's DNS) and validates HTTP-01 on the distributor's port.
-    const dnsPort = await freePort();
-    runScript(
-      ["-c", 'exec "$@"', "sh", "pebble-challtestsrv", "-dns01", `127.0.0.1:${dnsPort}`, "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
-        "-http01", "", "-https01", "", "-tlsalpn01", "", "-management", `127.0.0.1:${await freePort()}`],
-      process.env, "", { timeoutMs: 600_000 },
-    );
-    const pebblePort = await freePort();
-    pebbleManagement = await freePort();
-    const dir = tempDir("pebble");
-    fs.writeFileSync(
-      path.join(dir, "pebble.json"),
-      JSON.stringify({
-        pebble: {
-          listenAddress: `127.0.0.1:${pebblePort}`,
-          managementListenAddress: `127.0.0.1:${pebbleManagement}`,
-          certificate: path.join(apiPki.dir, "server.pem"),
-          privateKey: path.join(apiPki.dir, "server.key"),
-          httpPort: placement.listenPort,
-          tlsPort: await freePort(),
-          ocspResponderURL: "",
-          externalAccountBindingRequired: false,
-        },
-      }),
-    );
-    runScript(["-c", 'exec "$@"', "sh", "pebble", "-config", path.join(dir, "pebble.json"), "-dnsserver", `127.0.0.1:${dnsPort}`],
-      // No sleeps before validation, no nonce rejections, a fresh validation on every order.
-      { ...process.env, PEBBLE_VA_NOSLEEP: "1", PEBBLE_WFE_NONCEREJECT: "0", PEBBLE_AUTHZREUSE: "0" }, "", { timeoutMs: 600_000 });
-    pebbleUrl = `https://127.0.0.1:${pebblePort}`;
-    const ca = fs.readFileSync(apiPki.caPath, "utf8");
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      try {
-        if ((await httpsGet(pebblePort, ca, { path: "/dir", servername: "localhost" })).status === 200) break;
-      } catch (error) {
-        if (Date.now() > deadline) throw error;
-      }
-      await sleep(200);
-    }
+    pebble = await startPebble({ apiPki, httpPort: placement.listenPort });
+    pebbleUrl = `https://127.0.0.1:${pebble.port}`;
     legoDir = tempDir("lego");
   });
   after(stopAll);
@@ -122,10 +87,8 @@ describe("ACME: pebble issues through the distributor's HTTP-01 path, lego insta
     assert.match(issued.stdout + issued.stderr, /serving the certificate for shop.example.com \(runtime API, no reload\)/);
     // The validation went through the distributor's plain HTTP port.
     assert.match(fs.readFileSync(haproxy.logPath, "utf8"), /acme_challenge\/acme .*"GET \/.well-known\/acme-challenge\/[^ ]+ HTTP\/1.1"/);
-    const ca = await httpsGet(pebbleManagement, fs.readFileSync(apiPki.caPath, "utf8"), { path: "/roots/0", servername: "localhost" });
-    assert.strictEqual(ca.status, 200);
     pebbleRoot = path.join(legoDir, "pebble-root.pem");
-    fs.writeFileSync(pebbleRoot, ca.body);
+    fs.writeFileSync(pebbleRoot, await pebble.root());
     assert.notStrictEqual(await servedSerial(placement.tls.tlsPort, NAME), before, "still the placeholder");
     const port = placement.tls.tlsPort;
     const curl = await run("curl", ["-sS", "--max-time", "10", "--http2", "--cacert", pebbleRoot, "--resolve", `${NAME}:${port}:127.0.0.1`,

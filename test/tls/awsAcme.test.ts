@@ -14,9 +14,10 @@ import { CERTIFICATE_FILE_NAME } from "../../components/tlsListener";
 import { ACME_CHALLENGE_SERVER_ON_HOST } from "../../components/aws/acmeClient";
 import { renderInput } from "../../components/trafficDistributor";
 import { validateTrafficDistributorArgs } from "../../components/trafficDistributorArgs";
-import { fleetServers, freePort, Haproxy, loopbackPlacement, runScript, sleep, startFleet, startHaproxy, stopAll } from "../harness";
+import { fleetServers, freePort, Haproxy, loopbackPlacement, sleep, startFleet, startHaproxy, stopAll } from "../harness";
 import { tempDir } from "../haproxy";
-import { httpsGet, run, startHttpsLoad } from "./clients";
+import { run, startHttpsLoad } from "./clients";
+import { startPebble } from "./pebble";
 import { makeTestPki, TestPki } from "./pki";
 
 const ROOT = path.join(__dirname, "..", "..");
@@ -72,55 +73,18 @@ describe("ACME on aws: the timer's script issues and renews through the aws conf
     const config = renderHaproxyConfig({ ...input, tls: { ...input.tls!, acmeChallenge: { host: "127.0.0.1", port: acmePort } } }, placement);
     haproxy = await startHaproxy(config, placement);
 
-    const dnsPort = await freePort();
-    runScript(
-      ["-c", 'exec "$@"', "sh", "pebble-challtestsrv", "-dns01", `127.0.0.1:${dnsPort}`, "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
-        "-http01", "", "-https01", "", "-tlsalpn01", "", "-management", `127.0.0.1:${await freePort()}`],
-      process.env, "", { timeoutMs: 600_000 },
-    );
-    const pebblePort = await freePort();
-    const pebbleManagement = await freePort();
-    const dir = tempDir("pebble");
-    fs.writeFileSync(
-      path.join(dir, "pebble.json"),
-      JSON.stringify({
-        pebble: {
-          listenAddress: `127.0.0.1:${pebblePort}`,
-          managementListenAddress: `127.0.0.1:${pebbleManagement}`,
-          certificate: path.join(apiPki.dir, "server.pem"),
-          privateKey: path.join(apiPki.dir, "server.key"),
-          // The CA validates through the distributor's plain HTTP port.
-          httpPort: placement.listenPort,
-          tlsPort: await freePort(),
-          ocspResponderURL: "",
-          externalAccountBindingRequired: false,
-        },
-      }),
-    );
-    runScript(["-c", 'exec "$@"', "sh", "pebble", "-config", path.join(dir, "pebble.json"), "-dnsserver", `127.0.0.1:${dnsPort}`],
-      { ...process.env, PEBBLE_VA_NOSLEEP: "1", PEBBLE_WFE_NONCEREJECT: "0", PEBBLE_AUTHZREUSE: "0" }, "", { timeoutMs: 600_000 });
-    const ca = fs.readFileSync(apiPki.caPath, "utf8");
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      try {
-        if ((await httpsGet(pebblePort, ca, { path: "/dir", servername: "localhost" })).status === 200) break;
-      } catch (error) {
-        if (Date.now() > deadline) throw error;
-      }
-      await sleep(200);
-    }
-    const root = await httpsGet(pebbleManagement, ca, { path: "/roots/0", servername: "localhost" });
-    assert.strictEqual(root.status, 200);
+    // The CA validates through the distributor's plain HTTP port.
+    const pebble = await startPebble({ apiPki, httpPort: placement.listenPort });
     legoDir = tempDir("lego");
-    pebbleRoot = path.join(dir, "pebble-root.pem");
-    fs.writeFileSync(pebbleRoot, root.body);
+    pebbleRoot = path.join(legoDir, "pebble-root.pem");
+    fs.writeFileSync(pebbleRoot, await pebble.root());
 
     certificatePath = path.join(placement.tls.certificateDir, CERTIFICATE_FILE_NAME);
     // The unit's environment (components/aws/acmeClient.ts), with this test's paths.
     env = {
       ...process.env,
       ACME_DOMAINS: settings.tls!.domains.join(" "),
-      ACME_DIRECTORY: `https://127.0.0.1:${pebblePort}/dir`,
+      ACME_DIRECTORY: `https://127.0.0.1:${pebble.port}/dir`,
       ACME_EMAIL: settings.tls!.acme!.email,
       LEGO: "lego",
       LEGO_PATH: legoDir,
