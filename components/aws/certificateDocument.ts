@@ -7,6 +7,7 @@ import { DELIVER_CERTIFICATE_SCRIPT } from "../docker/distributor";
 import { DELIVERY_PARAMETERS, WAIT_FOR_DISTRIBUTOR } from "./configDocument";
 import { PARAMETER_MAX_BYTES } from "./configParameter";
 import { DISTRIBUTOR_CONTAINER } from "./userData";
+import { renderShellDocument } from "./shellDocument";
 
 /** Seconds one installation may take: a new instance's first boot, then a file copy. */
 export const CERTIFICATE_TIMEOUT_SECONDS = 900;
@@ -43,28 +44,15 @@ CONTAINER=${DISTRIBUTOR_CONTAINER} KEEP_EXISTING=${keepExisting ? "1" : ""} sh "
 
 /** SSM Command document (schema 2.2) content, as JSON text; the parameters are the config document's. */
 export function renderCertificateDocument(keepExisting: boolean): string {
-  return JSON.stringify(
-    {
-      schemaVersion: "2.2",
-      description: "traffic-distributor: install the HTTPS certificate file HAProxy loads",
-      parameters: Object.fromEntries(
-        Object.entries(DELIVERY_PARAMETERS).map(([name, spec]) => [
-          name,
-          { type: "String", description: spec.description.replace("the config", "the certificate"), allowedPattern: spec.pattern },
-        ]),
-      ),
-      mainSteps: [
-        {
-          action: "aws:runShellScript",
-          name: "installCertificate",
-          precondition: { StringEquals: ["platformType", "Linux"] },
-          inputs: { timeoutSeconds: String(CERTIFICATE_TIMEOUT_SECONDS), runCommand: renderCertificateScript(keepExisting).split("\n") },
-        },
-      ],
-    },
-    null,
-    2,
-  );
+  return renderShellDocument({
+    description: "traffic-distributor: install the HTTPS certificate file HAProxy loads",
+    parameters: Object.fromEntries(
+      Object.entries(DELIVERY_PARAMETERS).map(([name, spec]) => [name, { ...spec, description: spec.description.replace("the config", "the certificate") }]),
+    ),
+    stepName: "installCertificate",
+    timeoutSeconds: CERTIFICATE_TIMEOUT_SECONDS,
+    script: renderCertificateScript(keepExisting),
+  });
 }
 
 /**

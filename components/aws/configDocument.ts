@@ -4,6 +4,7 @@
 import { DELIVER_CONFIG_SCRIPT } from "../docker/distributor";
 import { GATE_MAX_SECONDS } from "../releaseGate";
 import { DISTRIBUTOR_CONTAINER } from "./userData";
+import { renderShellDocument } from "./shellDocument";
 
 /**
  * Seconds one delivery may take on the instance: first boot (Docker install, image pull) and
@@ -72,28 +73,13 @@ export const DELIVERY_PARAMETERS = {
 
 /** SSM Command document (schema 2.2) content, as JSON text. */
 export function renderDeliveryDocument(): string {
-  return JSON.stringify(
-    {
-      schemaVersion: "2.2",
-      description: "traffic-distributor: validate a rendered HAProxy config in the running container, install it, reload gracefully",
-      parameters: Object.fromEntries(
-        Object.entries(DELIVERY_PARAMETERS).map(([name, spec]) => [
-          name,
-          { type: "String", description: spec.description, allowedPattern: spec.pattern },
-        ]),
-      ),
-      mainSteps: [
-        {
-          action: "aws:runShellScript",
-          name: "deliverConfig",
-          precondition: { StringEquals: ["platformType", "Linux"] },
-          inputs: { timeoutSeconds: String(DELIVERY_TIMEOUT_SECONDS), runCommand: renderDeliveryScript().split("\n") },
-        },
-      ],
-    },
-    null,
-    2,
-  );
+  return renderShellDocument({
+    description: "traffic-distributor: validate a rendered HAProxy config in the running container, install it, reload gracefully",
+    parameters: DELIVERY_PARAMETERS,
+    stepName: "deliverConfig",
+    timeoutSeconds: DELIVERY_TIMEOUT_SECONDS,
+    script: renderDeliveryScript(),
+  });
 }
 
 /** The script as SSM runs it for the given parameter values (what the tests run and shellcheck). */

@@ -5,6 +5,7 @@
 // refuses a parameter that does not match its pattern, before anything reaches the shell.
 import { substituteDocumentParameters } from "./configDocument";
 import { DISTRIBUTOR_CONTAINER } from "./userData";
+import { renderShellDocument } from "./shellDocument";
 
 /** The longest `drain.timeout` the settings allow (24 h), in seconds. */
 export const DRAIN_MAX_SECONDS = 86_400;
@@ -68,29 +69,14 @@ done
 
 /** SSM Command document (schema 2.2) content, as JSON text. */
 export function renderDrainDocument(): string {
-  return JSON.stringify(
-    {
-      schemaVersion: "2.2",
-      description: "traffic-distributor: before an app instance is removed, wait until HAProxy holds no connection to it",
-      parameters: Object.fromEntries(
-        Object.entries(DRAIN_PARAMETERS).map(([name, spec]) => [
-          name,
-          { type: "String", description: spec.description, allowedPattern: spec.pattern },
-        ]),
-      ),
-      mainSteps: [
-        {
-          action: "aws:runShellScript",
-          name: "drainReplica",
-          precondition: { StringEquals: ["platformType", "Linux"] },
-          // The script ends by itself at its timeoutSeconds; this only bounds a stuck host.
-          inputs: { timeoutSeconds: String(DRAIN_MAX_SECONDS + 120), runCommand: renderDrainScript().split("\n") },
-        },
-      ],
-    },
-    null,
-    2,
-  );
+  return renderShellDocument({
+    description: "traffic-distributor: before an app instance is removed, wait until HAProxy holds no connection to it",
+    parameters: DRAIN_PARAMETERS,
+    stepName: "drainReplica",
+    // The script ends by itself at its timeoutSeconds; this only bounds a stuck host.
+    timeoutSeconds: DRAIN_MAX_SECONDS + 120,
+    script: renderDrainScript(),
+  });
 }
 
 /** The script as SSM runs it for the given parameter values (what the tests run and shellcheck). */
