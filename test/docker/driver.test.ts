@@ -11,7 +11,7 @@ describe("the graph driver", () => {
     await runProgram("tdopts", {}, {});
     const seen: Array<{ type: string; name: string; deleteBeforeReplace: boolean }> = [];
     // With acme, for the ACME client's container too.
-    const tls = { mode: "acme", domains: ["shop.example.com"], acme: { image: "registry.example.com/td/acme:1" } } as const;
+    const tls = { mode: "acme", domains: ["shop.example.com"], acme: { email: "ops@example.com", image: "registry.example.com/td/acme:1" } } as const;
     const td = new TrafficDistributor("tdopts", { tls }, {
       transformations: [
         (args) => {
