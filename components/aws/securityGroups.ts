@@ -54,51 +54,23 @@ export function createSecurityGroups(name: string, args: SecurityGroupsArgs, par
     );
 
   const distributor = group(`${name}-distributor-sg`, `traffic-distributor ${name}: the distributor`);
-  args.ingressCidrs.forEach((block, i) => {
+  /** One TCP port of the distributor, open to one address block. */
+  const openToBlock = (ruleName: string, port: number, description: string, block: string) =>
     new aws.vpc.SecurityGroupIngressRule(
-      `${name}-distributor-in-${i}`,
-      {
-        securityGroupId: distributor.id,
-        description: `clients on the listen port from ${block}`,
-        ipProtocol: "tcp",
-        fromPort: args.listenPort,
-        toPort: args.listenPort,
-        ...cidr(block),
-      },
+      ruleName,
+      { securityGroupId: distributor.id, description, ipProtocol: "tcp", fromPort: port, toPort: port, ...cidr(block) },
       { parent },
     );
-    if (args.tlsPort !== undefined) {
-      new aws.vpc.SecurityGroupIngressRule(
-        `${name}-distributor-tls-in-${i}`,
-        {
-          securityGroupId: distributor.id,
-          description: `clients on the HTTPS port from ${block}`,
-          ipProtocol: "tcp",
-          fromPort: args.tlsPort,
-          toPort: args.tlsPort,
-          ...cidr(block),
-        },
-        { parent },
-      );
-    }
+  args.ingressCidrs.forEach((block, i) => {
+    openToBlock(`${name}-distributor-in-${i}`, args.listenPort, `clients on the listen port from ${block}`, block);
+    if (args.tlsPort !== undefined) openToBlock(`${name}-distributor-tls-in-${i}`, args.tlsPort, `clients on the HTTPS port from ${block}`, block);
   });
 
   const preview = args.preview;
   if (preview) {
     for (const color of COLORS) {
       preview.allowedCidrs.forEach((block, i) => {
-        new aws.vpc.SecurityGroupIngressRule(
-          `${name}-distributor-preview-${color}-in-${i}`,
-          {
-            securityGroupId: distributor.id,
-            description: `${color}'s preview from ${block}`,
-            ipProtocol: "tcp",
-            fromPort: preview.ports[color],
-            toPort: preview.ports[color],
-            ...cidr(block),
-          },
-          { parent },
-        );
+        openToBlock(`${name}-distributor-preview-${color}-in-${i}`, preview.ports[color], `${color}'s preview from ${block}`, block);
       });
     }
   }
