@@ -5,10 +5,9 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import * as tls from "tls";
 import { freePort, request, sleep, stopAll } from "../harness";
 import { tempDir } from "../haproxy";
-import { run, startHttpsLoad } from "../tls/clients";
+import { run, servedCertificate, startHttpsLoad } from "../tls/clients";
 import { startPebble } from "../tls/pebble";
 import { makeTestPki } from "../tls/pki";
 import { testEngine, testImages } from "./setup";
@@ -16,19 +15,6 @@ import { newStack, Stack } from "./stacks";
 
 const NAME = "shop.example.com";
 const ACME_IMAGE = "registry.example.com/td/acme:test";
-
-/** The certificate the listener on 127.0.0.1:port serves for NAME. */
-function served(port: number): Promise<tls.PeerCertificate> {
-  return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host: "127.0.0.1", port, servername: NAME, rejectUnauthorized: false }, () => {
-      const certificate = socket.getPeerCertificate();
-      socket.end();
-      resolve(certificate);
-    });
-    socket.setTimeout(5000, () => socket.destroy(new Error("TLS handshake timeout")));
-    socket.on("error", reject);
-  });
-}
 
 /** Lines of HAProxy's master saying a worker was (re)loaded. */
 async function loads(container: string): Promise<number> {
@@ -97,13 +83,13 @@ describe("ACME on a real Docker engine (pebble issues, lego beside the distribut
     assert.strictEqual(inspect, `container:${distributorId} 99:99`);
 
     // Issued without a `pulumi up`: the placeholder gives way to pebble's certificate.
-    let certificate = await served(tlsPort);
+    let certificate = await servedCertificate(tlsPort, NAME);
     for (let deadline = Date.now() + 90_000; !/Pebble/.test(String(certificate.issuer.CN ?? "")); await sleep(500)) {
       if (Date.now() > deadline) {
         const logs = await engine.docker(["logs", client], { allowFail: true });
         assert.fail(`no certificate from pebble after 90 s; lego's container said:\n${logs.stdout}${logs.stderr}`);
       }
-      certificate = await served(tlsPort);
+      certificate = await servedCertificate(tlsPort, NAME);
     }
     mark("issued");
     assert.deepStrictEqual(certificate.subjectaltname, `DNS:${NAME}`);
@@ -145,7 +131,7 @@ describe("ACME on a real Docker engine (pebble issues, lego beside the distribut
     console.log(`      ${times.join(", ")}; forced renewal under HTTPS load: ${load.counts.ok} ok, ${load.counts.failed} failed`);
     assert.strictEqual(load.counts.failed, 0, load.counts.samples.join("\n"));
     assert.ok(load.counts.ok > 200, `only ${load.counts.ok} requests`);
-    const renewed = await served(tlsPort);
+    const renewed = await servedCertificate(tlsPort, NAME);
     assert.notStrictEqual(renewed.serialNumber, serialBefore, "the renewed certificate is not served");
     assert.match(String(renewed.issuer.CN ?? ""), /Pebble/);
     assert.strictEqual(await loads(distributor), reloadsBefore, "HAProxy reloaded for the renewal");

@@ -4,29 +4,16 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import * as tls from "tls";
 import { HaproxyPlacement, renderHaproxyConfig } from "../../components/haproxyConfig";
 import { CERTIFICATE_FILE_NAME } from "../../components/tlsListener";
 import { fleetServers, freePort, Haproxy, loopbackPlacement, sleep, startFleet, startHaproxy, stopAll } from "../harness";
 import { tempDir } from "../haproxy";
-import { run, startHttpsLoad } from "./clients";
+import { run, servedCertificate, startHttpsLoad } from "./clients";
 import { Pebble, startPebble } from "./pebble";
 import { makeTestPki, TestPki } from "./pki";
 
 const HOOK = path.join(__dirname, "..", "..", "components", "acme", "install-certificate.sh");
 const NAME = "shop.example.com";
-
-/** The serial number of the certificate the listener serves for `servername`. */
-function servedSerial(port: number, servername: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host: "127.0.0.1", port, servername, rejectUnauthorized: false }, () => {
-      const serial = socket.getPeerCertificate().serialNumber;
-      socket.end();
-      resolve(serial);
-    });
-    socket.on("error", reject);
-  });
-}
 
 describe("ACME: pebble issues through the distributor's HTTP-01 path, lego installs and renews", function () {
   let apiPki: TestPki;
@@ -81,7 +68,7 @@ describe("ACME: pebble issues through the distributor's HTTP-01 path, lego insta
   after(stopAll);
 
   it("issues a certificate for the name through the distributor's challenge path; HTTPS serves it, on HTTP/2", async () => {
-    const before = await servedSerial(placement.tls.tlsPort, NAME);
+    const before = (await servedCertificate(placement.tls.tlsPort, NAME)).serialNumber;
     const issued = await lego(["run"], "--run-hook");
     assert.strictEqual(issued.status, 0, `${issued.stdout}\n${issued.stderr}`);
     assert.match(issued.stdout + issued.stderr, /serving the certificate for shop.example.com \(runtime API, no reload\)/);
@@ -89,7 +76,7 @@ describe("ACME: pebble issues through the distributor's HTTP-01 path, lego insta
     assert.match(fs.readFileSync(haproxy.logPath, "utf8"), /acme_challenge\/acme .*"GET \/.well-known\/acme-challenge\/[^ ]+ HTTP\/1.1"/);
     pebbleRoot = path.join(legoDir, "pebble-root.pem");
     fs.writeFileSync(pebbleRoot, await pebble.root());
-    assert.notStrictEqual(await servedSerial(placement.tls.tlsPort, NAME), before, "still the placeholder");
+    assert.notStrictEqual((await servedCertificate(placement.tls.tlsPort, NAME)).serialNumber, before, "still the placeholder");
     const port = placement.tls.tlsPort;
     const curl = await run("curl", ["-sS", "--max-time", "10", "--http2", "--cacert", pebbleRoot, "--resolve", `${NAME}:${port}:127.0.0.1`,
       "-o", "/dev/null", "-w", "%{http_version} %{http_code}", `https://${NAME}:${port}/`]);
@@ -101,7 +88,7 @@ describe("ACME: pebble issues through the distributor's HTTP-01 path, lego insta
   it("a forced renewal under HTTPS load: a new certificate served, 0 failed requests", async () => {
     assert.ok(pebbleRoot, "needs the issued certificate of the previous test");
     const port = placement.tls.tlsPort;
-    const first = await servedSerial(port, NAME);
+    const first = (await servedCertificate(port, NAME)).serialNumber;
     const load = startHttpsLoad(port, fs.readFileSync(pebbleRoot, "utf8"), {
       keepAliveClients: 4, newConnectionClients: 4, maxDurationMs: 60_000, maxRequestsPerClient: 20_000, servername: NAME,
     });
@@ -117,9 +104,9 @@ describe("ACME: pebble issues through the distributor's HTTP-01 path, lego insta
     console.log(`      renewal under HTTPS load: ${load.counts.ok} ok, ${load.counts.failed} failed`);
     assert.strictEqual(load.counts.failed, 0, load.counts.samples.join("\n"));
     assert.ok(load.counts.ok > 200, `only ${load.counts.ok} requests`);
-    assert.notStrictEqual(await servedSerial(port, NAME), first, "the renewed certificate is not served");
+    assert.notStrictEqual((await servedCertificate(port, NAME)).serialNumber, first, "the renewed certificate is not served");
     // The file on disk is the served one: a reload would keep it.
     const onDisk = fs.readFileSync(path.join(placement.tls.certificateDir, CERTIFICATE_FILE_NAME), "utf8");
-    assert.strictEqual(new (await import("crypto")).X509Certificate(onDisk).serialNumber, await servedSerial(port, NAME));
+    assert.strictEqual(new (await import("crypto")).X509Certificate(onDisk).serialNumber, (await servedCertificate(port, NAME)).serialNumber);
   });
 });

@@ -8,7 +8,6 @@ import * as assert from "assert";
 import { X509Certificate } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import * as tls from "tls";
 import { renderHaproxyConfig } from "../../components/haproxyConfig";
 import { CERTIFICATE_FILE_NAME } from "../../components/tlsListener";
 import { ACME_CHALLENGE_SERVER_ON_HOST } from "../../components/aws/acmeClient";
@@ -16,7 +15,7 @@ import { renderInput } from "../../components/trafficDistributor";
 import { validateTrafficDistributorArgs } from "../../components/trafficDistributorArgs";
 import { fleetServers, freePort, Haproxy, loopbackPlacement, sleep, startFleet, startHaproxy, stopAll } from "../harness";
 import { tempDir } from "../haproxy";
-import { run, startHttpsLoad } from "./clients";
+import { run, servedCertificate, startHttpsLoad } from "./clients";
 import { startPebble } from "./pebble";
 import { makeTestPki, TestPki } from "./pki";
 
@@ -24,17 +23,6 @@ const ROOT = path.join(__dirname, "..", "..");
 const TIMER_SCRIPT = path.join(ROOT, "components", "aws", "acme-certificate.sh");
 const HOOK = path.join(ROOT, "components", "acme", "install-certificate.sh");
 const NAME = "shop.example.com";
-
-function servedSerial(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host: "127.0.0.1", port, servername: NAME, rejectUnauthorized: false }, () => {
-      const serial = socket.getPeerCertificate().serialNumber;
-      socket.end();
-      resolve(serial);
-    });
-    socket.on("error", reject);
-  });
-}
 
 describe("ACME on aws: the timer's script issues and renews through the aws config's challenge path (pebble, lego)", function () {
   let apiPki: TestPki;
@@ -98,12 +86,12 @@ describe("ACME on aws: the timer's script issues and renews through the aws conf
   after(stopAll);
 
   it("first run: lego issues through HAProxy's plain port and the hook installs the certificate without a reload", async () => {
-    const placeholder = await servedSerial(tlsPort);
+    const placeholder = (await servedCertificate(tlsPort, NAME)).serialNumber;
     const issued = await timerRun();
     assert.strictEqual(issued.status, 0, `${issued.stdout}\n${issued.stderr}`);
     assert.match(issued.stdout + issued.stderr, /serving the certificate for shop.example.com \(runtime API, no reload\)/);
     assert.match(fs.readFileSync(haproxy.logPath, "utf8"), /acme_challenge\/acme .*"GET \/.well-known\/acme-challenge\/[^ ]+ HTTP\/1.1"/);
-    const served = await servedSerial(tlsPort);
+    const served = (await servedCertificate(tlsPort, NAME)).serialNumber;
     assert.notStrictEqual(served, placeholder, "still the placeholder");
     assert.strictEqual(served, legoCertificate().serialNumber);
     assert.strictEqual(new X509Certificate(fs.readFileSync(certificatePath, "utf8")).serialNumber, served, "the file on disk is the served one");
@@ -114,26 +102,26 @@ describe("ACME on aws: the timer's script issues and renews through the aws conf
   });
 
   it("a run with the certificate not due renews nothing and leaves the served one", async () => {
-    const before = await servedSerial(tlsPort);
+    const before = (await servedCertificate(tlsPort, NAME)).serialNumber;
     const idle = await timerRun(30);
     assert.strictEqual(idle.status, 0, `${idle.stdout}\n${idle.stderr}`);
     assert.doesNotMatch(idle.stdout + idle.stderr, /serving the certificate/);
-    assert.strictEqual(await servedSerial(tlsPort), before);
+    assert.strictEqual((await servedCertificate(tlsPort, NAME)).serialNumber, before);
   });
 
   it("a run repairs a file that is not lego's certificate (a placeholder delivered over it)", async () => {
-    const served = await servedSerial(tlsPort);
+    const served = (await servedCertificate(tlsPort, NAME)).serialNumber;
     const placeholder = makeTestPki([NAME]);
     fs.writeFileSync(certificatePath, placeholder.chain + placeholder.key);
     const repaired = await timerRun(30);
     assert.strictEqual(repaired.status, 0, `${repaired.stdout}\n${repaired.stderr}`);
     assert.match(repaired.stdout + repaired.stderr, /HAProxy does not serve lego's certificate for shop.example.com yet: installing it/);
     assert.strictEqual(new X509Certificate(fs.readFileSync(certificatePath, "utf8")).serialNumber, legoCertificate().serialNumber);
-    assert.strictEqual(await servedSerial(tlsPort), served);
+    assert.strictEqual((await servedCertificate(tlsPort, NAME)).serialNumber, served);
   });
 
   it("a renewal under HTTPS load: the new certificate served, 0 failed requests, no reload", async () => {
-    const first = await servedSerial(tlsPort);
+    const first = (await servedCertificate(tlsPort, NAME)).serialNumber;
     const load = startHttpsLoad(tlsPort, fs.readFileSync(pebbleRoot, "utf8"), {
       keepAliveClients: 4, newConnectionClients: 4, maxDurationMs: 60_000, maxRequestsPerClient: 20_000, servername: NAME,
     });
@@ -150,7 +138,7 @@ describe("ACME on aws: the timer's script issues and renews through the aws conf
     console.log(`      renewal under HTTPS load: ${load.counts.ok} ok, ${load.counts.failed} failed`);
     assert.strictEqual(load.counts.failed, 0, load.counts.samples.join("\n"));
     assert.ok(load.counts.ok > 200, `only ${load.counts.ok} requests`);
-    const now = await servedSerial(tlsPort);
+    const now = (await servedCertificate(tlsPort, NAME)).serialNumber;
     assert.notStrictEqual(now, first, "the renewed certificate is not served");
     assert.strictEqual(now, legoCertificate().serialNumber);
     assert.strictEqual(reloads(), 1);

@@ -1,8 +1,22 @@
 // Clients for the HTTPS tests: one request or bounded load from this process (node's https),
 // and outside tools (curl, h2load, testssl, openssl) run as child processes that never block it.
 import * as https from "https";
+import * as tls from "tls";
 import { Color } from "../../components";
 import { DeliveryResult, runScript } from "../harness";
+
+/** The certificate the TLS listener on 127.0.0.1:port serves for `servername`, trusted or not. */
+export function servedCertificate(port: number, servername: string): Promise<tls.PeerCertificate> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: "127.0.0.1", port, servername, rejectUnauthorized: false }, () => {
+      const certificate = socket.getPeerCertificate();
+      socket.end();
+      resolve(certificate);
+    });
+    socket.setTimeout(5000, () => socket.destroy(new Error("TLS handshake timeout")));
+    socket.on("error", reject);
+  });
+}
 
 export interface HttpsAnswer {
   readonly status: number;
