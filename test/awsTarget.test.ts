@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { gunzipSync } from "zlib";
 import * as aws from "../components/aws";
 import { TrafficDistributor, TrafficDistributorArgs } from "../components";
+import { deployOnAws } from "./awsDeploy";
 import { AWS_FIXTURES, dependenciesOf, invoked, promiseOf, RecordedResource, registered, settled, only } from "./mocks";
 
 const INSTANCE = "aws:ec2/instance:Instance";
@@ -21,20 +22,10 @@ const DRAIN = "pulumi-nodejs:dynamic/traffic-distributor:ReplicaDrain";
 
 const DNS = { zoneId: "Z0123456789ABCDEFGHIJ", name: "app.example.com" };
 
-/** Builds a distributor on AWS and waits until every resource of it has been registered. */
-async function deploy(name: string, args: TrafficDistributorArgs = {}): Promise<TrafficDistributor> {
-  const td = new TrafficDistributor(name, { target: "aws", ...args });
-  // The records (if any) come last: they wait for the address association, which waits for the delivery.
-  await promiseOf(td.url);
-  await promiseOf((td.distributor as aws.Distributor).deliveryReport);
-  await settled();
-  await settled();
-  return td;
-}
 
 async function snapshot(name: string, args: TrafficDistributorArgs): Promise<Map<string, RecordedResource>> {
   registered.length = 0;
-  await deploy(name, args);
+  await deployOnAws(name, args);
   return new Map(registered.map((r) => [`${r.type} ${r.name}`, r] as [string, RecordedResource]).sort(([a], [b]) => a.localeCompare(b)));
 }
 
@@ -53,7 +44,7 @@ function plain(value: any): any {
 
 describe("TrafficDistributor on AWS (mocks)", () => {
   it("registers the environments, the distributor and the firewall, named after the component", async () => {
-    await deploy("shop", { aws: { dns: { ...DNS, aliases: ["www"] } } });
+    await deployOnAws("shop", { aws: { dns: { ...DNS, aliases: ["www"] } } });
     const counts = new Map<string, number>();
     for (const r of registered) counts.set(r.type, (counts.get(r.type) ?? 0) + 1);
     assert.deepStrictEqual(Object.fromEntries([...counts].sort()), {
@@ -88,7 +79,7 @@ describe("TrafficDistributor on AWS (mocks)", () => {
   });
 
   it("parents every child under the component", async () => {
-    const td = await deploy("shop");
+    const td = await deployOnAws("shop");
     const urnTail = async (r: pulumi.Resource) => (await promiseOf(r.urn)).split("::").slice(2).join("::");
     const root = "traffic-distributor:index:TrafficDistributor";
     const distributor = td.distributor as aws.Distributor;
@@ -101,7 +92,7 @@ describe("TrafficDistributor on AWS (mocks)", () => {
   });
 
   it("opens the listen port to the configured CIDRs only, and each app port to the distributor's group only", async () => {
-    await deploy("shop", {
+    await deployOnAws("shop", {
       listenPort: 80,
       blue: { port: 8080 },
       green: { port: 3000 },
@@ -150,7 +141,7 @@ describe("TrafficDistributor on AWS (mocks)", () => {
   });
 
   it("lets the distributor reach existing servers on their ports, and provisions nothing for them", async () => {
-    const td = await deploy("shop", { blue: { servers: ["10.1.0.5:8080", "10.1.0.6:8080", "10.1.0.7:9000"] } });
+    const td = await deployOnAws("shop", { blue: { servers: ["10.1.0.5:8080", "10.1.0.6:8080", "10.1.0.7:9000"] } });
     assert.strictEqual(td.environments.blue, undefined);
     // Exported, so that the existing servers' own security group can admit the distributor.
     assert.strictEqual(await promiseOf(td.securityGroupId), "shop-distributor-sg-id");
@@ -168,7 +159,7 @@ describe("TrafficDistributor on AWS (mocks)", () => {
   });
 
   it("follows existing servers' ports when they arrive as Outputs: no port range opened wide", async () => {
-    await deploy("shop", { blue: { servers: pulumi.output(["10.1.0.5:8080", "10.1.0.6:9000", "10.1.0.7:8080"]) } });
+    await deployOnAws("shop", { blue: { servers: pulumi.output(["10.1.0.5:8080", "10.1.0.6:9000", "10.1.0.7:8080"]) } });
     for (const rule of ofType(EGRESS)) {
       assert.ok(rule.inputs.fromPort === rule.inputs.toPort || rule.inputs.ipProtocol === "-1", `${rule.name} opens ${rule.inputs.fromPort}-${rule.inputs.toPort}`);
     }
@@ -183,13 +174,13 @@ describe("TrafficDistributor on AWS (mocks)", () => {
   });
 
   it("keeps plain server lists on one rule per port, and adds no servers group for them", async () => {
-    await deploy("shop", { blue: { servers: ["10.1.0.5:8080"] } });
+    await deployOnAws("shop", { blue: { servers: ["10.1.0.5:8080"] } });
     assert.strictEqual(ofType(SECURITY_GROUP).filter((r) => r.name === "shop-distributor-servers-sg").length, 0);
     assert.deepStrictEqual(only(INSTANCE, "shop-distributor").inputs.vpcSecurityGroupIds, ["shop-distributor-sg-id"]);
   });
 
   it("requires IMDSv2, encrypts root volumes, and replaces (never reboots) an instance whose user data changes", async () => {
-    await deploy("shop");
+    await deployOnAws("shop");
     const instances = ofType(INSTANCE);
     assert.strictEqual(instances.length, 5);
     for (const instance of instances) {
@@ -235,7 +226,7 @@ describe("TrafficDistributor on AWS (mocks)", () => {
     const policyOf = (role: string) => JSON.parse(only("aws:iam/rolePolicy:RolePolicy", `${role}-policy`).inputs.policy);
 
     it("attach no managed policy: AmazonSSMManagedInstanceCore reads every parameter of the account", async () => {
-      await deploy("shop");
+      await deployOnAws("shop");
       assert.deepStrictEqual(ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment").map((r) => r.inputs.policyArn), []);
       assert.deepStrictEqual(ofType("aws:iam/rolePolicy:RolePolicy").map((r) => [r.name, r.inputs.role]).sort(), [
         ["shop-blue-policy", "shop-blue-role-id"],
@@ -245,7 +236,7 @@ describe("TrafficDistributor on AWS (mocks)", () => {
     });
 
     it("let app instances run the SSM agent and read no parameter", async () => {
-      await deploy("shop");
+      await deployOnAws("shop");
       for (const color of ["blue", "green"]) {
         assert.deepStrictEqual(policyOf(`shop-${color}`), { Version: "2012-10-17", Statement: AGENT });
         assert.doesNotMatch(JSON.stringify(policyOf(`shop-${color}`)), /GetParameter|kms:/);
@@ -253,7 +244,7 @@ describe("TrafficDistributor on AWS (mocks)", () => {
     });
 
     it("let the distributor read its own config parameter only, and decrypt it only through SSM", async () => {
-      await deploy("shop");
+      await deployOnAws("shop");
       const parameter = "arn:aws:ssm:eu-west-1:123456789012:parameter/shop-distributor-config-a1b2c3d";
       assert.deepStrictEqual(policyOf("shop-distributor"), {
         Version: "2012-10-17",
@@ -282,7 +273,7 @@ describe("TrafficDistributor on AWS (mocks)", () => {
   });
 
   it("keeps the config a SecureString and delivers the parameter's exact version to the distributor instance", async () => {
-    const td = await deploy("shop", { statsPassword: pulumi.secret("s3cret-pass") });
+    const td = await deployOnAws("shop", { statsPassword: pulumi.secret("s3cret-pass") });
     const parameter = only(PARAMETER, "shop-distributor-config");
     assert.strictEqual(parameter.inputs.type, "SecureString");
     // gzip, then base64: what the delivery document decodes with `base64 -d | gunzip`.
@@ -304,7 +295,7 @@ describe("TrafficDistributor on AWS (mocks)", () => {
 
   describe("replica drains", () => {
     it("gives each app instance a drain with its address, port and drain.timeout, run on the distributor by the drain document", async () => {
-      const td = await deploy("shop", { timeouts: { drain: "2m" }, green: { port: 8081, replicas: 3 } });
+      const td = await deployOnAws("shop", { timeouts: { drain: "2m" }, green: { port: 8081, replicas: 3 } });
       assert.deepStrictEqual(ofType(DRAIN).map((r) => r.name).sort(), [
         "shop-blue-0-drain",
         "shop-blue-1-drain",
@@ -333,16 +324,16 @@ describe("TrafficDistributor on AWS (mocks)", () => {
     });
 
     it("waits drain.timeout when set, and registers no drain (nor its document) at 0s", async () => {
-      await deploy("quick", { drain: { timeout: "45s" } });
+      await deployOnAws("quick", { drain: { timeout: "45s" } });
       assert.strictEqual(only(DRAIN, "quick-blue-0-drain").inputs.timeoutSeconds, 45);
       registered.length = 0;
-      await deploy("none", { drain: { timeout: "0s" } });
+      await deployOnAws("none", { drain: { timeout: "0s" } });
       assert.deepStrictEqual(ofType(DRAIN), []);
       assert.deepStrictEqual(ofType(DOCUMENT).map((r) => r.name), ["none-distributor-deliver-config"]);
     });
 
     it("depends on its instance, the delivery and the distributor, so Pulumi deletes it (and waits) before them", async () => {
-      const td = await deploy("shop");
+      const td = await deployOnAws("shop");
       const blue = td.environments.blue as aws.Environment;
       const distributor = td.distributor as aws.Distributor;
       const [replica, otherReplica, delivery, distributorInstance] = await Promise.all(
@@ -362,7 +353,7 @@ describe("TrafficDistributor on AWS (mocks)", () => {
   });
 
   it("renders the servers from the instances' private addresses", async () => {
-    const td = await deploy("shop", { green: { port: 8081, replicas: 3 } });
+    const td = await deployOnAws("shop", { green: { port: 8081, replicas: 3 } });
     const servers = await promiseOf(td.servers);
     const blue = td.environments.blue as aws.Environment;
     const ips = await promiseOf(pulumi.all(blue.instances.map((i) => i.privateIp)));
@@ -373,7 +364,7 @@ describe("TrafficDistributor on AWS (mocks)", () => {
   });
 
   it("attaches the Elastic IP to the distributor, and points the records at it", async () => {
-    const td = await deploy("shop", { listenPort: 80, aws: { dns: { ...DNS, ttl: 30, aliases: ["www"], takeOver: true } } });
+    const td = await deployOnAws("shop", { listenPort: 80, aws: { dns: { ...DNS, ttl: 30, aliases: ["www"], takeOver: true } } });
     assert.deepStrictEqual(only(EIP, "shop-distributor-ip").inputs, { domain: "vpc", tags: { Name: "shop-distributor" } });
     assert.deepStrictEqual(only(EIP_ASSOCIATION, "shop-distributor-ip").inputs, {
       allocationId: "eipalloc-shop-distributor-ip",
@@ -395,12 +386,12 @@ describe("TrafficDistributor on AWS (mocks)", () => {
   });
 
   it("as a CNAME, points the record at the Elastic IP's public DNS name; without DNS, the URL is the IP", async () => {
-    await deploy("shop", { aws: { dns: { ...DNS, recordType: "CNAME" } } });
+    await deployOnAws("shop", { aws: { dns: { ...DNS, recordType: "CNAME" } } });
     const record = only(RECORD, "shop-distributor-record").inputs;
     assert.strictEqual(record.type, "CNAME");
     assert.deepStrictEqual(record.records, ["ec2-203-0-113-10.eu-west-1.compute.amazonaws.com"]);
     assert.strictEqual(record.allowOverwrite, false);
-    const bare = await deploy("bare", { listenPort: 8000 });
+    const bare = await deployOnAws("bare", { listenPort: 8000 });
     assert.strictEqual(await promiseOf(bare.url), "http://203.0.113.10:8000/");
     assert.strictEqual(await promiseOf(bare.dnsName), undefined);
     assert.strictEqual(registered.filter((r) => r.type === RECORD && r.name.startsWith("bare")).length, 0);
@@ -433,7 +424,7 @@ describe("TrafficDistributor on AWS (mocks)", () => {
   });
 
   it("uses the default VPC's default subnets, sorted, and spreads the instances over them", async () => {
-    await deploy("shop", { blue: { replicas: 3 } });
+    await deployOnAws("shop", { blue: { replicas: 3 } });
     assert.deepStrictEqual(invoked.find((i) => i.token === "aws:ec2/getVpc:getVpc")!.inputs, { default: true });
     const subnets = [...AWS_FIXTURES.defaultSubnetIds].sort();
     assert.deepStrictEqual(ofType(INSTANCE).filter((r) => r.name.startsWith("shop-blue")).map((r) => r.inputs.subnetId), [subnets[0], subnets[1], subnets[0]]);
@@ -443,7 +434,7 @@ describe("TrafficDistributor on AWS (mocks)", () => {
   });
 
   it("uses a given VPC, subnets and AMI without looking anything up", async () => {
-    await deploy("shop", {
+    await deployOnAws("shop", {
       aws: {
         vpcId: "vpc-0123456789abcdef0",
         subnetIds: ["subnet-01111111111111111", "subnet-02222222222222222"],
@@ -461,7 +452,7 @@ describe("TrafficDistributor on AWS (mocks)", () => {
   });
 
   it("picks the Amazon Linux 2023 AMI of each instance type's architecture", async () => {
-    await deploy("shop", { aws: { instanceType: "t4g.small", distributorInstanceType: "c7i.large" } });
+    await deployOnAws("shop", { aws: { instanceType: "t4g.small", distributorInstanceType: "c7i.large" } });
     assert.strictEqual(only(INSTANCE, "shop-blue-0").inputs.ami, AWS_FIXTURES.amis.arm64);
     assert.strictEqual(only(INSTANCE, "shop-distributor").inputs.ami, AWS_FIXTURES.amis.x86_64);
     assert.deepStrictEqual(
@@ -474,7 +465,7 @@ describe("TrafficDistributor on AWS (mocks)", () => {
   });
 
   it("looks the AMI up once when both instance types share an architecture", async () => {
-    await deploy("shop", { aws: { instanceType: "t3.micro", distributorInstanceType: "c7i.large" } });
+    await deployOnAws("shop", { aws: { instanceType: "t3.micro", distributorInstanceType: "c7i.large" } });
     assert.deepStrictEqual(
       invoked.filter((i) => i.token === "aws:ssm/getParameter:getParameter").map((i) => i.inputs.name),
       ["/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"],
@@ -483,7 +474,7 @@ describe("TrafficDistributor on AWS (mocks)", () => {
   });
 
   it("fits 20 + 20 replicas in the parameter, with a password, DNS and the hold template", async () => {
-    const td = await deploy("shop", { blue: { replicas: 20 }, green: { replicas: 20, port: 8081 }, statsPassword: pulumi.secret("s3cret-pass"), aws: { dns: DNS } });
+    const td = await deployOnAws("shop", { blue: { replicas: 20 }, green: { replicas: 20, port: 8081 }, statsPassword: pulumi.secret("s3cret-pass"), aws: { dns: DNS } });
     const config = await promiseOf(td.haproxyConfig);
     const stored = plain(only(PARAMETER, "shop-distributor-config").inputs.value);
     console.log(`      20 + 20 replicas: config ${Buffer.byteLength(config)} bytes, parameter ${Buffer.byteLength(stored)} bytes of 8192`);

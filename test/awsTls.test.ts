@@ -12,7 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fc from "fast-check";
 import { parse } from "yaml";
 import * as aws from "../components/aws";
-import { TrafficDistributor, TrafficDistributorArgs } from "../components";
+import { TrafficDistributor } from "../components";
 import { CERTIFICATE_FILE_NAME } from "../components/tlsListener";
 import { LETS_ENCRYPT_DIRECTORY, LETS_ENCRYPT_STAGING_DIRECTORY } from "../components/tls";
 import { validateTrafficDistributorArgs } from "../components/trafficDistributorArgs";
@@ -22,6 +22,7 @@ import { deliveryEnv, fleetServers, freePort, Haproxy, loopbackPlacement, reques
 import { httpsGet } from "./tls/clients";
 import { makeTestPki } from "./tls/pki";
 import { tempDir } from "./haproxy";
+import { deployOnAws } from "./awsDeploy";
 import { only, promiseOf, registered, settled } from "./mocks";
 import { unwrapSecrets } from "./tlsProvider";
 
@@ -34,14 +35,6 @@ const DNS = { zoneId: "Z0123456789ABCDEFGHIJ", name: "app.example.com", aliases:
 const FIXTURES = path.join(__dirname, "fixtures");
 const pem = (name: string) => fs.readFileSync(path.join(FIXTURES, "tls", name), "utf8");
 
-async function deploy(name: string, args: TrafficDistributorArgs): Promise<TrafficDistributor> {
-  const td = new TrafficDistributor(name, { target: "aws", ...args });
-  await promiseOf(td.url);
-  await promiseOf((td.distributor as aws.Distributor).deliveryReport);
-  await settled();
-  await settled();
-  return td;
-}
 
 const policyOf = (role: string) => JSON.parse(only("aws:iam/rolePolicy:RolePolicy", `${role}-policy`).inputs.policy);
 const userDataOf = (instance: string) => only(INSTANCE, instance).inputs.userData as string;
@@ -62,7 +55,7 @@ const valuesOf = (args: string[], option: string) => args.flatMap((arg, i) => (a
 
 describe("HTTPS on AWS (mocks)", () => {
   it("selfSigned: HTTPS and HTTP open to the ingress ranges, the certificate in a SecureString only the distributor reads, no key in user data", async () => {
-    const td = await deploy("shop", { aws: { dns: DNS, ingressCidrs: ["203.0.113.0/24", "2001:db8::/32"] }, tls: { mode: "selfSigned" } });
+    const td = await deployOnAws("shop", { aws: { dns: DNS, ingressCidrs: ["203.0.113.0/24", "2001:db8::/32"] }, tls: { mode: "selfSigned" } });
     const distributorRules = registered
       .filter((r) => r.type === INGRESS && r.inputs.securityGroupId === "shop-distributor-sg-id")
       .map((r) => [r.name, r.inputs.fromPort, r.inputs.toPort, r.inputs.cidrIpv4 ?? r.inputs.cidrIpv6])
@@ -133,7 +126,7 @@ describe("HTTPS on AWS (mocks)", () => {
   });
 
   it("provided: the user's chain and key, as a secret, in the certificate parameter; the config carries only the fingerprint", async () => {
-    const td = await deploy("shop", {
+    const td = await deployOnAws("shop", {
       aws: { dns: DNS },
       tls: { mode: "provided", certificate: pulumi.secret(pem("chain.pem")), privateKey: pulumi.secret(pem("key.pem")) },
     });
@@ -147,7 +140,7 @@ describe("HTTPS on AWS (mocks)", () => {
   });
 
   it("acme: lego pinned by version and SHA-256 for the instance's architecture, a twice-daily timer, the challenge path to the host", async () => {
-    const td = await deploy("shop", {
+    const td = await deployOnAws("shop", {
       aws: { dns: DNS, distributorInstanceType: "t4g.small" },
       tls: { mode: "acme", acme: { email: "ops+tls%1@example.com", directory: LETS_ENCRYPT_STAGING_DIRECTORY } },
     });
@@ -207,7 +200,7 @@ describe("HTTPS on AWS (mocks)", () => {
   });
 
   it("acme with the default directory on x86: Let's Encrypt production and the amd64 archive", async () => {
-    await deploy("shop", { aws: { dns: DNS }, tls: { mode: "acme", acme: { email: "ops@example.com" } } });
+    await deployOnAws("shop", { aws: { dns: DNS }, tls: { mode: "acme", acme: { email: "ops@example.com" } } });
     const userData = userDataOf("shop-distributor");
     const service = writtenFiles(userData).get("/etc/systemd/system/traffic-distributor-acme.service")!.content;
     assert.match(service, new RegExp(`^Environment="ACME_DIRECTORY=${LETS_ENCRYPT_DIRECTORY.replace(/[./]/g, "\\$&")}"$`, "m"));
@@ -218,7 +211,7 @@ describe("HTTPS on AWS (mocks)", () => {
   it("a weight change with HTTPS updates the config and its delivery only: the certificate, its delivery and the instance keep their inputs", async () => {
     const snapshot = async (weights: { blue: number; green: number }) => {
       registered.length = 0;
-      await deploy("shop", { aws: { dns: DNS }, tls: { mode: "selfSigned" }, weights });
+      await deployOnAws("shop", { aws: { dns: DNS }, tls: { mode: "selfSigned" }, weights });
       return new Map(registered.map((r) => [`${r.type} ${r.name}`, JSON.stringify(r.inputs)]));
     };
     const before = await snapshot({ blue: 50, green: 50 });

@@ -4,6 +4,7 @@ import * as assert from "assert";
 import * as aws from "../components/aws";
 import { TrafficDistributor, TrafficDistributorArgs } from "../components";
 import { DEFAULT_PREVIEW_CIDRS } from "../components/preview";
+import { deployOnAws } from "./awsDeploy";
 import { promiseOf, registered, settled, only } from "./mocks";
 
 const CONTAINER = "docker:index/container:Container";
@@ -19,15 +20,6 @@ describe("preview per color on the targets (mocks)", () => {
   async function onDocker(name: string, args: TrafficDistributorArgs) {
     const td = new TrafficDistributor(name, args);
     await promiseOf(td.distributor.deliveryReport as any);
-    await settled();
-    return td;
-  }
-
-  async function onAws(name: string, args: TrafficDistributorArgs) {
-    const td = new TrafficDistributor(name, { target: "aws", ...args });
-    await promiseOf(td.url);
-    await promiseOf((td.distributor as aws.Distributor).deliveryReport);
-    await settled();
     await settled();
     return td;
   }
@@ -63,7 +55,7 @@ describe("preview per color on the targets (mocks)", () => {
   });
 
   it("aws with dns: security group rules per port from allowedCidrs, blue./green. records, Host routing, previewUrls by name", async () => {
-    const td = await onAws("shop", {
+    const td = await deployOnAws("shop", {
       preview: { enabled: true, allowedCidrs: ["10.0.0.0/8", "fd00::/8"] },
       aws: { dns: { zoneId: "Z0123456789ABCDEFGHIJ", name: "app.example.com" } },
     });
@@ -87,7 +79,7 @@ describe("preview per color on the targets (mocks)", () => {
   });
 
   it("aws without dns: the preview ports on the Elastic IP, no record", async () => {
-    const td = await onAws("shop", { preview: { enabled: true } });
+    const td = await deployOnAws("shop", { preview: { enabled: true } });
     assert.strictEqual(registered.filter((r) => r.type === INGRESS && r.name.includes("-preview-")).length, 2 * DEFAULT_PREVIEW_CIDRS.length);
     assert.strictEqual(registered.filter((r) => r.type === RECORD).length, 0);
     const urls = await promiseOf(td.previewUrls);
