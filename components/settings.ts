@@ -201,7 +201,7 @@ export interface DistributorSettings {
   readonly listenPort: number;
   readonly statsPort: number;
   /** Known now, or an Output checked when it resolves; never echoed in an error. */
-  readonly statsPassword?: pulumi.Input<string>;
+  readonly statsPassword: pulumi.Input<string>;
   readonly distributorImage: string;
   /** Present exactly when `target` is `aws`. */
   readonly aws?: AwsSettings;
@@ -284,27 +284,52 @@ export function checkWeights(labels: { blue: string; green: string }, weights: W
 
 const HOSTNAME_LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const IPV6 = /^[0-9A-Fa-f:.]+$/;
 
-/** A DNS name (RFC 1123 labels, total ≤ 253), an IPv4 address, or an IPv6 address. */
+/** A DNS name (RFC 1123 labels, total ≤ 253, one trailing dot allowed), an IPv4 address, or an IPv6 address. */
 export function isValidHost(host: string): boolean {
   if (IPV4.test(host)) return true;
-  if (host.includes(":")) return IPV6.test(host) && host.split(":").length >= 3;
+  if (host.includes(":")) return !host.includes("%") && isIP(host) === 6;
   if (/^[\d.]+$/.test(host)) return false; // looks like a broken IPv4 address
-  if (host.length === 0 || host.length > 253) return false;
-  return host.replace(/\.$/, "").split(".").every((label) => HOSTNAME_LABEL.test(label));
+  const name = host.replace(/\.$/, "");
+  if (name.length === 0 || name.length > 253) return false;
+  return name.split(".").every((label) => HOSTNAME_LABEL.test(label));
 }
 
-/** `host:port`, `[ipv6]:port`. */
+/**
+ * One spelling per host, so that two ways of writing it compare equal: DNS names in lower case
+ * without the trailing dot of a fully qualified name, IPv6 addresses in their shortest form
+ * (RFC 5952), IPv4-mapped IPv6 addresses as the IPv4 address they are.
+ */
+export function canonicalHost(host: string): string {
+  if (host.includes(":")) {
+    const short = new URL(`http://[${host}]/`).hostname.slice(1, -1);
+    const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(short);
+    if (mapped) {
+      const [high, low] = [parseInt(mapped[1], 16), parseInt(mapped[2], 16)];
+      return [high >> 8, high & 255, low >> 8, low & 255].join(".");
+    }
+    return short;
+  }
+  return host.replace(/\.$/, "").toLowerCase();
+}
+
+/** Addresses that name no server: "this host, any address" (0.0.0.0, ::) and IPv4 broadcast. */
+function isUnspecified(host: string): boolean {
+  return host === "0.0.0.0" || host === "::" || host === "255.255.255.255";
+}
+
+/** `host:port`, `[ipv6]:port`; the host in its one spelling (`canonicalHost`). */
 export function parseServer(label: string, value: unknown): ServerAddress {
   const allowed =
     'must be "host:port" with a DNS name, an IPv4 address or a bracketed IPv6 address, and a port from 1 to 65535';
   if (typeof value !== "string") return fail(label, value, allowed);
   const match = /^\[([^\]]+)\]:(\d+)$/.exec(value) ?? /^([^:[\]]+):(\d+)$/.exec(value);
   if (!match || !isValidHost(match[1])) return fail(label, value, allowed);
+  const host = canonicalHost(match[1]);
+  if (isUnspecified(host)) return fail(label, value, `${host} names no server: ${allowed.replace(/^must/, "it must")}, the address the server answers on`);
   const port = Number(match[2]);
   if (!Number.isInteger(port) || port < 1 || port > 65535) return fail(label, value, allowed);
-  return { host: match[1], port };
+  return { host, port };
 }
 
 /** The `host:port` text `parseServer` reads: IPv6 addresses in brackets. */
@@ -315,7 +340,8 @@ export function formatServer(server: ServerAddress): string {
 /** A DNS name: RFC 1123 labels, not an address; relative names ("www") are allowed. */
 export function parseDnsName(label: string, value: unknown): string {
   if (typeof value === "string" && !IPV4.test(value) && !value.includes(":") && isValidHost(value)) {
-    return value.toLowerCase();
+    // "app.example.com." is the same name, fully qualified: clients send it without the dot.
+    return canonicalHost(value);
   }
   return fail(label, value, 'must be a DNS name such as "app.example.com" or "www" (letters, digits, hyphens, dots)');
 }
@@ -338,9 +364,10 @@ export function parseInstanceType(label: string, value: unknown): string {
   return fail(label, value, 'must be an EC2 instance type such as "t3.micro" or "m7g.large"');
 }
 
-/** Graviton families carry a "g" after the generation (t4g, m7g, c7gn): they need an arm64 AMI. */
+/** Graviton families carry a "g" after the generation (t4g, m7g, c7gn), or are a1: they need an arm64 AMI. */
 export function isArmInstanceType(instanceType: string): boolean {
-  return /^[a-z]+\d+[a-z]*g[a-z]*\./.test(instanceType);
+  // a1 is the first Graviton generation, named before the "g" suffix.
+  return /^(a1|[a-z]+\d+[a-z]*g[a-z]*)\./.test(instanceType);
 }
 
 /** An IPv4 CIDR with no host bits set ("203.0.113.0/24"), or an IPv6 one ("2001:db8::/32"). */
@@ -361,8 +388,29 @@ export function parseCidr(label: string, value: unknown): string {
     }
     return value;
   }
-  if (isIP(match[1]) === 6 && prefix <= 128) return value.toLowerCase();
+  if (!match[1].includes("%") && isIP(match[1]) === 6 && prefix <= 128) {
+    const address = ipv6ToBigInt(match[1]);
+    const hostMask = (1n << BigInt(128 - prefix)) - 1n;
+    if ((address & hostMask) !== 0n) {
+      return fail(label, value, `has host bits set; the network is "${bigIntToIpv6(address & ~hostMask)}/${prefix}"`);
+    }
+    return `${canonicalHost(match[1])}/${prefix}`;
+  }
   return fail(label, value, allowed);
+}
+
+/** A valid IPv6 address (any spelling, an embedded IPv4 tail included) as a 128-bit number. */
+function ipv6ToBigInt(address: string): bigint {
+  const groups = new URL(`http://[${address}]/`).hostname.slice(1, -1).split(":");
+  const gap = groups.indexOf("");
+  // The shortest form has at most one "::": expand it to the missing zero groups.
+  const full = gap < 0 ? groups : [...groups.slice(0, gap), ...Array(8 - groups.filter((g) => g !== "").length).fill("0"), ...groups.slice(gap).filter((g) => g !== "")];
+  return full.reduce((n, group) => (n << 16n) | BigInt(parseInt(group, 16)), 0n);
+}
+
+function bigIntToIpv6(value: bigint): string {
+  const groups = Array.from({ length: 8 }, (_, i) => ((value >> BigInt(16 * (7 - i))) & 0xffffn).toString(16));
+  return canonicalHost(groups.join(":"));
 }
 
 /** `true`/`false`, as a boolean or the string the CLI stores. */
@@ -406,9 +454,17 @@ export function parseServerList(label: string, value: unknown): ServerAddress[] 
 const IMAGE_REFERENCE =
   /^((?:[A-Za-z0-9-]+\.)+[A-Za-z0-9-]+(:\d+)?\/|localhost(:\d+)?\/|[A-Za-z0-9-]+:\d+\/)?[a-z0-9]+([._-]+[a-z0-9]+)*(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
 
+/** Docker refuses a repository name (the reference without its tag and digest) over 255 characters. */
+export const MAX_IMAGE_NAME_LENGTH = 255;
+
 export function parseImage(label: string, value: unknown): string {
-  if (typeof value === "string" && IMAGE_REFERENCE.test(value)) return value;
-  return fail(label, value, 'must be a Docker image reference such as "nginx:1.27" or "registry.example.com/team/app:2.0"');
+  const allowed = 'must be a Docker image reference such as "nginx:1.27" or "registry.example.com/team/app:2.0"';
+  if (typeof value !== "string" || !IMAGE_REFERENCE.test(value)) return fail(label, value, allowed);
+  const name = value.replace(/@sha256:[a-f0-9]{64}$/, "").replace(/:[A-Za-z0-9_][A-Za-z0-9_.-]*$/, "");
+  if (name.length > MAX_IMAGE_NAME_LENGTH) {
+    throw new SettingsError(`${label} names a repository of ${name.length} characters: Docker allows at most ${MAX_IMAGE_NAME_LENGTH} (the tag and digest not counted)`);
+  }
+  return value;
 }
 
 // Characters an HTTP path may hold that are also inert in an HAProxy config line

@@ -6,6 +6,7 @@
 import {
   argsAtPaths,
   PROVISIONED_COLOR_FIELDS,
+  SECRET_SETTING_PATHS,
   SETTING_PATHS,
   SettingLabels,
   settingLabels,
@@ -59,6 +60,8 @@ export const CONFIG_DEFAULTS: Record<SettingPath, unknown> = (() => {
     "aws.instanceType": d.instanceType,
     "aws.distributorInstanceType": d.instanceType,
     "aws.ingressCidrs": d.ingressCidrs,
+    "aws.subnetIds": [],
+    "dns.aliases": [],
     "dns.ttl": d.dnsTtl,
     "dns.recordType": d.dnsRecordType,
     "dns.takeOver": false,
@@ -77,6 +80,9 @@ export const CONFIG_DEFAULTS: Record<SettingPath, unknown> = (() => {
   // Every other key's default is empty: unset.
   return Object.fromEntries(SETTING_PATHS.map((path) => [path, byPath[path] ?? ""])) as Record<SettingPath, unknown>;
 })();
+
+/** Keys whose values are secrets: no message ever quotes them. */
+const SECRET_KEYS = new Set(SECRET_SETTING_PATHS.map((path) => CONFIG_KEYS[path]));
 
 const DEFAULT_BY_KEY = new Map(SETTING_PATHS.map((path) => [CONFIG_KEYS[path], CONFIG_DEFAULTS[path]]));
 
@@ -157,9 +163,10 @@ export function readConfigValue(source: ConfigSource, key: string): unknown {
   if (nested === undefined || sameValue(flat, nested)) return flat;
   if (projectDefault !== undefined && sameValue(nested, projectDefault)) return flat;
   const root = key.split(".")[0];
+  const shown = (value: unknown) => (SECRET_KEYS.has(key) ? "a value (hidden)" : describe(value));
   throw new SettingsError(
-    `${CONFIG_NAMESPACE}:${key} is set twice with different values: ${describe(flat)} as a flat key and ` +
-      `${describe(nested)} inside ${CONFIG_NAMESPACE}:${root} (set with --path). Keep one: ` +
+    `${CONFIG_NAMESPACE}:${key} is set twice with different values: ${shown(flat)} as a flat key and ` +
+      `${shown(nested)} inside ${CONFIG_NAMESPACE}:${root} (set with --path). Keep one: ` +
       `\`pulumi config rm ${key}\` or \`pulumi config rm --path ${key}\``,
   );
 }
@@ -193,17 +200,25 @@ export function checkKnownKeys(source: ConfigSource): void {
   }
 }
 
-/** Unset, or set to the empty value a Pulumi.yaml default leaves behind. */
-function isBlank(value: unknown): boolean {
-  return value === undefined || value === null || value === "" || (Array.isArray(value) && value.length === 0) || value === "[]";
+/**
+ * Unset, or set to the empty value a Pulumi.yaml default leaves behind. An empty list is blank
+ * only where Pulumi.yaml's default is one: `aws.ingressCidrs '[]'` is a deliberate value, which
+ * the validator refuses, never a way back to the default ("0.0.0.0/0").
+ */
+function isBlank(value: unknown, path: SettingPath, setFlat: boolean): boolean {
+  if (value === undefined || value === null || value === "") return true;
+  const emptyList = (Array.isArray(value) && value.length === 0) || value === "[]";
+  // Set by hand (`pulumi config set aws.subnetIds '[]'`): the validator says what an empty list means.
+  if (setFlat) return false;
+  return emptyList && Array.isArray(CONFIG_DEFAULTS[path]) && (CONFIG_DEFAULTS[path] as unknown[]).length === 0;
 }
 
 /** The result of reading stack config: component args, and the same settings validated. */
 export interface StackSettings {
   readonly args: TrafficDistributorArgs;
   readonly settings: DistributorSettings;
-  /** The stats password in plain text, if set; the caller keeps it a secret. */
-  readonly statsPassword?: string;
+  /** The stats password in plain text; the caller keeps it a secret. */
+  readonly statsPassword: string;
   /** The provided certificate and private key in plain text, if set; the caller keeps them secrets. */
   readonly tlsSecrets?: { readonly certificate: string; readonly privateKey: string };
 }
@@ -223,13 +238,14 @@ export function readStackConfig(source: ConfigSource): StackSettings {
     const value = readConfigValue(source, key);
     // An empty list set as a flat key is a deliberate `pulumi config set blue.servers '[]'`,
     // not Pulumi.yaml's default (that arrives in the object form): say it, do not provision.
-    if (path.endsWith(".servers") && source.get(key) !== undefined && isBlank(value)) {
+    const setFlat = source.get(key) !== undefined;
+    if (path.endsWith(".servers") && setFlat && isBlank(value, path, false)) {
       throw new SettingsError(
         `${CONFIG_LABELS[path]} is ${describe(value)}: list at least one "host:port", ` +
           `or remove it (\`pulumi config rm ${key}\`) to provision the color`,
       );
     }
-    return isBlank(value) ? undefined : value;
+    return isBlank(value, path, setFlat) ? undefined : value;
   };
   const target = read("target");
   // Values stay loosely typed here: the validator parses them and names the key on error.
@@ -251,7 +267,7 @@ export function readStackConfig(source: ConfigSource): StackSettings {
     if (args?.servers !== undefined) for (const field of PROVISIONED_COLOR_FIELDS) delete args[field];
   }
   const settings = validateTrafficDistributorArgs(raw as TrafficDistributorArgs, CONFIG_LABELS);
-  const statsPassword = settings.statsPassword as string | undefined;
+  const statsPassword = settings.statsPassword as string;
   const rawTls = raw.tls as Record<string, unknown> | undefined;
   const tlsSecrets =
     settings.tls?.mode === "provided"

@@ -35,6 +35,9 @@ export const LETS_ENCRYPT_STAGING_DIRECTORY = "https://acme-staging-v02.api.lets
  */
 export const ACME_CHALLENGE_SERVER = { host: "127.0.0.1", port: 8402 } as const;
 
+/** Names one certificate may hold: Let's Encrypt issues for at most 100. */
+export const MAX_CERTIFICATE_NAMES = 100;
+
 /** HSTS max-age in seconds: two years, the longest browsers' preload lists ask for. */
 export const MAX_HSTS_SECONDS = 63_072_000;
 
@@ -112,7 +115,7 @@ export interface TlsContext {
   readonly statsPort: number;
   /** The full DNS names of the distributor (aws `dns.name` and `dns.aliases`), if any. */
   readonly dnsNames: readonly string[];
-  readonly labels: Record<TlsSettingPath | "listenPort" | "statsPort" | "dns.name", string>;
+  readonly labels: Record<TlsSettingPath | "listenPort" | "statsPort" | "dns.name" | "dns.aliases", string>;
   /** A value known now rather than an Output or a promise. */
   readonly isPlain: (value: unknown) => boolean;
 }
@@ -128,10 +131,13 @@ function parseCertificateName(label: string, value: unknown): string {
 
 /** An ACME directory: an https URL without anything a shell or a file name could take apart. */
 function parseAcmeDirectory(label: string, value: unknown): string {
-  if (typeof value === "string" && /^https:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?(\/[A-Za-z0-9._~\/-]*)?$/.test(value) && isValidHost(new URL(value).hostname)) {
-    return value;
+  const allowed = `must be an https URL of an ACME directory, e.g. "${LETS_ENCRYPT_STAGING_DIRECTORY}"`;
+  const match = typeof value === "string" ? /^https:\/\/([A-Za-z0-9.-]+)(?::([0-9]{1,5}))?(\/[A-Za-z0-9._~\/-]*)?$/.exec(value) : null;
+  if (!match || !isValidHost(match[1])) throw new SettingsError(`${label} is ${describe(value)}: ${allowed}`);
+  if (match[2] !== undefined && (Number(match[2]) < 1 || Number(match[2]) > 65535)) {
+    throw new SettingsError(`${label} is ${describe(value)}: its port ${match[2]} is not from 1 to 65535; ${allowed}`);
   }
-  throw new SettingsError(`${label} is ${describe(value)}: must be an https URL of an ACME directory, e.g. "${LETS_ENCRYPT_STAGING_DIRECTORY}"`);
+  return value as string;
 }
 
 function parseEmail(label: string, value: unknown): string {
@@ -188,9 +194,18 @@ export function validateTls(tls: TlsArgs | undefined, context: TlsContext): TlsS
   if (tls?.domains !== undefined) {
     domains = parseList(labels["tls.domains"], tls.domains, 'full DNS names, e.g. ["app.example.com"]', parseCertificateName);
     if (domains.length === 0) throw new SettingsError(`${labels["tls.domains"]} is empty: list the names the certificate is for, e.g. ["app.example.com"]`);
+
     checkUnique(labels["tls.domains"], domains);
+    if (domains.length > MAX_CERTIFICATE_NAMES) {
+      throw new SettingsError(`${labels["tls.domains"]} lists ${domains.length} names: a certificate holds at most ${MAX_CERTIFICATE_NAMES} (Let's Encrypt's limit); split the names over several distributors`);
+    }
   } else if (context.dnsNames.length > 0) {
     domains = [...context.dnsNames];
+    if (domains.length > MAX_CERTIFICATE_NAMES) {
+      throw new SettingsError(
+        `${labels["dns.name"]} and ${labels["dns.aliases"]} are ${domains.length} full names, which the certificate would hold: at most ${MAX_CERTIFICATE_NAMES} (Let's Encrypt's limit); set ${labels["tls.domains"]} to the names HTTPS serves`,
+      );
+    }
   } else if (mode === "selfSigned" && context.target === "docker") {
     domains = [...TLS_DEFAULTS.selfSignedDomains];
   } else {

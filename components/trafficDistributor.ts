@@ -7,6 +7,7 @@ import { Color, COLORS, DistributorSettings, formatServer, parseComponentName, p
 import { X509Certificate } from "crypto";
 import { SelfSignedCertificate } from "./selfSignedCertificate";
 import { ACME_CHALLENGE_SERVER, certificateFile, checkCertificateAndKey } from "./tls";
+import { AWS_PROXIED_SOURCE } from "./preview";
 import { ARG_LABELS, checkServerList, isPlain, TrafficDistributorArgs, validateTrafficDistributorArgs } from "./trafficDistributorArgs";
 
 /** Host ports taken by the Docker distributors of this program, for a clear error on a clash. */
@@ -75,7 +76,7 @@ export class TrafficDistributor extends pulumi.ComponentResource {
   public readonly servers: pulumi.Output<Record<Color, string[]>>;
   /** The Docker network the distributor and the apps share (docker); undefined on aws. */
   public readonly networkName: pulumi.Output<string | undefined>;
-  /** The HAProxy config deployed (a secret when it holds the stats password). */
+  /** The HAProxy config deployed: a secret, since it holds the stats password. */
   public readonly haproxyConfig: pulumi.Output<string>;
   /** The distributor's container name (docker) or instance ID (aws). */
   public readonly distributorId: pulumi.Output<string>;
@@ -96,11 +97,11 @@ export class TrafficDistributor extends pulumi.ComponentResource {
       awsTarget.checkConfigFitsParameter(settings, (servers, password, fingerprint) => renderHaproxyConfig(renderInput(settings, servers, password, fingerprint)));
     }
     super("traffic-distributor:index:TrafficDistributor", name, {}, opts);
-    // A secret password arrives as an Output: check it when it resolves, without showing it.
-    const statsPassword =
-      settings.statsPassword === undefined || isPlain(settings.statsPassword)
-        ? settings.statsPassword
-        : pulumi.output(settings.statsPassword).apply((password) => {
+    // A secret password arrives as an Output: check it when it resolves, without showing it. A
+    // plain string becomes a secret too: the config that holds it is then encrypted in state.
+    const statsPassword = isPlain(settings.statsPassword)
+      ? pulumi.secret(settings.statsPassword)
+      : pulumi.secret(settings.statsPassword).apply((password) => {
             try {
               return parseStatsPassword(ARG_LABELS.statsPassword, password);
             } catch (error) {
@@ -271,6 +272,8 @@ export function renderInput(
       : {
           preview: {
             allowedCidrs: settings.preview.allowedCidrs,
+            // On docker the preview ports are published on IPv4 alone (components/docker/distributor.ts).
+            ...(settings.target === "aws" ? { proxiedSources: [AWS_PROXIED_SOURCE] } : {}),
             // Host routing needs the full name clients send: a name relative to the zone is not one.
             ...(dnsName?.includes(".") ? { hosts: { blue: `blue.${dnsName}`, green: `green.${dnsName}` } } : {}),
           },

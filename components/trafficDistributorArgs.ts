@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { parseBake, parseErrorRate, parseGateTimeout, parseMinHealthy } from "./releaseGate";
-import { PreviewArgs, validatePreview } from "./preview";
+import { PreviewArgs, PreviewSettings, validatePreview } from "./preview";
 import {
   AwsSettings,
   checkUnique,
@@ -14,6 +14,7 @@ import {
   DnsRecordType,
   DnsSettings,
   DockerSettings,
+  describe,
   GateSettings,
   HealthCheckSettings,
   parseAwsId,
@@ -34,6 +35,8 @@ import {
   parseStatsPassword,
   parseWeight,
   parseZoneId,
+  formatServer,
+  ServerAddress,
   REFUSED_LISTEN_PORTS,
   resolveFailoverPrimary,
   RoutingMode,
@@ -43,7 +46,7 @@ import {
   TARGETS,
   Timeouts,
 } from "./settings";
-import { TLS_SETTING_PATHS, TlsArgs, validateTls } from "./tls";
+import { TLS_SETTING_PATHS, TlsArgs, TlsSettings, validateTls } from "./tls";
 
 /** A color the component provisions: `replicas` containers of `image`. */
 export interface ProvisionedColorArgs {
@@ -145,9 +148,13 @@ export interface TrafficDistributorArgs {
   readonly listenPort?: number;
   /** Port of the HAProxy stats page, on the distributor host's loopback only. @default 8404 */
   readonly statsPort?: number;
-  /** When set, the stats page also asks for user `admin` and this password (keep it a secret). */
+  /**
+   * Password of user `admin` on the stats page and `/metrics`: required, since the stats port is
+   * reachable from every container on the distributor's network. 8–128 printable ASCII
+   * characters, no spaces or single quotes. A plain string is made a Pulumi secret.
+   */
   readonly statsPassword?: pulumi.Input<string>;
-  /** HAProxy image of the distributor. @default "haproxy:3.2.26" */
+  /** HAProxy image of the distributor, Debian-based (the delivery and the gate need its perl). @default "haproxy:3.2.26" */
   readonly distributorImage?: string;
   /** Memory limit of the distributor container in MiB, 16–1048576 (`docker` target). @default 256 */
   readonly distributorMemoryMb?: number;
@@ -271,6 +278,9 @@ export const SETTING_PATHS = [
 ] as const;
 
 export type SettingPath = (typeof SETTING_PATHS)[number];
+
+/** Settings whose values are secrets: an error names them and never quotes their value. */
+export const SECRET_SETTING_PATHS: readonly SettingPath[] = ["statsPassword", "tls.certificate", "tls.privateKey"];
 
 /** A label for every setting, e.g. its arg name or its stack config key. */
 export function settingLabels(label: (path: SettingPath) => string): SettingLabels {
@@ -442,7 +452,7 @@ function validateColor(color: Color, args: ColorArgs | undefined, labels: Settin
 /** A color's servers: valid, not empty, each listed once. */
 export function checkServerList(label: string, value: unknown): ReturnType<typeof parseServerList> {
   const servers = parseServerList(label, value);
-  checkUnique(label, servers, (s) => `${s.host.toLowerCase()}:${s.port}`);
+  checkUnique(label, servers, formatServer);
   return servers;
 }
 
@@ -450,7 +460,7 @@ export function checkServerList(label: string, value: unknown): ReturnType<typeo
 function checkColorsDistinct(colors: Record<Color, ColorPlan>, labels: SettingLabels): void {
   const { blue, green } = colors;
   if (blue.kind !== "existing" || green.kind !== "existing" || !isPlain(blue.servers) || !isPlain(green.servers)) return;
-  const key = (s: { host: string; port: number }) => `${s.host.toLowerCase()}:${s.port}`;
+  const key = (s: ServerAddress) => formatServer(s);
   const blueServers = new Set(parseServerList(labels["blue.servers"], blue.servers).map(key));
   const shared = parseServerList(labels["green.servers"], green.servers).map(key).find((k) => blueServers.has(k));
   if (shared) {
@@ -509,12 +519,43 @@ function validateDrainTimeout(args: TrafficDistributorArgs, labels: SettingLabel
   return parseDuration(labels["drain.timeout"], given, 0, 86_400_000);
 }
 
+/**
+ * Docker's own networks, which a distributor cannot join: `host` and `none` publish no ports,
+ * and on `bridge` containers do not resolve each other's names.
+ */
+const PREDEFINED_DOCKER_NETWORKS: Readonly<Record<string, string>> = {
+  host: "a container on the host network publishes no ports",
+  none: "a container on it has no network",
+  bridge: "on Docker's default bridge, containers do not resolve each other's names",
+};
+
 /** A Docker network name (Docker's own rule), so it never reaches a name or a shell malformed. */
 function parseDockerNetwork(label: string, value: unknown): string {
+  if (typeof value === "string" && Object.prototype.hasOwnProperty.call(PREDEFINED_DOCKER_NETWORKS, value)) {
+    throw new SettingsError(
+      `${label} is ${JSON.stringify(value)}: ${PREDEFINED_DOCKER_NETWORKS[value]}; name a user-defined network (\`docker network create\`), or leave it unset for one of the distributor's own`,
+    );
+  }
   if (typeof value === "string" && /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(value)) return value;
   throw new SettingsError(
-    `${label} is ${JSON.stringify(value)}: must be the name of an existing Docker network (letters, digits, "_", "." and "-")`,
+    `${label} is ${describe(value)}: must be the name of an existing Docker network (letters, digits, "_", "." and "-")`,
   );
+}
+
+/**
+ * The delivery, the release gate and the status probe speak to HAProxy's runtime API with the
+ * perl of a Debian-based image: the Alpine variants have none.
+ */
+function parseDistributorImage(label: string, value: unknown): string {
+  const image = parseImage(label, value);
+  const repository = image.replace(/@sha256:[a-f0-9]{64}$/, "").split("/").pop()!;
+  const tag = repository.includes(":") ? repository.slice(repository.indexOf(":") + 1) : "";
+  if (/(^|[-_.])alpine/.test(tag)) {
+    throw new SettingsError(
+      `${label} is ${describe(value)}: an Alpine-based image has no perl, which the delivery and the release gate use to reach HAProxy's runtime API; use a Debian-based tag such as "${DEFAULTS.distributorImage}"`,
+    );
+  }
+  return image;
 }
 
 /** Settings that only one target reads: set for the other, they would be silently ignored. */
@@ -547,6 +588,28 @@ function validateListenPort(args: TrafficDistributorArgs, target: Target, labels
     throw new SettingsError(`${labels.listenPort} and ${labels.statsPort} are both ${listenPort}: they must differ`);
   }
   return { listenPort, statsPort };
+}
+
+/** AWS's default quota of inbound rules per security group, counted apart for IPv4 and IPv6. */
+export const MAX_SECURITY_GROUP_RULES = 60;
+
+/**
+ * The distributor's security group gets one inbound rule per port and address block: past the
+ * quota, AWS refuses a rule halfway through an update. Refused here, before anything changes.
+ */
+function checkSecurityGroupRules(aws: AwsSettings, preview: PreviewSettings | undefined, tls: TlsSettings | undefined, labels: SettingLabels): void {
+  for (const family of [4, 6] as const) {
+    const inFamily = (blocks: readonly string[]) => blocks.filter((block) => (block.includes(":") ? 6 : 4) === family).length;
+    const listen = inFamily(aws.ingressCidrs) * (tls === undefined ? 1 : 2);
+    const previews = preview === undefined ? 0 : inFamily(preview.allowedCidrs) * 2;
+    if (listen + previews > MAX_SECURITY_GROUP_RULES) {
+      const parts = [`${labels["aws.ingressCidrs"]} (${inFamily(aws.ingressCidrs)} IPv${family} blocks × ${tls === undefined ? "the listen port" : "the listen and HTTPS ports"})`];
+      if (previews > 0) parts.push(`${labels["preview.allowedCidrs"]} (${inFamily(preview!.allowedCidrs)} IPv${family} blocks × 2 preview ports)`);
+      throw new SettingsError(
+        `${parts.join(" and ")} need ${listen + previews} inbound rules in the distributor's security group: AWS allows ${MAX_SECURITY_GROUP_RULES} per address family by default; list fewer or wider blocks`,
+      );
+    }
+  }
 }
 
 /**
@@ -600,29 +663,40 @@ export function validateTrafficDistributorArgs(
       allowedCidrs: labels["preview.allowedCidrs"],
       listenPort: labels.listenPort,
       statsPort: labels.statsPort,
+      tlsPort: labels["tls.port"],
     },
-    ports,
+    { ...ports, ...(tls === undefined ? {} : { tlsPort: tls.port }) },
   );
+  if (aws !== undefined) checkSecurityGroupRules(aws, preview, tls, labels);
+  const checked = {
+    healthCheck: validateHealthCheck(args.healthCheck, labels),
+    timeouts: validateTimeouts(args.timeouts, labels),
+    gate: validateGate(args.gate, labels),
+    accessLog: parseBoolean(labels.accessLog, args.accessLog ?? DEFAULTS.accessLog),
+    drainTimeout: validateDrainTimeout(args, labels),
+    distributorImage: parseDistributorImage(labels.distributorImage, args.distributorImage ?? DEFAULTS.distributorImage),
+    docker: target === "docker" ? validateDocker(args, labels) : undefined,
+  };
+  // Last, so that a wrong value is reported before a missing one.
+  if (statsPassword === undefined) {
+    throw new SettingsError(
+      `${labels.statsPassword} is not set: the stats page and /metrics answer every container on the distributor's network, ` +
+        "so they always ask for a password: 8 to 128 printable ASCII characters without spaces or single quotes, given as a secret " +
+        "(stack config: `pulumi config set --secret statsPassword <password>`; `npm run up` generates one)",
+    );
+  }
   return {
     target,
     weights,
     routing,
     failoverPrimary,
     colors,
-    healthCheck: validateHealthCheck(args.healthCheck, labels),
-    timeouts: validateTimeouts(args.timeouts, labels),
-    gate: validateGate(args.gate, labels),
-    accessLog: parseBoolean(labels.accessLog, args.accessLog ?? DEFAULTS.accessLog),
+    ...checked,
     ...ports,
     ...(preview === undefined ? {} : { preview }),
-    drainTimeout: validateDrainTimeout(args, labels),
     // A password known now is checked now; a secret Output is checked when it resolves.
-    ...(statsPassword === undefined
-      ? {}
-      : { statsPassword: isPlain(statsPassword) ? parseStatsPassword(labels.statsPassword, statsPassword) : statsPassword }),
-    distributorImage: parseImage(labels.distributorImage, args.distributorImage ?? DEFAULTS.distributorImage),
+    statsPassword: isPlain(statsPassword) ? parseStatsPassword(labels.statsPassword, statsPassword) : statsPassword,
     aws,
-    docker: target === "docker" ? validateDocker(args, labels) : undefined,
     ...(tls === undefined ? {} : { tls }),
   };
 }

@@ -8,7 +8,7 @@ const { args, statsPassword, tlsSecrets } = readStackConfig(configSourceFromMap(
 // Named after the stack: Docker names are global to the host, so two stacks never collide.
 const distributor = new TrafficDistributor(pulumi.getStack(), {
   ...args,
-  statsPassword: statsPassword === undefined ? undefined : pulumi.secret(statsPassword),
+  statsPassword: pulumi.secret(statsPassword),
   ...(tlsSecrets === undefined
     ? {}
     : { tls: { ...args.tls, certificate: pulumi.secret(tlsSecrets.certificate), privateKey: pulumi.secret(tlsSecrets.privateKey) } }),

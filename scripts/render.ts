@@ -19,6 +19,9 @@ export interface RenderOptions {
   readonly stacksDir?: string;
 }
 
+/** What stands for a secret the stack file holds encrypted (or does not hold yet). */
+const SECRET_PLACEHOLDER = "[secret-from-stack]";
+
 export function loadStackConfig(stack: string, stacksDir: string): Record<string, unknown> {
   const file = path.join(stacksDir, `Pulumi.${stack}.yaml`);
   if (!fs.existsSync(file)) throw new SettingsError(`no stack file ${file}: create it or pick another --stack`);
@@ -27,7 +30,7 @@ export function loadStackConfig(stack: string, stacksDir: string): Record<string
   // Encrypted values cannot be read here; a placeholder shows where they go.
   return Object.fromEntries(
     Object.entries(config).map(([k, v]) =>
-      v !== null && typeof v === "object" && "secure" in (v as object) ? [k, "[secret-from-stack]"] : [k, v],
+      v !== null && typeof v === "object" && "secure" in (v as object) ? [k, SECRET_PLACEHOLDER] : [k, v],
     ),
   );
 }
@@ -40,6 +43,8 @@ export function renderStack(options: RenderOptions): string {
     if (at <= 0) throw new SettingsError(`--set ${pair}: expected key=value, e.g. --set weight.blue=0`);
     values[`${CONFIG_NAMESPACE}:${pair.slice(0, at)}`] = pair.slice(at + 1);
   }
+  // The stats password is required; a stack file that does not hold one yet renders with the placeholder.
+  values[`${CONFIG_NAMESPACE}:statsPassword`] ??= SECRET_PLACEHOLDER;
   const { settings, statsPassword } = readStackConfig(configSourceFromMap(values));
   // infra/index.ts names the component after the stack.
   const servers = {} as Record<Color, ServerAddress[]>;

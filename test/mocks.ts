@@ -4,16 +4,21 @@ import * as assert from "assert";
 import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { resetHostPortClaims } from "../components/trafficDistributor";
-import { tlsProviderState } from "./tlsProvider";
+import { isWrappedSecret, tlsProviderState, unwrapSecrets } from "./tlsProvider";
 
 export interface RecordedResource {
   readonly type: string;
   readonly name: string;
+  /** The inputs, secrets unwrapped. */
   readonly inputs: Record<string, any>;
+  /** Names of the inputs that arrived as secrets. */
+  readonly secretInputs: readonly string[];
   readonly custom: boolean;
 }
 
 export const registered: RecordedResource[] = [];
+
+export { STATS_PASSWORD } from "./statsPassword";
 
 /** The one resource of `type` named `name`; fails unless exactly one was registered. */
 export function only(type: string, name: string): RecordedResource {
@@ -75,7 +80,9 @@ function awsOutputs(type: string, name: string, inputs: Record<string, any>): Re
 pulumi.runtime.setMocks(
   {
     newResource(args: pulumi.runtime.MockResourceArgs) {
-      registered.push({ type: args.type, name: args.name, inputs: args.inputs, custom: args.custom ?? false });
+      const inputs = unwrapSecrets(args.inputs) as Record<string, any>;
+      const secretInputs = Object.keys(args.inputs).filter((key) => isWrappedSecret(args.inputs[key]));
+      registered.push({ type: args.type, name: args.name, inputs, secretInputs, custom: args.custom ?? false });
       const state: Record<string, unknown> = {
         ...args.inputs,
         ...awsOutputs(args.type, args.name, args.inputs),

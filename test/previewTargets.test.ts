@@ -5,7 +5,7 @@ import * as aws from "../components/aws";
 import { TrafficDistributor, TrafficDistributorArgs } from "../components";
 import { DEFAULT_PREVIEW_CIDRS } from "../components/preview";
 import { deployOnAws } from "./awsDeploy";
-import { promiseOf, registered, settled, only } from "./mocks";
+import { promiseOf, registered, settled, only, STATS_PASSWORD } from "./mocks";
 
 const CONTAINER = "docker:index/container:Container";
 const COMMAND = "command:local:Command";
@@ -18,7 +18,7 @@ const plain = (value: any): any => (value && typeof value === "object" && "value
 
 describe("preview per color on the targets (mocks)", () => {
   async function onDocker(name: string, args: TrafficDistributorArgs) {
-    const td = new TrafficDistributor(name, args);
+    const td = new TrafficDistributor(name, { ...args, statsPassword: args.statsPassword ?? STATS_PASSWORD });
     await promiseOf(td.distributor.deliveryReport as any);
     await settled();
     return td;
@@ -28,8 +28,9 @@ describe("preview per color on the targets (mocks)", () => {
     const td = await onDocker("shop", { preview: { enabled: true, greenPort: 9092 } });
     const ports = only(CONTAINER, "shop-distributor").inputs.ports;
     assert.deepStrictEqual(ports.slice(2), [
-      { internal: 8081, external: 8081 },
-      { internal: 8082, external: 9092 },
+      // IPv4 alone: through Docker's userland proxy an IPv6 client would arrive from the gateway.
+      { internal: 8081, external: 8081, ip: "0.0.0.0" },
+      { internal: 8082, external: 9092, ip: "0.0.0.0" },
     ]);
     assert.deepStrictEqual(await promiseOf(td.previewUrls), { blue: "http://localhost:8081/", green: "http://localhost:9092/" });
     const config = only(COMMAND, "shop-distributor-config").inputs.stdin as string;
@@ -48,7 +49,7 @@ describe("preview per color on the targets (mocks)", () => {
     await onDocker("one", { listenPort: 9000, statsPort: 9001 });
     registered.length = 0;
     assert.throws(
-      () => new TrafficDistributor("two", { listenPort: 9100, statsPort: 9101, preview: { enabled: true, bluePort: 9000 } }),
+      () => new TrafficDistributor("two", { statsPassword: STATS_PASSWORD, listenPort: 9100, statsPort: 9101, preview: { enabled: true, bluePort: 9000 } }),
       /preview\.bluePort is 9000, which the TrafficDistributor "one" in this program already publishes on the Docker host/,
     );
     assert.deepStrictEqual(registered, []);
@@ -74,7 +75,7 @@ describe("preview per color on the targets (mocks)", () => {
     ]);
     assert.match(only(INSTANCE, "shop-distributor").inputs.userData, /--publish 8081:8081 --publish 8082:8082 /);
     const config = aws.decodeConfigParameter(plain(only(PARAMETER, "shop-distributor-config").inputs.value));
-    assert.match(config, /\nfrontend public\n {4}bind \*:8080\n {4}option forwardfor\n {4}acl preview_allowed src 10\.0\.0\.0\/8 fd00::\/8\n {4}acl preview_blue_host hdr\(host\),field\(1,:\) -i blue\.app\.example\.com\n {4}http-request deny deny_status 403 if preview_blue_host !preview_allowed\n {4}use_backend preview_blue if preview_blue_host\n/);
+    assert.match(config, /\nfrontend public\n {4}bind \*:8080\n {4}option forwardfor\n {4}acl preview_allowed src 10\.0\.0\.0\/8 fd00::\/8\n {4}acl preview_proxied src 172\.17\.0\.1\n {4}acl preview_blue_host hdr\(host\),field\(1,:\) -i blue\.app\.example\.com\n {4}http-request deny deny_status 403 if preview_blue_host !preview_allowed \|\| preview_blue_host preview_proxied\n {4}use_backend preview_blue if preview_blue_host\n/);
     assert.deepStrictEqual(await promiseOf(td.previewUrls), { blue: "http://blue.app.example.com/", green: "http://green.app.example.com/" });
   });
 
@@ -87,6 +88,6 @@ describe("preview per color on the targets (mocks)", () => {
     assert.deepStrictEqual(urls, { blue: `http://${ip}:8081/`, green: `http://${ip}:8082/` });
   });
   it("refuses an empty preview.allowedCidrs, naming the key", () => {
-    assert.throws(() => new TrafficDistributor("shop", { preview: { enabled: true, allowedCidrs: [] } }), /^SettingsError: preview\.allowedCidrs is empty: list who may reach the previews/);
+    assert.throws(() => new TrafficDistributor("shop", { statsPassword: STATS_PASSWORD, preview: { enabled: true, allowedCidrs: [] } }), /^SettingsError: preview\.allowedCidrs is empty: list who may reach the previews/);
   });
 });

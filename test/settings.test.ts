@@ -12,6 +12,7 @@ import {
   weightPercentages,
 } from "../components/settings";
 import { validateTrafficDistributorArgs } from "../components/trafficDistributorArgs";
+import { STATS_PASSWORD } from "./mocks";
 
 describe("settings validation", () => {
   describe("weights", () => {
@@ -115,11 +116,11 @@ describe("settings validation", () => {
     });
     it("failover takes the named primary, else the heavier color, and refuses a tie", () => {
       assert.strictEqual(
-        validateTrafficDistributorArgs({ routing: "failover", weights: { blue: 10, green: 90 } }).failoverPrimary,
+        validateTrafficDistributorArgs({ statsPassword: STATS_PASSWORD, routing: "failover", weights: { blue: 10, green: 90 } }).failoverPrimary,
         "green",
       );
       assert.strictEqual(
-        validateTrafficDistributorArgs({ routing: "failover", failoverPrimary: "blue", weights: { blue: 10, green: 90 } })
+        validateTrafficDistributorArgs({ statsPassword: STATS_PASSWORD, routing: "failover", failoverPrimary: "blue", weights: { blue: 10, green: 90 } })
           .failoverPrimary,
         "blue",
       );

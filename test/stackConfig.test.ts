@@ -3,6 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
 import { DEFAULTS } from "../components/settings";
+import { STATS_PASSWORD } from "./mocks";
 import {
   CONFIG_KEYS,
   configSourceFromMap,
@@ -10,11 +11,21 @@ import {
   readStackConfig,
 } from "../components/stackConfig";
 
+/** Stack config with these keys, and the stats password every stack needs unless `values` says otherwise. */
 const ns = (values: Record<string, unknown>) =>
-  configSourceFromMap(Object.fromEntries(Object.entries(values).map(([k, v]) => [`traffic-distributor:${k}`, v])));
+  configSourceFromMap(
+    Object.fromEntries(Object.entries({ statsPassword: STATS_PASSWORD, ...values }).filter(([, v]) => v !== undefined).map(([k, v]) => [`traffic-distributor:${k}`, v])),
+  );
 
 describe("stack config", () => {
-  it("with no config at all gives the 50/50 round-robin demo", () => {
+  it("refuses a stack without a stats password, naming the key and how to set one", () => {
+    assert.throws(
+      () => readStackConfig(ns({ statsPassword: undefined })),
+      /^SettingsError: traffic-distributor:statsPassword is not set: the stats page and \/metrics answer every container on the distributor's network, so they always ask for a password: .*`pulumi config set --secret statsPassword <password>`/,
+    );
+  });
+
+  it("with only the stats password gives the 50/50 round-robin demo", () => {
     const { settings } = readStackConfig(ns({}));
     assert.deepStrictEqual(settings.weights, { blue: 50, green: 50 });
     assert.strictEqual(settings.routing, "round-robin");
@@ -139,7 +150,8 @@ describe("stack config", () => {
 
     it("the worked example stacks/Pulumi.aws.yaml is valid", () => {
       const values = parseYaml(fs.readFileSync(path.join(__dirname, "..", "stacks", "Pulumi.aws.yaml"), "utf8")).config;
-      const { settings } = readStackConfig(configSourceFromMap(values));
+      // Its stats password is set as a secret, which a stack file holds encrypted.
+      const { settings } = readStackConfig(configSourceFromMap({ ...values, "traffic-distributor:statsPassword": STATS_PASSWORD }));
       assert.strictEqual(settings.target, "aws");
       assert.strictEqual(settings.listenPort, 80);
       assert.strictEqual(settings.aws!.dns!.name, "app.example.com");

@@ -7,7 +7,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { TrafficDistributor } from "../components/trafficDistributor";
 import * as dockerTarget from "../components/docker";
-import { only, promiseOf, registered, settled } from "./mocks";
+import { only, promiseOf, registered, settled, STATS_PASSWORD } from "./mocks";
 import { unwrapSecrets } from "./tlsProvider";
 
 const pem = (name: string) => fs.readFileSync(path.join(__dirname, "fixtures", "tls", name), "utf8");
@@ -20,7 +20,7 @@ function rejection(output: pulumi.Output<unknown>): Promise<Error | undefined> {
 
 describe("TrafficDistributor with HTTPS (mocks)", () => {
   it("selfSigned: a CA and a certificate from the tls provider, delivered to the container before the config that loads it", async () => {
-    const td = new TrafficDistributor("shop", { tls: { mode: "selfSigned", hsts: 600 } });
+    const td = new TrafficDistributor("shop", { statsPassword: STATS_PASSWORD, tls: { mode: "selfSigned", hsts: 600 } });
     const [config, ca, httpsUrl] = await Promise.all([promiseOf(td.haproxyConfig), promiseOf(td.caCertificate), promiseOf(td.httpsUrl)]);
     await settled();
     assert.strictEqual(byType("tls:index/privateKey:PrivateKey").length, 2);
@@ -33,7 +33,7 @@ describe("TrafficDistributor with HTTPS (mocks)", () => {
     assert.ok(!JSON.stringify(container.inputs).includes("PRIVATE KEY"), "the key is not in the container's inputs");
     const delivery = certificateCommand()!;
     assert.strictEqual(delivery.inputs.environment.KEEP_EXISTING, "");
-    assert.notStrictEqual(unwrapSecrets(delivery.inputs.stdin), delivery.inputs.stdin, "the certificate file is delivered as a secret");
+    assert.deepStrictEqual(delivery.secretInputs, ["stdin"], "the certificate file is delivered as a secret");
     const file = unwrapSecrets(delivery.inputs.stdin) as string;
     const served = new X509Certificate(file);
     assert.match(file, /-----BEGIN EC PRIVATE KEY-----/);
@@ -48,6 +48,7 @@ describe("TrafficDistributor with HTTPS (mocks)", () => {
 
   it("provided: the secrets checked as they resolve; a key that does not match is refused, unseen", async () => {
     const td = new TrafficDistributor("shop", {
+      statsPassword: STATS_PASSWORD,
       tls: { mode: "provided", certificate: pulumi.secret(pem("chain.pem")), privateKey: pulumi.secret(pem("other-key.pem")) },
     });
     // The config waits for the certificate's check: it never renders, it rejects with the component's error.
@@ -58,7 +59,7 @@ describe("TrafficDistributor with HTTPS (mocks)", () => {
   });
 
   it("provided: a valid chain and key are delivered as a secret; the config carries only the fingerprint", async () => {
-    const td = new TrafficDistributor("shop", { tls: { mode: "provided", certificate: pulumi.secret(pem("chain.pem")), privateKey: pulumi.secret(pem("key.pem")) } });
+    const td = new TrafficDistributor("shop", { statsPassword: STATS_PASSWORD, tls: { mode: "provided", certificate: pulumi.secret(pem("chain.pem")), privateKey: pulumi.secret(pem("key.pem")) } });
     const stdin = (td.distributor as dockerTarget.Distributor).certificateDelivery!.stdin;
     assert.strictEqual(await (stdin as any).isSecret, true);
     assert.strictEqual(await promiseOf(stdin), `${pem("chain.pem")}${pem("key.pem")}`);
@@ -70,6 +71,7 @@ describe("TrafficDistributor with HTTPS (mocks)", () => {
 
   it("acme on docker: the challenge route, lego's container in the distributor's network namespace and state volume, no secret in it", async () => {
     const td = new TrafficDistributor("shop", {
+      statsPassword: STATS_PASSWORD,
       listenPort: 80,
       tls: {
         mode: "acme",
@@ -131,7 +133,7 @@ describe("TrafficDistributor with HTTPS (mocks)", () => {
   });
 
   it("selfSigned and provided: no ACME client, no shared volume", async () => {
-    new TrafficDistributor("shop", { tls: { mode: "selfSigned" } });
+    new TrafficDistributor("shop", { statsPassword: STATS_PASSWORD, tls: { mode: "selfSigned" } });
     await settled();
     assert.strictEqual(byType("docker:index/volume:Volume").length, 0);
     assert.ok(!byType("docker:index/container:Container").some((r) => r.name === "shop-acme"));
@@ -139,7 +141,7 @@ describe("TrafficDistributor with HTTPS (mocks)", () => {
   });
 
   it("off: nothing of HTTPS is registered or rendered", async () => {
-    const td = new TrafficDistributor("shop", {});
+    const td = new TrafficDistributor("shop", { statsPassword: STATS_PASSWORD });
     const config = await promiseOf(td.haproxyConfig);
     await settled();
     assert.strictEqual(registered.filter((r) => r.type.startsWith("tls:")).length, 0);

@@ -24,10 +24,15 @@ function openssl(dir: string, args: string[], input?: string): string {
 const SECRET_SIGNATURE = "1b47061264138c4ac30d75fd1eb44270";
 
 /** A value with its secrets unwrapped (the mocks receive them wrapped). */
+/** A value as the mock runtime passes a secret: wrapped, with the secret signature beside it. */
+export function isWrappedSecret(value: unknown): value is { value: unknown } {
+  return value !== null && typeof value === "object" && Object.values(value).includes(SECRET_SIGNATURE) && "value" in value;
+}
+
 export function unwrapSecrets(value: any): any {
   if (Array.isArray(value)) return value.map(unwrapSecrets);
   if (value === null || typeof value !== "object") return value;
-  if (Object.values(value).includes(SECRET_SIGNATURE) && "value" in value) return unwrapSecrets(value.value);
+  if (isWrappedSecret(value)) return unwrapSecrets(value.value);
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrapSecrets(v)]));
 }
 

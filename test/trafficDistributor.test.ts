@@ -6,14 +6,14 @@ import { DELIVER_CONFIG_SCRIPT, Distributor, DRAIN_REPLICA_SCRIPT, Environment }
 import { replicaContainerName } from "../components/naming";
 import { configSourceFromMap, readStackConfig } from "../components/stackConfig";
 import { loadStackConfig, renderStack } from "../scripts/render";
-import { promiseOf, registered, RecordedResource, settled, only } from "./mocks";
+import { promiseOf, registered, RecordedResource, settled, only, STATS_PASSWORD } from "./mocks";
 
 const CONTAINER = "docker:index/container:Container";
 const COMMAND = "command:local:Command";
 
 /** Builds a distributor and waits until every resource of it has been registered. */
 async function deploy(name: string, args: TrafficDistributorArgs = {}): Promise<TrafficDistributor> {
-  const distributor = new TrafficDistributor(name, args);
+  const distributor = new TrafficDistributor(name, { ...args, statsPassword: args.statsPassword ?? STATS_PASSWORD });
   // The delivery command depends on every container (through the config), so it comes last.
   await promiseOf(distributor.distributor.deliveryReport);
   await settled();
@@ -197,7 +197,7 @@ describe("TrafficDistributor on Docker (mocks)", () => {
 
   it("checks servers that arrive as Outputs (e.g. from a StackReference) when they resolve", async () => {
     const outcome = (servers: string[]) =>
-      (new TrafficDistributor("shop", { green: { servers: pulumi.output(servers) } }).haproxyConfig as any).promise().then(
+      (new TrafficDistributor("shop", { statsPassword: STATS_PASSWORD, green: { servers: pulumi.output(servers) } }).haproxyConfig as any).promise().then(
         () => "resolved",
         (e: Error) => e.message,
       );
@@ -206,19 +206,23 @@ describe("TrafficDistributor on Docker (mocks)", () => {
   });
 
   it("throws on bad input before registering any resource", async () => {
-    assert.throws(() => new TrafficDistributor("bad", { weights: { blue: 0, green: 0 } }), /are both 0/);
-    assert.throws(() => new TrafficDistributor("bad", { weights: { blue: 300, green: 1 } }), /weights.blue is 300/);
-    assert.throws(() => new TrafficDistributor("bad", { blue: { servers: ["nope"] } }), /blue.servers\[0\] is "nope"/);
+    assert.throws(() => new TrafficDistributor("bad", { statsPassword: STATS_PASSWORD, weights: { blue: 0, green: 0 } }), /are both 0/);
+    assert.throws(() => new TrafficDistributor("bad", { statsPassword: STATS_PASSWORD, weights: { blue: 300, green: 1 } }), /weights.blue is 300/);
+    assert.throws(() => new TrafficDistributor("bad", { statsPassword: STATS_PASSWORD, blue: { servers: ["nope"] } }), /blue.servers\[0\] is "nope"/);
     await settled();
     assert.deepStrictEqual(registered, []);
   });
 
-  it("keeps the config a secret when it holds the stats password", async () => {
+  it("keeps the config a secret, also when the stats password is given as a plain string", async () => {
     const td = await deploy("shop", { statsPassword: pulumi.secret("s3cret-pass") });
     assert.strictEqual(await pulumi.isSecret(td.haproxyConfig), true);
     assert.match(await promiseOf(td.haproxyConfig), /stats auth admin:'s3cret-pass'/);
-    const open = await deploy("open", { listenPort: 8081, statsPort: 8405 });
-    assert.strictEqual(await pulumi.isSecret(open.haproxyConfig), false);
+    const plain = await deploy("plain", { listenPort: 8081, statsPort: 8405, statsPassword: "plain-pass-123" });
+    assert.strictEqual(await pulumi.isSecret(plain.haproxyConfig), true);
+    // The delivery's stdin is the config: encrypted in state.
+    const delivery = only("command:local:Command", "plain-distributor-config");
+    assert.match(delivery.inputs.stdin, /stats auth admin:'plain-pass-123'/);
+    assert.deepStrictEqual(delivery.secretInputs, ["stdin"]);
   });
 
   it("exports the URL, weights in percent and the routing", async () => {
@@ -234,8 +238,9 @@ describe("TrafficDistributor on Docker (mocks)", () => {
     const stacksDir = path.join(__dirname, "..", "stacks");
     const values = loadStackConfig("local", stacksDir);
     values["traffic-distributor:weight.blue"] = "0";
-    const { args } = readStackConfig(configSourceFromMap(values));
-    const td = await deploy("local", args);
-    assert.strictEqual(await promiseOf(td.haproxyConfig), renderStack({ stack: "local", set: ["weight.blue=0"], stacksDir }));
+    values["traffic-distributor:statsPassword"] = STATS_PASSWORD;
+    const { args, statsPassword } = readStackConfig(configSourceFromMap(values));
+    const td = await deploy("local", { ...args, statsPassword });
+    assert.strictEqual(await promiseOf(td.haproxyConfig), renderStack({ stack: "local", set: ["weight.blue=0", `statsPassword=${STATS_PASSWORD}`], stacksDir }));
   });
 });

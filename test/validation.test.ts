@@ -6,7 +6,7 @@ import { TrafficDistributor } from "../components/trafficDistributor";
 import { ARG_LABELS, argsAtPaths, SettingPath, TrafficDistributorArgs } from "../components/trafficDistributorArgs";
 import { CONFIG_KEYS, CONFIG_LABELS, configSourceFromMap, readStackConfig } from "../components/stackConfig";
 import { SettingsError } from "../components/settings";
-import { registered, settled } from "./mocks";
+import { registered, settled, STATS_PASSWORD } from "./mocks";
 import * as fs from "fs";
 import * as path from "path";
 
@@ -225,6 +225,76 @@ const cases: BadInput[] = [
   { path: "preview.allowedCidrs", value: ["10.0.0.0/8", "10.0.0.0/8"], allowed: /repeats .*: list each one once$/ },
   ...["5", "1 s", "2d", "-1s", "25h", "1.5s"].map((value) => ({ path: "drain.timeout" as const, value, allowed: DURATION })),
   { path: "drain.timeout", value: "25h", with: AWS, allowed: DURATION },
+  // Second hardening round: values that widened exposure, or could not work.
+  ...(["blue", "green"] as const).flatMap((color) => [
+    ...[["[1:2:3]:80"], ["[1:2:3:4:5:6:7:8:9]:80"], ["[fe80::1%eth0]:80"], ["[::1::2]:80"], ["1:2:3:80"]].map((value) => ({
+      path: `${color}.servers` as const,
+      value,
+      allowed: /must be "host:port" with a DNS name/,
+    })),
+    ...[["0.0.0.0:80"], ["[::]:80"], ["[0:0:0:0:0:0:0:0]:8080"], ["255.255.255.255:80"]].map((value) => ({
+      path: `${color}.servers` as const,
+      value,
+      allowed: /names no server: it must be "host:port" .*, the address the server answers on$/,
+    })),
+    { path: `${color}.servers` as const, value: ["[::1]:80", "[0:0:0:0:0:0:0:1]:80"], allowed: /repeats .*\[0\] \("\[::1\]:80"\): list each one once$/ },
+    { path: `${color}.servers` as const, value: ["app.internal:80", "APP.internal.:80"], allowed: /repeats .*\[0\] \("app\.internal:80"\): list each one once$/ },
+    { path: `${color}.image` as const, value: `registry.example.com/${"a".repeat(240)}:1`, allowed: /names a repository of 261 characters: Docker allows at most 255/ },
+  ]),
+  { path: "green.servers", value: ["[0:0:0:0:0:ffff:a00:5]:80"], with: { "blue.servers": ["10.0.0.5:80"] }, allowed: /both list "10\.0\.0\.5:80": each server belongs to one color$/ },
+  { path: "green.servers", value: ["[2001:DB8::0:1]:443"], with: { "blue.servers": ["[2001:db8::1]:443"] }, allowed: /both list "\[2001:db8::1\]:443": each server belongs to one color$/ },
+  { path: "green.servers", value: ["App.Internal.:80"], with: { "blue.servers": ["app.internal:80"] }, allowed: /both list "app\.internal:80": each server belongs to one color$/ },
+  ...[["::1/64"], ["2001:db8::1/32"], ["fe80::1/10"]].map((value) => ({ path: "aws.ingressCidrs" as const, value, with: AWS, allowed: /has host bits set; the network is "[0-9a-f:]+\/\d+"$/ })),
+  { path: "aws.ingressCidrs", value: ["2001:db8::1/32"], with: AWS, allowed: /the network is "2001:db8::\/32"$/ },
+  ...[["fd00::1/8"], ["::1/0"]].map((value) => ({ path: "preview.allowedCidrs" as const, value, allowed: /has host bits set/ })),
+  { path: "aws.ingressCidrs", value: [], with: AWS, allowed: /is empty: list who may reach the distributor/ },
+  { path: "preview.allowedCidrs", value: [], allowed: /is empty: list who may reach the previews/ },
+  { path: "aws.subnetIds", value: [], with: { ...AWS, "aws.vpcId": "vpc-0123456789abcdef0" }, allowed: /is empty: list at least one subnet ID$/ },
+  {
+    path: "preview.allowedCidrs",
+    value: Array.from({ length: 257 }, (_, i) => `10.${i >> 8}.${i & 255}.0/24`),
+    allowed: /lists 257 blocks: at most 256; list wider blocks$/,
+  },
+  {
+    path: "aws.ingressCidrs",
+    value: Array.from({ length: 31 }, (_, i) => `10.0.${i}.0/24`),
+    with: { ...AWS, "tls.mode": "selfSigned", "tls.domains": ["app.example.com"] },
+    allowed: /\(31 IPv4 blocks × the listen and HTTPS ports\) need 62 inbound rules in the distributor's security group: AWS allows 60 per address family by default/,
+  },
+  {
+    path: "preview.allowedCidrs",
+    value: Array.from({ length: 30 }, (_, i) => `10.1.${i}.0/24`),
+    with: { ...AWS, "preview.enabled": true },
+    allowed: /\(30 IPv4 blocks × 2 preview ports\) need 61 inbound rules/,
+  },
+  ...["host", "none", "bridge"].map((value) => ({ path: "docker.network" as const, value, allowed: /name a user-defined network \(`docker network create`\), or leave it unset/ })),
+  ...["haproxy:3.2-alpine", "haproxy:alpine", "registry.example.com/ops/haproxy:3.2.26-alpine3.22", "haproxy:lts-alpine@sha256:" + "a".repeat(64)].map((value) => ({
+    path: "distributorImage" as const,
+    value,
+    allowed: /an Alpine-based image has no perl, which the delivery and the release gate use to reach HAProxy's runtime API; use a Debian-based tag/,
+  })),
+  { path: "distributorImage", value: `haproxy/${"h".repeat(250)}:3.2`, allowed: /names a repository of 258 characters/ },
+  { path: "tls.port", value: 8081, with: { "tls.mode": "selfSigned", "preview.enabled": true }, allowed: /preview\.bluePort and \S*tls\.port are both 8081: they must differ$/ },
+  { path: "preview.greenPort", value: 8443, with: { "tls.mode": "selfSigned", "preview.enabled": true }, allowed: /preview\.greenPort and \S*tls\.port are both 8443: they must differ$/ },
+  ...["https://acme.example:99999/dir", "https://acme.example:0/dir"].map((value) => ({
+    path: "tls.acme.directory" as const,
+    value,
+    with: { "tls.mode": "acme", "tls.domains": ["app.example.com"], "tls.acme.email": "ops@example.com" },
+    allowed: /its port \d+ is not from 1 to 65535; must be an https URL of an ACME directory/,
+  })),
+  {
+    path: "tls.domains",
+    value: Array.from({ length: 101 }, (_, i) => `n${i}.example.com`),
+    with: { "tls.mode": "acme", "tls.acme.email": "ops@example.com", "tls.acme.image": "registry.example.com/ops/acme:1" },
+    allowed: /lists 101 names: a certificate holds at most 100 \(Let's Encrypt's limit\)/,
+  },
+  {
+    path: "dns.aliases",
+    value: Array.from({ length: 300 }, (_, i) => `n${i}.example.com`),
+    with: { ...AWS, "dns.zoneId": "Z0123456789ABC", "dns.name": "app.example.com", "tls.mode": "acme", "tls.acme.email": "ops@example.com" },
+    allowed: /dns\.name and \S*dns\.aliases are 301 full names, which the certificate would hold: at most 100/,
+  },
+  { path: "statsPassword", value: undefined, secret: true, allowed: /is not set: the stats page and \/metrics answer every container on the distributor's network, so they always ask for a password/ },
 ];
 
 
@@ -249,7 +319,8 @@ describe(`bad input (${cases.length} values, each through args and stack config)
   it(`has at least 150 bad values`, () => assert.ok(cases.length >= 150, `${cases.length}`));
 
   for (const bad of cases) {
-    const title = `${bad.path} = ${bad.secret ? "(secret)" : JSON.stringify(bad.value) ?? String(bad.value)}`;
+    const shown = JSON.stringify(bad.value) ?? String(bad.value);
+    const title = `${bad.path} = ${bad.secret ? "(secret)" : shown.length > 100 ? `${shown.slice(0, 100)}… (${shown.length} characters)` : shown}`;
     it(`arg ${title}`, async () => {
       const label = ARG_LABELS[bad.path];
       assert.throws(() => new TrafficDistributor("shop", argsAt(entries(bad))), (e: unknown) => check(e, label, bad));
@@ -257,8 +328,86 @@ describe(`bad input (${cases.length} values, each through args and stack config)
       assert.deepStrictEqual(registered, [], "a resource was registered");
     });
     it(`config ${title}`, () => {
-      const values = Object.fromEntries(entries(bad).map(([path, value]) => [`traffic-distributor:${CONFIG_KEYS[path]}`, configText(value)]));
+      const values = Object.fromEntries(
+        entries(bad)
+          .filter(([, value]) => value !== undefined)
+          .map(([path, value]) => [`traffic-distributor:${CONFIG_KEYS[path]}`, configText(value)]),
+      );
       assert.throws(() => readStackConfig(configSourceFromMap(values)), (e: unknown) => check(e, CONFIG_LABELS[bad.path], bad));
+    });
+  }
+});
+
+describe("secrets never appear in an error", () => {
+  /** The parts of a value that are secret: a PEM's base64 body, or the whole text. */
+  const secretParts = (value: string) => {
+    const body = value.split("\n").filter((line) => line !== "" && !line.startsWith("-----"));
+    return body.length > 0 ? body : [value];
+  };
+  /** Fails when any 12 characters in a row of the secret are in the message. */
+  const assertHidden = (message: string, value: string) => {
+    for (const part of secretParts(value)) {
+      for (let i = 0; i + 12 <= part.length; i++) {
+        assert.ok(!message.includes(part.slice(i, i + 12)), `the message shows part of the secret: ${message.slice(0, 300)}`);
+      }
+    }
+  };
+  const key = pem("key.pem");
+  const otherKey = pem("other-key.pem");
+  const chain = pem("chain.pem");
+  const password = "Correct-Horse-9";
+  /** Each secret key: a good value, another good one, and wrong ones (malformed, too long, a neighbour's value). */
+  const secrets: Record<string, { good: string; other: string; wrong: string[]; with: Partial<Record<SettingPath, unknown>> }> = {
+    statsPassword: { good: password, other: "Battery-Staple-7", wrong: ["short-1", `${password} with space`, `${password}'`, "p".repeat(129), "p".repeat(100_000)], with: {} },
+    "tls.privateKey": {
+      good: key,
+      other: otherKey,
+      wrong: [otherKey, key.replace("MI", "M!"), key.repeat(40), chain, `${key}\n${key}`],
+      with: { "tls.mode": "provided", "tls.certificate": chain },
+    },
+    "tls.certificate": {
+      good: chain,
+      other: pem("expired-chain.pem"),
+      wrong: [pem("expired-chain.pem"), chain.replace("MII", "MIX"), key, chain.repeat(200)],
+      with: { "tls.mode": "provided", "tls.privateKey": key },
+    },
+  };
+  let messages = 0;
+  after(() => console.log(`      ${messages} error messages scanned for ${Object.keys(secrets).length} secret keys`));
+
+  for (const [path, secret] of Object.entries(secrets) as Array<[SettingPath, (typeof secrets)[string]]>) {
+    it(`${path}: set twice with different values, wrong, or too long, through args and stack config`, async () => {
+      const configKey = CONFIG_KEYS[path];
+      const [root, ...rest] = configKey.split(".");
+      const withConfig = Object.fromEntries(Object.entries(secret.with).map(([p, v]) => [`traffic-distributor:${CONFIG_KEYS[p as SettingPath]}`, configText(v)]));
+      const failures: Array<[string, () => unknown]> = [];
+      if (rest.length > 0) {
+        // The flat key and the --path object: both forms, different values.
+        failures.push([
+          "twice",
+          () =>
+            readStackConfig(
+              configSourceFromMap({ ...withConfig, [`traffic-distributor:${configKey}`]: secret.good, [`traffic-distributor:${root}`]: JSON.stringify({ [rest.join(".")]: secret.other }) }),
+            ),
+        ]);
+      }
+      for (const wrong of secret.wrong) {
+        failures.push(["arg", () => new TrafficDistributor("shop", argsAt([...(Object.entries(secret.with) as Array<[SettingPath, unknown]>), [path, wrong]]))]);
+        failures.push(["config", () => readStackConfig(configSourceFromMap({ ...withConfig, [`traffic-distributor:${configKey}`]: wrong }))]);
+      }
+      for (const [how, attempt] of failures) {
+        let message: string | undefined;
+        try {
+          attempt();
+        } catch (error) {
+          message = String((error as Error).message);
+        }
+        assert.ok(message !== undefined, `${how}: accepted`);
+        assert.ok(message.includes(path) || message.includes(configKey), `${how}: "${message.slice(0, 200)}" does not name ${path}`);
+        for (const value of [secret.good, secret.other, ...secret.wrong]) assertHidden(message, value);
+        messages++;
+      }
+      await settled();
     });
   }
 });
@@ -281,14 +430,14 @@ describe("input checks beyond single values", () => {
   it("checks the component name, which names containers, DNS labels and HAProxy sections", async () => {
     for (const name of ["my shop", "shop_1", "-shop", "shop-", "x".repeat(41), "shop\nx", ""]) {
       assert.throws(
-        () => new TrafficDistributor(name, {}),
+        () => new TrafficDistributor(name, { statsPassword: STATS_PASSWORD }),
         /^SettingsError: the component name is .*: must be 1 to 40 letters, digits and hyphens/,
         JSON.stringify(name),
       );
     }
     await settled();
     assert.deepStrictEqual(registered, []);
-    assert.doesNotThrow(() => new TrafficDistributor("Shop-2", {}));
+    assert.doesNotThrow(() => new TrafficDistributor("Shop-2", { statsPassword: STATS_PASSWORD }));
   });
 
   it("checks a stats password that arrives as a secret Output when it resolves, without showing it", async () => {
@@ -303,27 +452,27 @@ describe("input checks beyond single values", () => {
   });
 
   it("reports NaN as NaN, not null", () => {
-    assert.throws(() => new TrafficDistributor("shop", { weights: { blue: NaN, green: 1 } }), /weights.blue is NaN: must be/);
+    assert.throws(() => new TrafficDistributor("shop", { statsPassword: STATS_PASSWORD, weights: { blue: NaN, green: 1 } }), /weights.blue is NaN: must be/);
   });
 
   it("refuses two Docker distributors in one program on the same host port, before registering the second", async () => {
-    new TrafficDistributor("one", { listenPort: 8090, statsPort: 8490 });
+    new TrafficDistributor("one", { statsPassword: STATS_PASSWORD, listenPort: 8090, statsPort: 8490 });
     await settled();
     const before = registered.length;
     assert.throws(
-      () => new TrafficDistributor("two", { listenPort: 8090, statsPort: 8491 }),
+      () => new TrafficDistributor("two", { statsPassword: STATS_PASSWORD, listenPort: 8090, statsPort: 8491 }),
       /^SettingsError: listenPort is 8090, which the TrafficDistributor "one" in this program already publishes on the Docker host/,
     );
-    assert.throws(() => new TrafficDistributor("three", { listenPort: 8092, statsPort: 8490 }), /statsPort is 8490, which the TrafficDistributor "one"/);
+    assert.throws(() => new TrafficDistributor("three", { statsPassword: STATS_PASSWORD, listenPort: 8092, statsPort: 8490 }), /statsPort is 8490, which the TrafficDistributor "one"/);
     await settled();
     assert.strictEqual(registered.length, before);
-    assert.doesNotThrow(() => new TrafficDistributor("four", { listenPort: 8093, statsPort: 8493 }));
+    assert.doesNotThrow(() => new TrafficDistributor("four", { statsPassword: STATS_PASSWORD, listenPort: 8093, statsPort: 8493 }));
   });
 });
 
 describe("stack config: the two forms the CLI writes", () => {
   const source = (values: Record<string, unknown>) =>
-    configSourceFromMap(Object.fromEntries(Object.entries(values).map(([k, v]) => [`traffic-distributor:${k}`, v])));
+    configSourceFromMap(Object.fromEntries(Object.entries({ statsPassword: STATS_PASSWORD, ...values }).map(([k, v]) => [`traffic-distributor:${k}`, v])));
 
   it("is an error when the flat key and the --path object hold different values, naming both", () => {
     // stacks/Pulumi.local.yaml pins the flat keys; `pulumi config set --path weight.blue 0` writes the object.

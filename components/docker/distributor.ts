@@ -47,8 +47,8 @@ export interface DistributorArgs {
   /** The release gate the delivery applies: the delivery's timeout allows for it. @default DEFAULT_GATE */
   readonly gate?: GateSettings;
   /**
-   * Host ports of the colors' previews, published on all interfaces (the config admits only
-   * the allowed sources). Turning previews on or off replaces the container. @default none
+   * Host ports of the colors' previews, published on every IPv4 interface (the config admits
+   * only the allowed sources). Turning previews on or off replaces the container. @default none
    */
   readonly previewPorts?: Readonly<Record<Color, number>>;
 }
@@ -85,7 +85,9 @@ export class Distributor extends pulumi.ComponentResource {
           ...(args.tls ? [{ internal: CONTAINER_TLS_PLACEMENT.tlsPort, external: args.tls.port }] : []),
           ...(args.previewPorts === undefined
             ? []
-            : COLORS.map((color) => ({ internal: CONTAINER_PLACEMENT.previewPorts![color], external: args.previewPorts![color] }))),
+            : // IPv4 alone: Docker's userland proxy would pass IPv6 clients on from the network's
+              // gateway, an address inside the allowed private ranges.
+              COLORS.map((color) => ({ internal: CONTAINER_PLACEMENT.previewPorts![color], external: args.previewPorts![color], ip: "0.0.0.0" }))),
         ],
         // Starts on a fixed placeholder config; the real one arrives through configDelivery.
         uploads: [{ file: CONTAINER_CONFIG_PATH, content: renderBootstrapConfig() }],

@@ -4,6 +4,7 @@ import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { TrafficDistributor } from "../../components";
 import { deleteBeforeReplace, Deployment, runProgram } from "./driver";
+import { STATS_PASSWORD } from "../statsPassword";
 import { testEngine } from "./setup";
 
 describe("the graph driver", () => {
@@ -12,7 +13,7 @@ describe("the graph driver", () => {
     const seen: Array<{ type: string; name: string; deleteBeforeReplace: boolean }> = [];
     // With acme, for the ACME client's container too.
     const tls = { mode: "acme", domains: ["shop.example.com"], acme: { email: "ops@example.com", image: "registry.example.com/td/acme:1" } } as const;
-    const td = new TrafficDistributor("tdopts", { tls }, {
+    const td = new TrafficDistributor("tdopts", { statsPassword: STATS_PASSWORD, tls }, {
       transformations: [
         (args) => {
           if (args.type.startsWith("docker:") || args.type.startsWith("command:")) {

@@ -4,6 +4,7 @@ import { DEFAULT_DISTRIBUTOR_IMAGE } from "../../components/settings";
 import { freePort, request } from "../harness";
 import { Deployment, ProgramRun, runProgram } from "./driver";
 import { testEngine, testImages } from "./setup";
+import { STATS_PASSWORD } from "../statsPassword";
 
 const appImages = new Map<string, string>();
 
@@ -70,6 +71,7 @@ export async function newStack(name: string, extraImages: Record<string, string>
       "healthCheck.path": "/healthz",
       listenPort: String(listenPort),
       statsPort: String(statsPort),
+      statsPassword: STATS_PASSWORD,
     },
     async step(changes) {
       stack.config = { ...stack.config, ...changes };
