@@ -50,6 +50,24 @@ describe("preview per color (real HAProxy)", function () {
     assert.deepStrictEqual(await countColors(haproxy.url, 10), { blue: 0, green: 10, other: 0 });
   });
 
+  it("reads 100 allowed blocks over several acl lines (HAProxy's limit is 64 words a line): a source in the last one is admitted", async () => {
+    const fleet = await startFleet();
+    const allowedCidrs = [...Array.from({ length: 99 }, (_, i) => `10.${i}.0.0/16`), "127.0.0.0/8"];
+    const { haproxy, previewUrl } = await start(fleet, { blue: 0, green: 1 }, { preview: { allowedCidrs } });
+    assert.deepStrictEqual(await countColors(previewUrl("blue"), 10), { blue: 10, green: 0, other: 0 });
+    assert.deepStrictEqual(await countColors(haproxy.url, 10), { blue: 0, green: 10, other: 0 });
+  });
+
+  it("refuses a proxied source (Docker's gateway on aws) even inside an allowed block, on the preview port and by host name", async () => {
+    const fleet = await startFleet();
+    const hosts = { blue: "blue.app.example.com", green: "green.app.example.com" };
+    // Loopback stands for the gateway here: allowed by 127.0.0.0/8, refused as the proxied source.
+    const { haproxy, previewUrl } = await start(fleet, { blue: 0, green: 1 }, { preview: { allowedCidrs: DEFAULT_PREVIEW_CIDRS, hosts, proxiedSources: ["127.0.0.1"] } });
+    await assert.rejects(request(`${previewUrl("blue")}/`, { agent: false, timeoutMs: 3000 }), /ECONNRESET|socket hang up|EPIPE/);
+    assert.strictEqual((await request(`${haproxy.url}/`, { agent: false, headers: { host: "blue.app.example.com" } })).status, 403);
+    assert.deepStrictEqual(await countColors(haproxy.url, 10), { blue: 0, green: 10, other: 0 });
+  });
+
   it("a preview replica that fails its checks is down there too: it tracks the main server's checks", async () => {
     const fleet = await startFleet();
     const { haproxy, previewUrl } = await start(fleet, { blue: 0, green: 1 });
