@@ -6,7 +6,7 @@ import { gunzipSync } from "zlib";
 import * as aws from "../components/aws";
 import { TrafficDistributor, TrafficDistributorArgs } from "../components";
 import { deployOnAws } from "./awsDeploy";
-import { AWS_FIXTURES, dependenciesOf, invoked, promiseOf, RecordedResource, registered, settled, only } from "./mocks";
+import { AWS_FIXTURES, dependenciesOf, invoked, promiseOf, RecordedResource, registered, settled, only, STATS_PASSWORD } from "./mocks";
 
 const INSTANCE = "aws:ec2/instance:Instance";
 const INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
@@ -485,7 +485,7 @@ describe("TrafficDistributor on AWS (mocks)", () => {
   it("refuses a config too large for the parameter, naming the replica counts, before registering any resource", async () => {
     const servers = (base: number) => Array.from({ length: 400 }, (_, i) => `10.${base}.${Math.floor(i / 200)}.${i % 200}:${8000 + i}`);
     assert.throws(
-      () => new TrafficDistributor("huge", { target: "aws", blue: { servers: servers(1) }, green: { servers: servers(2) } }),
+      () => new TrafficDistributor("huge", { statsPassword: STATS_PASSWORD, target: "aws", blue: { servers: servers(1) }, green: { servers: servers(2) } }),
       /^SettingsError: aws: the HAProxy config for 400 blue and 400 green replicas takes \d+ bytes in its SSM parameter \(gzip, then base64\), more than the 8192 a parameter holds/,
     );
     await settled();

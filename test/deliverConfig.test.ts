@@ -4,6 +4,7 @@
 // disk equal to it; nothing printed holds the stats password.
 import * as assert from "assert";
 import * as fs from "fs";
+import * as os from "os";
 import * as net from "net";
 import * as path from "path";
 import { renderHaproxyConfig } from "../components/haproxyConfig";
@@ -21,6 +22,8 @@ import {
   sleep,
   startDelivery,
   startFleet,
+  startHaproxy,
+  loopbackPlacement,
   startRoundRobin,
   stopAll,
 } from "./harness";
@@ -274,6 +277,148 @@ describe("config delivery: validate in place, then reload (real HAProxy)", funct
         assert.match(result.stderr, /rejected the new config|refused the new config/);
         assert.ok(!`${result.stdout}${result.stderr}`.includes(PASSWORD), result.stderr);
       }
+    });
+  });
+
+  describe("the config file's mode and owner, and the image's tools", () => {
+    /** uid and gid of the official image's `haproxy` user. */
+    const HAPROXY_UID = 99;
+
+    /**
+     * The docker stand-in, with a container whose default user is `defaultUid` (a command
+     * without `-u` runs as that uid, as `docker exec` runs the image's user; with `-u 0` as
+     * root) and, with `noPerl`, whose commands find no perl on their PATH (an Alpine image).
+     */
+    function container(options: { defaultUid?: number; noPerl?: boolean }): Record<string, string> {
+      const dir = tempDir("docker-user");
+      dirs.push(dir);
+      fs.chmodSync(dir, 0o755); // HAProxy's user runs from it
+      let pathPrefix = "";
+      if (options.noPerl) {
+        const bin = path.join(dir, "bin");
+        fs.mkdirSync(bin);
+        for (const from of (process.env.PATH ?? "").split(":")) {
+          if (!from || !fs.existsSync(from)) continue;
+          for (const name of fs.readdirSync(from)) {
+            if (name.startsWith("perl") || fs.existsSync(path.join(bin, name))) continue;
+            fs.symlinkSync(path.join(from, name), path.join(bin, name));
+          }
+        }
+        pathPrefix = `env PATH=${bin} `;
+      }
+      const fixture = path.join(__dirname, "fixtures", "docker");
+      fs.writeFileSync(
+        path.join(dir, "docker"),
+        `#!/bin/sh
+set -eu
+[ "$1" = exec ] || exec ${fixture} "$@"
+shift
+flags='' user=''
+while :; do
+  case $1 in
+    -i) flags=-i; shift ;;
+    -u) user=$2; shift 2 ;;
+    *) break ;;
+  esac
+done
+container=$1
+shift
+if [ -z "$user" ] && [ -n "${options.defaultUid ?? ""}" ]; then
+  exec ${fixture} exec $flags -u 0 "$container" setpriv --reuid=${options.defaultUid} --regid=${options.defaultUid} --clear-groups ${pathPrefix}"$@"
+fi
+exec ${fixture} exec $flags -u "\${user:-0}" "$container" ${pathPrefix}"$@"
+`,
+        { mode: 0o755 },
+      );
+      return { PATH: `${dir}:${path.join(__dirname, "fixtures")}:${process.env.PATH}` };
+    }
+
+    /** HAProxy running as uid 99 on a config root wrote 0644 (as cloud-init and Docker's upload do). */
+    async function asHaproxyUser(weights: Weights) {
+      const placement = await loopbackPlacement();
+      dirs.push(placement.runtimeDir);
+      fs.chownSync(placement.runtimeDir, HAPROXY_UID, HAPROXY_UID);
+      const render = (w: Weights, p = placement) =>
+        renderHaproxyConfig({ weights: w, routing: "round-robin", servers: fleetServers(backends), statsPassword: PASSWORD }, p);
+      const haproxy = await startHaproxy(render(weights), placement, [
+        "setpriv",
+        `--reuid=${HAPROXY_UID}`,
+        `--regid=${HAPROXY_UID}`,
+        "--clear-groups",
+        "haproxy",
+      ]);
+      const initial = fs.statSync(haproxy.configPath);
+      assert.deepStrictEqual([initial.mode & 0o777, initial.uid], [0o644, 0], "the first config is root's, 0644");
+      return { haproxy, render };
+    }
+
+    /** Mode and owner of every config file beside the config (the config, its rollback and temporary copies). */
+    function configFiles(haproxy: Haproxy): Record<string, string> {
+      const dir = path.dirname(haproxy.configPath);
+      const base = path.basename(haproxy.configPath);
+      const files: Record<string, string> = {};
+      for (const name of fs.readdirSync(dir)) {
+        if (!name.startsWith(base) || name === `${base}.lock`) continue;
+        const stat = fs.statSync(path.join(dir, name));
+        files[name] = `${(stat.mode & 0o777).toString(8)} ${stat.uid}:${stat.gid}`;
+      }
+      return files;
+    }
+
+    it("every delivered config is 0600 and HAProxy's user's; HAProxy reloads it, and a rollback restores it the same way", async function () {
+      assert.strictEqual(os.userInfo().uid, 0, "the test changes owners: it runs as root");
+      const { haproxy, render } = await asHaproxyUser({ blue: 100, green: 0 });
+      const env = container({ defaultUid: HAPROXY_UID });
+      const base = path.basename(haproxy.configPath);
+      const owned = `600 ${HAPROXY_UID}:${HAPROXY_UID}`;
+
+      // The split moves to green: the release gate reads HAProxy's runtime API as HAProxy's user.
+      const moved = await startDelivery(haproxy, render({ blue: 0, green: 100 }), { env }).result;
+      assert.strictEqual(moved.status, 0, show(moved));
+      assert.match(moved.stdout, /gate passed/);
+      assert.match(moved.stdout, /reloaded \(attempt 1, new worker \d+\)/);
+      assert.deepStrictEqual(configFiles(haproxy), { [base]: owned });
+      assert.deepStrictEqual(await countColors(haproxy.url, 20), { blue: 0, green: 20, other: 0 });
+
+      // A reload that fails after haproxy -c passed (the new listen port is taken): the previous
+      // file comes back, 0600 and HAProxy's, and keeps serving.
+      const good = onDisk(haproxy);
+      const squatter = net.createServer();
+      const taken = await freePort();
+      await new Promise<void>((resolve) => squatter.listen(taken, "127.0.0.1", resolve));
+      try {
+        const clash = await startDelivery(haproxy, render({ blue: 0, green: 100 }, { ...haproxy.placement, listenPort: taken }), { env }).result;
+        assert.strictEqual(clash.status, 1, show(clash));
+        assert.match(clash.stderr, /the previous config is back in .* and serving/);
+        assert.ok(!`${clash.stdout}${clash.stderr}`.includes(PASSWORD));
+      } finally {
+        await new Promise((resolve) => squatter.close(resolve));
+      }
+      assert.strictEqual(onDisk(haproxy), good);
+      assert.deepStrictEqual(configFiles(haproxy), { [base]: owned });
+      assert.deepStrictEqual(await countColors(haproxy.url, 20), { blue: 0, green: 20, other: 0 });
+
+      // And the next delivery reloads as usual.
+      const back = await startDelivery(haproxy, render({ blue: 100, green: 0 }), { env }).result;
+      assert.strictEqual(back.status, 0, show(back));
+      assert.deepStrictEqual(configFiles(haproxy), { [base]: owned });
+      assert.deepStrictEqual(await countColors(haproxy.url, 20), { blue: 20, green: 0, other: 0 });
+    });
+
+    it("an image without perl (Alpine-based) is refused before anything changes, naming the setting", async () => {
+      const { haproxy, render } = await setup({ blue: 100, green: 0 });
+      const dir = path.dirname(haproxy.configPath);
+      const before = fs.readdirSync(dir).sort();
+      const good = onDisk(haproxy);
+      const result = await startDelivery(haproxy, render({ blue: 100, green: 0 }), { env: container({ noPerl: true }) }).result;
+      assert.strictEqual(result.status, 1, show(result));
+      assert.match(
+        result.stderr,
+        /the HAProxy image of distributor has no perl, .*: set distributor\.image \(stack config\) or distributorImage \(component argument\) to a Debian-based HAProxy image such as "haproxy:3\.2\.26"; the running config is unchanged/,
+      );
+      assert.strictEqual(onDisk(haproxy), good);
+      assert.deepStrictEqual(fs.readdirSync(dir).sort(), before, "the delivery left a file behind (the lock, a copy)");
+      assert.deepStrictEqual(await countColors(haproxy.url, 20), { blue: 20, green: 0, other: 0 });
     });
   });
 

@@ -58,10 +58,23 @@ export function renderCertificateDocument(keepExisting: boolean): string {
 /**
  * Refuses a certificate file larger than a parameter holds (8 KB, advanced tier; up to 4 KB it
  * stays standard). An ECDSA chain and key take about 1.5 KB; an RSA-2048 leaf, its intermediate
- * and key about 4 KB; RSA-4096 with a root certificate about 8.8 KB, too much.
+ * and key about 4 KB; RSA-4096 with a root certificate about 8.8 KB, too much. With `selfSigned`
+ * and `acme` (its placeholder) the certificate is made here and its size comes from the names:
+ * the message names `tls.domains` then, the certificate only when the user provided it.
  */
-export function checkCertificateFitsParameter(file: string, labels: { certificate: string; privateKey: string }): string {
+export function checkCertificateFitsParameter(
+  file: string,
+  labels: { certificate: string; privateKey: string; domains?: string },
+  mode: "provided" | "selfSigned" | "acme" = "provided",
+): string {
   const size = Buffer.byteLength(file);
+  if (size > PARAMETER_MAX_BYTES && mode !== "provided") {
+    const made = mode === "acme" ? "the placeholder certificate (until the CA's first one) and its key" : "the self-signed certificate and its key";
+    throw new Error(
+      `${labels.domains ?? "tls.domains"}: ${made}, made for these names, take ${size} bytes, more than the ${PARAMETER_MAX_BYTES} an SSM parameter holds (values hidden): ` +
+        "list fewer or shorter names",
+    );
+  }
   if (size > PARAMETER_MAX_BYTES) {
     throw new Error(
       `${labels.certificate} and ${labels.privateKey} take ${size} bytes, more than the ${PARAMETER_MAX_BYTES} an SSM parameter holds (values hidden): ` +

@@ -5,6 +5,7 @@
 import { gunzipSync, gzipSync } from "zlib";
 import { Color, COLORS, DistributorSettings, parseServerList, ServerAddress, SettingsError } from "../settings";
 import { isPlain } from "../trafficDistributorArgs";
+import { checkDistributorUserDataFits } from "./userData";
 
 /** The largest value of an SSM parameter (advanced tier), in bytes. */
 export const PARAMETER_MAX_BYTES = 8192;
@@ -72,12 +73,14 @@ function plannedServers(settings: DistributorSettings): Record<Color, ServerAddr
 /**
  * Refuses, before any resource is registered, settings whose config cannot fit the parameter:
  * renders it for the planned servers, with the longest password and a fingerprint where the
- * real ones are not known yet. `render` is the component's own rendering.
+ * real ones are not known yet. `render` is the component's own rendering. First, settings whose
+ * distributor user data exceeds what EC2 takes (checkDistributorUserDataFits).
  */
 export function checkConfigFitsParameter(
   settings: DistributorSettings,
   render: (servers: Record<Color, ServerAddress[]>, statsPassword: string | undefined, certificateFingerprint: string | undefined) => string,
 ): void {
+  checkDistributorUserDataFits(settings);
   const servers = plannedServers(settings);
   if (!servers) return;
   const password = settings.statsPassword === undefined ? undefined : isPlain(settings.statsPassword) ? settings.statsPassword : SIZING_PASSWORD;

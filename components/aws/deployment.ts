@@ -95,6 +95,7 @@ export function deployOnAws(context: DeploymentContext): Deployment<Environment,
               port: settings.tls.port,
               certificateFile: context.tlsCertificate.file,
               keepExisting: context.tlsCertificate.keepExisting,
+              mode: settings.tls.mode,
               ...(settings.tls.acme ? { acme: { domains: settings.tls.domains, ...settings.tls.acme } } : {}),
             },
           }

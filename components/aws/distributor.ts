@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { DnsSettings, isArmInstanceType } from "../settings";
+import { DnsSettings } from "../settings";
+import { TlsMode } from "../tls";
 import { AcmeClientInput } from "./acmeClient";
 import { checkCertificateFitsParameter, renderCertificateDocument } from "./certificateDocument";
 import { renderDeliveryDocument } from "./configDocument";
@@ -8,7 +9,7 @@ import { encodeConfigParameter } from "./configParameter";
 import { ConfigDelivery } from "./configDelivery";
 import { certificateReadStatement, createInstanceRole, parameterReadStatements, SECURE_INSTANCE_DEFAULTS } from "./instanceSecurity";
 import { InstanceImage } from "./network";
-import { renderDistributorUserData } from "./userData";
+import { distributorUserDataInput, renderDistributorUserData } from "./userData";
 
 /** HTTPS of the aws distributor. */
 export interface DistributorTlsArgs {
@@ -18,6 +19,8 @@ export interface DistributorTlsArgs {
   readonly certificateFile: pulumi.Input<string>;
   /** Keep a certificate already on the instance (the ACME client's) over this one. */
   readonly keepExisting: boolean;
+  /** Where the certificate comes from: the user's (`provided`) or made from `tls.domains`. @default "provided" */
+  readonly mode?: Exclude<TlsMode, "off">;
   /** With `acme`: the names and CA the ACME client beside HAProxy asks for. */
   readonly acme?: Omit<AcmeClientInput, "arch">;
 }
@@ -62,6 +65,8 @@ export class Distributor extends pulumi.ComponentResource {
   public readonly configParameter: aws.ssm.Parameter;
   /** The config-delivery step: with the parameter, all a weight change updates. */
   public readonly configDelivery: ConfigDelivery;
+  /** The certificate file the parameter holds (a secret), refused as it resolves if too large for it (with `tls`). */
+  public readonly certificateFile?: pulumi.Output<string>;
   /** Holds the certificate file, the chain then the key (with `tls`): a SecureString only this distributor may read. */
   public readonly certificateParameter?: aws.ssm.Parameter;
   /** Installs the certificate file before the config that loads it (with `tls`). */
@@ -91,23 +96,31 @@ export class Distributor extends pulumi.ComponentResource {
     );
 
     const tls = args.tls;
+    // The certificate file, checked against the parameter's size as it resolves.
+    this.certificateFile = tls
+      ? pulumi.secret(
+          pulumi.output(tls.certificateFile).apply((file) => {
+            try {
+              return checkCertificateFitsParameter(
+                file,
+                { certificate: "tls.certificate", privateKey: "tls.privateKey", domains: "tls.domains" },
+                tls.mode ?? "provided",
+              );
+            } catch (error) {
+              throw new pulumi.ResourceError((error as Error).message, this);
+            }
+          }),
+        )
+      : undefined;
     // Its value is a secret: encrypted in state, decrypted on the instance alone. Up to 4 KB a
     // standard parameter, up to 8 KB an advanced one.
-    this.certificateParameter = tls
+    this.certificateParameter = this.certificateFile
       ? new aws.ssm.Parameter(
           `${name}-certificate`,
           {
             type: "SecureString",
             tier: "Intelligent-Tiering",
-            value: pulumi.secret(
-              pulumi.output(tls.certificateFile).apply((file) => {
-                try {
-                  return checkCertificateFitsParameter(file, { certificate: "tls.certificate", privateKey: "tls.privateKey" });
-                } catch (error) {
-                  throw new pulumi.ResourceError((error as Error).message, this);
-                }
-              }),
-            ),
+            value: this.certificateFile,
             description: `traffic-distributor ${name}: the HTTPS certificate chain and its private key`,
           },
           { parent: this },
@@ -134,20 +147,16 @@ export class Distributor extends pulumi.ComponentResource {
         associatePublicIpAddress: true,
         vpcSecurityGroupIds: args.securityGroupIds,
         iamInstanceProfile: role.profile.name,
-        userData: renderDistributorUserData({
-          image: args.image,
-          listenPort: args.listenPort,
-          statsPort: args.statsPort,
-          previewPorts: args.previewPorts,
-          ...(tls
-            ? {
-                tls: {
-                  port: tls.port,
-                  ...(tls.acme ? { acme: { ...tls.acme, arch: isArmInstanceType(args.instanceType) ? ("arm64" as const) : ("amd64" as const) } } : {}),
-                },
-              }
-            : {}),
-        }),
+        userData: renderDistributorUserData(
+          distributorUserDataInput({
+            image: args.image,
+            listenPort: args.listenPort,
+            statsPort: args.statsPort,
+            previewPorts: args.previewPorts,
+            instanceType: args.instanceType,
+            ...(tls ? { tls: { port: tls.port, ...(tls.acme ? { acme: tls.acme } : {}) } } : {}),
+          }),
+        ),
         ...SECURE_INSTANCE_DEFAULTS,
         tags: { Name: name, "traffic-distributor:role": "distributor" },
       },

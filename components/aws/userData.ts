@@ -3,6 +3,8 @@
 // replaces the instance. Weights, routing and servers reach the distributor through SSM instead.
 import { stringify } from "yaml";
 import { CONTAINER_PLACEMENT, renderBootstrapConfig } from "../haproxyConfig";
+import { DistributorSettings, isArmInstanceType, SettingsError } from "../settings";
+import { ARG_LABELS, SettingLabels } from "../trafficDistributorArgs";
 import { CONTAINER_TLS_PLACEMENT } from "../tlsListener";
 import { ACME_CHALLENGE_SERVER_ON_HOST, acmeClientCommands, acmeClientFiles, AcmeClientInput, HOST_RUNTIME_DIR, HOST_SCRIPTS, HostFile } from "./acmeClient";
 
@@ -140,6 +142,70 @@ export interface DistributorUserDataInput {
   readonly previewPorts?: Readonly<Record<"blue" | "green", number>>;
   /** HTTPS: its public port, and with `acme`, the ACME client beside HAProxy. No certificate: it arrives through SSM. */
   readonly tls?: { readonly port: number; readonly acme?: AcmeClientInput };
+}
+
+/** What the distributor's user data is made of, as the aws Distributor receives it. */
+export interface DistributorUserDataSource {
+  readonly image: string;
+  readonly listenPort: number;
+  readonly statsPort: number;
+  readonly previewPorts?: Readonly<Record<"blue" | "green", number>>;
+  /** The distributor's instance type: which lego archive (architecture) the ACME client downloads. */
+  readonly instanceType: string;
+  readonly tls?: { readonly port: number; readonly acme?: Omit<AcmeClientInput, "arch"> };
+}
+
+/** The user data's input for a distributor: one mapping, for the instance and for the size check. */
+export function distributorUserDataInput(source: DistributorUserDataSource): DistributorUserDataInput {
+  const tls = source.tls;
+  return {
+    image: source.image,
+    listenPort: source.listenPort,
+    statsPort: source.statsPort,
+    previewPorts: source.previewPorts,
+    ...(tls
+      ? {
+          tls: {
+            port: tls.port,
+            ...(tls.acme ? { acme: { ...tls.acme, arch: isArmInstanceType(source.instanceType) ? ("arm64" as const) : ("amd64" as const) } } : {}),
+          },
+        }
+      : {}),
+  };
+}
+
+/** The most user data EC2 takes, in bytes, before base64. */
+export const USER_DATA_MAX_BYTES = 16384;
+
+/**
+ * Refuses, before any resource is registered, aws settings whose distributor user data would
+ * exceed what EC2 takes (16 KB before base64): it renders the user data as the instance would
+ * get it. Only the ACME client's settings grow it much (every name of `tls.domains` goes into
+ * its unit). The message gives sizes and key names, never a value.
+ */
+export function checkDistributorUserDataFits(settings: DistributorSettings, labels: SettingLabels = ARG_LABELS): void {
+  if (settings.target !== "aws" || settings.aws === undefined) return;
+  const tls = settings.tls;
+  const userData = renderDistributorUserData(
+    distributorUserDataInput({
+      image: settings.distributorImage,
+      listenPort: settings.listenPort,
+      statsPort: settings.statsPort,
+      previewPorts: settings.preview?.ports,
+      instanceType: settings.aws.distributorInstanceType,
+      ...(tls ? { tls: { port: tls.port, ...(tls.acme ? { acme: { domains: tls.domains, ...tls.acme } } : {}) } } : {}),
+    }),
+  );
+  const size = Buffer.byteLength(userData);
+  if (size <= USER_DATA_MAX_BYTES) return;
+  const acme = tls?.acme !== undefined;
+  const keys = acme ? `${labels["tls.domains"]} (with ${labels["tls.acme.email"]} and ${labels["tls.acme.directory"]})` : labels.distributorImage;
+  const remedy = acme
+    ? `list fewer or shorter names in ${labels["tls.domains"]} (${tls!.domains.length} names of ${tls!.domains.reduce((sum, name) => sum + name.length, 0)} characters now)`
+    : `use a shorter ${labels.distributorImage}`;
+  throw new SettingsError(
+    `aws: ${keys} make the distributor's user data ${size} bytes, more than the ${USER_DATA_MAX_BYTES} EC2 takes (before base64): ${remedy}`,
+  );
 }
 
 /**

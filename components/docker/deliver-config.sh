@@ -43,6 +43,13 @@ scrub() {
 say() { printf 'traffic-distributor: %s\n' "$*" | scrub >&2; }
 in_container() { docker exec -u 0 "$CONTAINER" "$@"; }
 
+# Every config file this writes (the new one, the hold, the rollback and previous copies, a
+# restored one) is mode 0600 and owned by HAProxy's user in the container ($owner, uid:gid):
+# it holds the stats password, and on aws the config directory is a host directory. `copy
+# SRC DST OWNER` in the container's shell; never readable by others, not even for a moment.
+# shellcheck disable=SC2016 # expanded by the container's shell
+COPY='copy() { (umask 077 && cp "$1" "$2") && chmod 600 "$2" && chown "$3" "$2"; }'
+
 # PIDs of the container's HAProxy processes: the master plus one worker per loaded config.
 haproxy_pids() { docker top "$CONTAINER" | awk 'NR > 1 && /haproxy/ { print $2 }' | sort; }
 
@@ -118,7 +125,7 @@ reload_or_roll_back() {
   say "HAProxy in $CONTAINER did not start a worker with $1 within 10 s; putting the previous config back. HAProxy said:"
   recent_alerts "$since"
   # shellcheck disable=SC2016 # expanded by the container's shell
-  in_container sh -c 'set -e; cp -p "$2" "$1.restore"; mv "$1.restore" "$1"' sh "$CONFIG_PATH" "$rollback"
+  in_container sh -c "$COPY"'; set -e; copy "$2" "$1.restore" "$3"; mv "$1.restore" "$1"' sh "$CONFIG_PATH" "$rollback" "$owner"
   # The old workers still serve the previous config; reloading it also undoes a reload of
   # the new one that succeeded too late to be seen.
   before=$(haproxy_pids)
@@ -161,6 +168,28 @@ interrupted() {
 }
 trap interrupted HUP INT TERM
 
+# Up front, before anything changes: the container's default user (HAProxy's, the owner of
+# every config file written below) and perl, which the release gate needs for the runtime API.
+# Alpine-based HAProxy images have no perl.
+# shellcheck disable=SC2016 # expanded by the container's shell
+if ! probe=$(docker exec "$CONTAINER" sh -c '
+  if command -v perl >/dev/null 2>&1; then echo perl; else echo none; fi
+  echo "$(id -u):$(id -g)"
+' 2>&1); then
+  say "could not run a command in $CONTAINER (is it running?); the running config is unchanged:"
+  printf '%s\n' "$probe" | tail -n 3 | scrub >&2
+  exit 1
+fi
+if [ "$(printf '%s\n' "$probe" | sed -n 1p)" != perl ]; then
+  say "the HAProxy image of $CONTAINER has no perl, which the delivery needs to speak to HAProxy's runtime API (Alpine-based images have none): set distributor.image (stack config) or distributorImage (component argument) to a Debian-based HAProxy image such as \"haproxy:3.2.26\"; the running config is unchanged"
+  exit 1
+fi
+owner=$(printf '%s\n' "$probe" | sed -n 2p)
+if ! printf '%s\n' "$owner" | grep -Eqx '[0-9]+:[0-9]+'; then
+  say "could not tell the user HAProxy runs as in $CONTAINER (id -u / id -g said \"$owner\"); the running config is unchanged"
+  exit 1
+fi
+
 # The lock holder runs in the container until its stdin (fd 8 here) closes: when this script
 # ends, however it ends, the holder exits and the kernel drops the lock.
 mkfifo "$work/hold" "$work/ready"
@@ -178,18 +207,19 @@ if [ "$state" != locked ]; then
   exit 1
 fi
 
-# This delivery's own file, beside the config so the swap is a rename. It copies the config's
-# mode and owner (HAProxy's user must read it); leftovers of killed deliveries go first. A
+# This delivery's own file, beside the config so the swap is a rename: mode 0600 (mktemp's),
+# owned by HAProxy's user, who alone reads it; leftovers of killed deliveries go first. A
 # rollback copy left behind means a delivery stopped between its swap and a confirmed reload.
 # shellcheck disable=SC2016
 prepared=$(in_container sh -c '
   set -e
   rm -f "$1".new.* "$1.previous"
   next=$(mktemp "$1.new.XXXXXX")
-  cp -p "$1" "$next" || chmod 644 "$next"
+  chmod 600 "$next"
+  chown "$3" "$next"
   echo "$next"
   if [ -e "$2" ]; then echo unconfirmed; fi
-' sh "$CONFIG_PATH" "$rollback")
+' sh "$CONFIG_PATH" "$rollback" "$owner")
 next=$(printf '%s\n' "$prepared" | sed -n 1p)
 if [ "$(printf '%s\n' "$prepared" | sed -n 2p)" = unconfirmed ]; then
   say "a previous delivery to $CONTAINER stopped before its reload was confirmed; reloading the config on disk first"
@@ -297,7 +327,7 @@ percent() { printf '%d.%02d%%' $(($1 / 100)) $(($1 % 100)); }
 # Puts the config that served before this delivery back and reloads it.
 restore_previous() {
   # shellcheck disable=SC2016
-  in_container sh -c 'set -e; cp -p "$2" "$1.restore"; mv "$1.restore" "$1"' sh "$CONFIG_PATH" "$previous"
+  in_container sh -c "$COPY"'; set -e; copy "$2" "$1.restore" "$3"; mv "$1.restore" "$1"' sh "$CONFIG_PATH" "$previous" "$owner"
   before=$(haproxy_pids)
   since=$(($(docker exec "$CONTAINER" date +%s 2>/dev/null || date +%s) - 1))
   if reload; then
@@ -343,7 +373,7 @@ if [ -n "$receiving" ]; then
   fi
   previous="$CONFIG_PATH.previous"
   # shellcheck disable=SC2016
-  in_container sh -c 'cp -p "$1" "$2"' sh "$CONFIG_PATH" "$previous"
+  in_container sh -c "$COPY"'; copy "$1" "$2" "$3"' sh "$CONFIG_PATH" "$previous" "$owner"
   gate_servers=$running_servers
   if ! valid_servers "$running_servers" || [ "$(entries_of "$running_servers")" != "$(entries_of "$target_servers")" ]; then
     # The hold config: this config's sections but the routing, which the template below the
@@ -374,8 +404,9 @@ if [ -n "$receiving" ]; then
     # shellcheck disable=SC2016
     hold=$(in_container sh -c '
       set -e
+      umask 077
       hold=$(mktemp "$1.new.XXXXXX")
-      cp -p "$2" "$hold"
+      chown "${10}" "$hold"
       awk -v layout="$3" -v variant="$4" -v wb="$5" -v wg="$6" -v running="$7" "$8" "$2" "$2" > "$hold.body"
       { cat "$hold.body"; printf "%s%s\n" "$9" "$(sha256sum < "$hold.body" | cut -d " " -f 1)"; } > "$hold"
       rm -f "$hold.body"
@@ -421,7 +452,7 @@ if [ -n "$receiving" ]; then
         print substr(line, 1, at - 1) (layout == "one" ? "app" : substr(rest, 1, index(rest, "_") - 1)) "/" rest; next
       }
       !skip { print }
-    ' "$trailer_prefix")
+    ' "$trailer_prefix" "$owner")
     if ! report=$(docker exec "$CONTAINER" haproxy -c -f "$hold" 2>&1); then
       in_container rm -f "$hold" "$previous" || true
       say "HAProxy in $CONTAINER rejected the hold config of the release gate; the running config is unchanged:"
@@ -429,7 +460,7 @@ if [ -n "$receiving" ]; then
       exit 1
     fi
     # shellcheck disable=SC2016
-    in_container sh -c 'set -e; [ -e "$2" ] || { cp -p "$1" "$2.new"; mv "$2.new" "$2"; }; mv "$3" "$1"' sh "$CONFIG_PATH" "$rollback" "$hold"
+    in_container sh -c "$COPY"'; set -e; [ -e "$2" ] || { copy "$1" "$2.new" "$4"; mv "$2.new" "$2"; }; mv "$3" "$1"' sh "$CONFIG_PATH" "$rollback" "$hold" "$owner"
     if ! reload_or_roll_back "the hold config (the new servers with the running split)"; then
       in_container rm -f "$next" "$previous" || true
       say "the new config was not installed"
@@ -470,18 +501,18 @@ if [ -n "$receiving" ]; then
   # From here the config to put back on any failure is the one that served before the hold,
   # also when the delivery is interrupted before the new config is confirmed and baked.
   # shellcheck disable=SC2016
-  in_container sh -c 'set -e; cp -p "$2" "$1.new"; mv "$1.new" "$1"' sh "$rollback" "$previous"
+  in_container sh -c "$COPY"'; set -e; copy "$2" "$1.new" "$3"; mv "$1.new" "$1"' sh "$rollback" "$previous" "$owner"
   on_probation=yes
 fi
 
 # Swap. The rollback copy is the config that serves now; one left by a delivery killed before
 # its reload was confirmed is older and known to serve, so it is kept.
 # shellcheck disable=SC2016
-in_container sh -c '
+in_container sh -c "$COPY"'
   set -e
-  [ -e "$2" ] || { cp -p "$1" "$2.new"; mv "$2.new" "$2"; }
+  [ -e "$2" ] || { copy "$1" "$2.new" "$4"; mv "$2.new" "$2"; }
   mv "$3" "$1"
-' sh "$CONFIG_PATH" "$rollback" "$next"
+' sh "$CONFIG_PATH" "$rollback" "$next" "$owner"
 
 if reload_or_roll_back "the new config"; then
   echo "traffic-distributor: $CONTAINER reloaded ($reloaded)"
