@@ -13,6 +13,7 @@ import { CERTIFICATE_FILE_NAME } from "../../components/tlsListener";
 import { ACME_CHALLENGE_SERVER_ON_HOST } from "../../components/aws/acmeClient";
 import { renderInput } from "../../components/trafficDistributor";
 import { validateTrafficDistributorArgs } from "../../components/trafficDistributorArgs";
+import { STATS_PASSWORD } from "../statsPassword";
 import { fleetServers, freePort, Haproxy, loopbackPlacement, sleep, startFleet, startHaproxy, stopAll } from "../harness";
 import { tempDir } from "../haproxy";
 import { run, servedCertificate, startHttpsLoad } from "./clients";
@@ -48,6 +49,7 @@ describe("ACME on aws: the timer's script issues and renews through the aws conf
 
     // The component's own render input for an aws distributor with acme on its DNS name.
     const settings = validateTrafficDistributorArgs({
+      statsPassword: STATS_PASSWORD,
       target: "aws",
       aws: { dns: { zoneId: "Z0123456789ABCDEFGHIJ", name: NAME } },
       tls: { mode: "acme", acme: { email: "ops@example.com" } },
