@@ -45,10 +45,12 @@ in_container() { docker exec -u 0 "$CONTAINER" "$@"; }
 
 # Every config file this writes (the new one, the hold, the rollback and previous copies, a
 # restored one) is mode 0600 and owned by HAProxy's user in the container ($owner, uid:gid):
-# it holds the stats password, and on aws the config directory is a host directory. `copy
-# SRC DST OWNER` in the container's shell; never readable by others, not even for a moment.
+# it holds the stats password, and on aws the config directory is a host directory. In the
+# container's shell, `copy SRC DST OWNER` writes such a file, never readable by others, not
+# even for a moment; `replace SRC DST OWNER` puts such a copy in place of DST by rename.
 # shellcheck disable=SC2016 # expanded by the container's shell
-COPY='copy() { (umask 077 && cp "$1" "$2") && chmod 600 "$2" && chown "$3" "$2"; }'
+COPY='copy() { (umask 077 && cp "$1" "$2") && chmod 600 "$2" && chown "$3" "$2"; }
+replace() { copy "$1" "$2.new" "$3" && mv "$2.new" "$2"; }'
 
 # PIDs of the container's HAProxy processes: the master plus one worker per loaded config.
 haproxy_pids() { docker top "$CONTAINER" | awk 'NR > 1 && /haproxy/ { print $2 }' | sort; }
@@ -125,7 +127,7 @@ reload_or_roll_back() {
   say "HAProxy in $CONTAINER did not start a worker with $1 within 10 s; putting the previous config back. HAProxy said:"
   recent_alerts "$since"
   # shellcheck disable=SC2016 # expanded by the container's shell
-  in_container sh -c "$COPY"'; set -e; copy "$2" "$1.restore" "$3"; mv "$1.restore" "$1"' sh "$CONFIG_PATH" "$rollback" "$owner"
+  in_container sh -c "$COPY"'; replace "$2" "$1" "$3"' sh "$CONFIG_PATH" "$rollback" "$owner"
   # The old workers still serve the previous config; reloading it also undoes a reload of
   # the new one that succeeded too late to be seen.
   before=$(haproxy_pids)
@@ -327,7 +329,7 @@ percent() { printf '%d.%02d%%' $(($1 / 100)) $(($1 % 100)); }
 # Puts the config that served before this delivery back and reloads it.
 restore_previous() {
   # shellcheck disable=SC2016
-  in_container sh -c "$COPY"'; set -e; copy "$2" "$1.restore" "$3"; mv "$1.restore" "$1"' sh "$CONFIG_PATH" "$previous" "$owner"
+  in_container sh -c "$COPY"'; replace "$2" "$1" "$3"' sh "$CONFIG_PATH" "$previous" "$owner"
   before=$(haproxy_pids)
   since=$(($(docker exec "$CONTAINER" date +%s 2>/dev/null || date +%s) - 1))
   if reload; then
@@ -460,7 +462,7 @@ if [ -n "$receiving" ]; then
       exit 1
     fi
     # shellcheck disable=SC2016
-    in_container sh -c "$COPY"'; set -e; [ -e "$2" ] || { copy "$1" "$2.new" "$4"; mv "$2.new" "$2"; }; mv "$3" "$1"' sh "$CONFIG_PATH" "$rollback" "$hold" "$owner"
+    in_container sh -c "$COPY"'; set -e; [ -e "$2" ] || replace "$1" "$2" "$4"; mv "$3" "$1"' sh "$CONFIG_PATH" "$rollback" "$hold" "$owner"
     if ! reload_or_roll_back "the hold config (the new servers with the running split)"; then
       in_container rm -f "$next" "$previous" || true
       say "the new config was not installed"
@@ -501,7 +503,7 @@ if [ -n "$receiving" ]; then
   # From here the config to put back on any failure is the one that served before the hold,
   # also when the delivery is interrupted before the new config is confirmed and baked.
   # shellcheck disable=SC2016
-  in_container sh -c "$COPY"'; set -e; copy "$2" "$1.new" "$3"; mv "$1.new" "$1"' sh "$rollback" "$previous" "$owner"
+  in_container sh -c "$COPY"'; replace "$2" "$1" "$3"' sh "$rollback" "$previous" "$owner"
   on_probation=yes
 fi
 
@@ -510,7 +512,7 @@ fi
 # shellcheck disable=SC2016
 in_container sh -c "$COPY"'
   set -e
-  [ -e "$2" ] || { copy "$1" "$2.new" "$4"; mv "$2.new" "$2"; }
+  [ -e "$2" ] || replace "$1" "$2" "$4"
   mv "$3" "$1"
 ' sh "$CONFIG_PATH" "$rollback" "$next" "$owner"
 
