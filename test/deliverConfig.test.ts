@@ -287,7 +287,7 @@ describe("config delivery: validate in place, then reload (real HAProxy)", funct
     /**
      * The docker stand-in, with a container whose default user is `defaultUid` (a command
      * without `-u` runs as that uid, as `docker exec` runs the image's user; with `-u 0` as
-     * root) and, with `noPerl`, whose commands find no perl on their PATH (an Alpine image).
+     * root without capabilities, as in the Docker distributor) and, with `noPerl`, whose commands find no perl on their PATH (an Alpine image).
      */
     function container(options: { defaultUid?: number; noPerl?: boolean }): Record<string, string> {
       const dir = tempDir("docker-user");
@@ -326,7 +326,12 @@ shift
 if [ -z "$user" ] && [ -n "${options.defaultUid ?? ""}" ]; then
   exec ${fixture} exec $flags -u 0 "$container" setpriv --reuid=${options.defaultUid} --regid=${options.defaultUid} --clear-groups ${pathPrefix}"$@"
 fi
-exec ${fixture} exec $flags -u "\${user:-0}" "$container" ${pathPrefix}"$@"
+# Root in the Docker distributor has no capability (it drops them all): no chown, no reading
+# past a file's mode. The user's group, if given (-u 0:GID), is its primary group.
+uid=\${user:-0}
+gid=0
+case $uid in *:*) gid=\${uid#*:}; uid=\${uid%%:*} ;; esac
+exec ${fixture} exec $flags -u 0 "$container" setpriv --reuid="$uid" --regid="$gid" --clear-groups --bounding-set=-all ${pathPrefix}"$@"
 `,
         { mode: 0o755 },
       );
@@ -337,7 +342,11 @@ exec ${fixture} exec $flags -u "\${user:-0}" "$container" ${pathPrefix}"$@"
     async function asHaproxyUser(weights: Weights) {
       const placement = await loopbackPlacement();
       dirs.push(placement.runtimeDir);
-      fs.chownSync(placement.runtimeDir, HAPROXY_UID, HAPROXY_UID);
+      // The config sits beside HAProxy's sockets here: the directory is root's (as the image's
+      // config directory is), so root without capabilities writes the config files as its
+      // owner, and writable by HAProxy's group, for its sockets.
+      fs.chownSync(placement.runtimeDir, 0, HAPROXY_UID);
+      fs.chmodSync(placement.runtimeDir, 0o770);
       const render = (w: Weights, p = placement) =>
         renderHaproxyConfig({ weights: w, routing: "round-robin", servers: fleetServers(backends), statsPassword: PASSWORD }, p);
       const haproxy = await startHaproxy(render(weights), placement, [
@@ -365,12 +374,12 @@ exec ${fixture} exec $flags -u "\${user:-0}" "$container" ${pathPrefix}"$@"
       return files;
     }
 
-    it("every delivered config is 0600 and HAProxy's user's; HAProxy reloads it, and a rollback restores it the same way", async function () {
+    it("every delivered config is 0640, root's and HAProxy's group's, written without any capability; HAProxy reloads it, and a rollback restores it the same way", async function () {
       assert.strictEqual(os.userInfo().uid, 0, "the test changes owners: it runs as root");
       const { haproxy, render } = await asHaproxyUser({ blue: 100, green: 0 });
       const env = container({ defaultUid: HAPROXY_UID });
       const base = path.basename(haproxy.configPath);
-      const owned = `600 ${HAPROXY_UID}:${HAPROXY_UID}`;
+      const owned = `640 0:${HAPROXY_UID}`;
 
       // The split moves to green: the release gate reads HAProxy's runtime API as HAProxy's user.
       const moved = await startDelivery(haproxy, render({ blue: 0, green: 100 }), { env }).result;
@@ -381,7 +390,7 @@ exec ${fixture} exec $flags -u "\${user:-0}" "$container" ${pathPrefix}"$@"
       assert.deepStrictEqual(await countColors(haproxy.url, 20), { blue: 0, green: 20, other: 0 });
 
       // A reload that fails after haproxy -c passed (the new listen port is taken): the previous
-      // file comes back, 0600 and HAProxy's, and keeps serving.
+      // file comes back, 0640 and HAProxy's group's, and keeps serving.
       const good = onDisk(haproxy);
       const squatter = net.createServer();
       const taken = await freePort();
@@ -432,7 +441,7 @@ exec ${fixture} exec $flags -u "\${user:-0}" "$container" ${pathPrefix}"$@"
       ["after haproxy -c", "after haproxy -c"],
       ["after the swap, before the signal", 'after mv "\\$3" "\\$1"'],
       ["after the signal, before the reload is confirmed", "after ^kill"],
-      ["after the reload is confirmed", "before ^exec -u 0 distributor rm -f .*\\.rollback$"],
+      ["after the reload is confirmed", "before ^exec -u 0(:[0-9]+)? distributor rm -f .*\\.rollback$"],
     ];
 
     it("each step: a validated config serves, the next delivery succeeds and the file on disk is the one serving", async () => {

@@ -41,16 +41,19 @@ scrub() {
     }'
 }
 say() { printf 'traffic-distributor: %s\n' "$*" | scrub >&2; }
-in_container() { docker exec -u 0 "$CONTAINER" "$@"; }
+# As root, with HAProxy's group ($group, read below) as the primary one: every file it creates
+# belongs to that group. The Docker distributor drops every capability, so root there cannot
+# chown a file to HAProxy's user: group ownership needs no capability.
+in_container() { docker exec -u "0:${group:-0}" "$CONTAINER" "$@"; }
 
 # Every config file this writes (the new one, the hold, the rollback and previous copies, a
-# restored one) is mode 0600 and owned by HAProxy's user in the container ($owner, uid:gid):
-# it holds the stats password, and on aws the config directory is a host directory. In the
-# container's shell, `copy SRC DST OWNER` writes such a file, never readable by others, not
-# even for a moment; `replace SRC DST OWNER` puts such a copy in place of DST by rename.
+# restored one) is mode 0640, root's and HAProxy's group's: it holds the stats password, and on
+# aws the config directory is a host directory. In the container's shell (in_container),
+# `copy SRC DST` writes such a file, never readable by others, not even for a moment;
+# `replace SRC DST` puts such a copy in place of DST by rename.
 # shellcheck disable=SC2016 # expanded by the container's shell
-COPY='copy() { (umask 077 && cp "$1" "$2") && chmod 600 "$2" && chown "$3" "$2"; }
-replace() { copy "$1" "$2.new" "$3" && mv "$2.new" "$2"; }'
+COPY='copy() { rm -f "$2" && (umask 027 && cp "$1" "$2") && chmod 640 "$2"; }
+replace() { copy "$1" "$2.new" && mv "$2.new" "$2"; }'
 
 # PIDs of the container's HAProxy processes: the master plus one worker per loaded config.
 haproxy_pids() { docker top "$CONTAINER" | awk 'NR > 1 && /haproxy/ { print $2 }' | sort; }
@@ -127,7 +130,7 @@ reload_or_roll_back() {
   say "HAProxy in $CONTAINER did not start a worker with $1 within 10 s; putting the previous config back. HAProxy said:"
   recent_alerts "$since"
   # shellcheck disable=SC2016 # expanded by the container's shell
-  in_container sh -c "$COPY"'; replace "$2" "$1" "$3"' sh "$CONFIG_PATH" "$rollback" "$owner"
+  in_container sh -c "$COPY"'; replace "$2" "$1"' sh "$CONFIG_PATH" "$rollback"
   # The old workers still serve the previous config; reloading it also undoes a reload of
   # the new one that succeeded too late to be seen.
   before=$(haproxy_pids)
@@ -170,13 +173,13 @@ interrupted() {
 }
 trap interrupted HUP INT TERM
 
-# Up front, before anything changes: the container's default user (HAProxy's, the owner of
-# every config file written below) and perl, which the release gate needs for the runtime API.
-# Alpine-based HAProxy images have no perl.
+# Up front, before anything changes: the group of the container's default user (HAProxy's, the
+# group of every config file written below) and perl, which the release gate needs for the
+# runtime API. Alpine-based HAProxy images have no perl.
 # shellcheck disable=SC2016 # expanded by the container's shell
 if ! probe=$(docker exec "$CONTAINER" sh -c '
   if command -v perl >/dev/null 2>&1; then echo perl; else echo none; fi
-  echo "$(id -u):$(id -g)"
+  id -g
 ' 2>&1); then
   say "could not run a command in $CONTAINER (is it running?); the running config is unchanged:"
   printf '%s\n' "$probe" | tail -n 3 | scrub >&2
@@ -186,9 +189,9 @@ if [ "$(printf '%s\n' "$probe" | sed -n 1p)" != perl ]; then
   say "the HAProxy image of $CONTAINER has no perl, which the delivery needs to speak to HAProxy's runtime API (Alpine-based images have none): set distributor.image (stack config) or distributorImage (component argument) to a Debian-based HAProxy image such as \"haproxy:3.2.26\"; the running config is unchanged"
   exit 1
 fi
-owner=$(printf '%s\n' "$probe" | sed -n 2p)
-if ! printf '%s\n' "$owner" | grep -Eqx '[0-9]+:[0-9]+'; then
-  say "could not tell the user HAProxy runs as in $CONTAINER (id -u / id -g said \"$owner\"); the running config is unchanged"
+group=$(printf '%s\n' "$probe" | sed -n 2p)
+if ! printf '%s\n' "$group" | grep -Eqx '[0-9]+'; then
+  say "could not tell the group HAProxy runs as in $CONTAINER (id -g said \"$group\"); the running config is unchanged"
   exit 1
 fi
 
@@ -209,19 +212,18 @@ if [ "$state" != locked ]; then
   exit 1
 fi
 
-# This delivery's own file, beside the config so the swap is a rename: mode 0600 (mktemp's),
-# owned by HAProxy's user, who alone reads it; leftovers of killed deliveries go first. A
+# This delivery's own file, beside the config so the swap is a rename: mode 0640, root's and
+# HAProxy's group's (see COPY); leftovers of killed deliveries go first. A
 # rollback copy left behind means a delivery stopped between its swap and a confirmed reload.
 # shellcheck disable=SC2016
 prepared=$(in_container sh -c '
   set -e
   rm -f "$1".new.* "$1.previous"
   next=$(mktemp "$1.new.XXXXXX")
-  chmod 600 "$next"
-  chown "$3" "$next"
+  chmod 640 "$next"
   echo "$next"
   if [ -e "$2" ]; then echo unconfirmed; fi
-' sh "$CONFIG_PATH" "$rollback" "$owner")
+' sh "$CONFIG_PATH" "$rollback")
 next=$(printf '%s\n' "$prepared" | sed -n 1p)
 if [ "$(printf '%s\n' "$prepared" | sed -n 2p)" = unconfirmed ]; then
   say "a previous delivery to $CONTAINER stopped before its reload was confirmed; reloading the config on disk first"
@@ -329,7 +331,7 @@ percent() { printf '%d.%02d%%' $(($1 / 100)) $(($1 % 100)); }
 # Puts the config that served before this delivery back and reloads it.
 restore_previous() {
   # shellcheck disable=SC2016
-  in_container sh -c "$COPY"'; replace "$2" "$1" "$3"' sh "$CONFIG_PATH" "$previous" "$owner"
+  in_container sh -c "$COPY"'; replace "$2" "$1"' sh "$CONFIG_PATH" "$previous"
   before=$(haproxy_pids)
   since=$(($(docker exec "$CONTAINER" date +%s 2>/dev/null || date +%s) - 1))
   if reload; then
@@ -375,7 +377,7 @@ if [ -n "$receiving" ]; then
   fi
   previous="$CONFIG_PATH.previous"
   # shellcheck disable=SC2016
-  in_container sh -c "$COPY"'; copy "$1" "$2" "$3"' sh "$CONFIG_PATH" "$previous" "$owner"
+  in_container sh -c "$COPY"'; copy "$1" "$2"' sh "$CONFIG_PATH" "$previous"
   gate_servers=$running_servers
   if ! valid_servers "$running_servers" || [ "$(entries_of "$running_servers")" != "$(entries_of "$target_servers")" ]; then
     # The hold config: this config's sections but the routing, which the template below the
@@ -406,9 +408,9 @@ if [ -n "$receiving" ]; then
     # shellcheck disable=SC2016
     hold=$(in_container sh -c '
       set -e
-      umask 077
+      umask 027
       hold=$(mktemp "$1.new.XXXXXX")
-      chown "${10}" "$hold"
+      chmod 640 "$hold"
       awk -v layout="$3" -v variant="$4" -v wb="$5" -v wg="$6" -v running="$7" "$8" "$2" "$2" > "$hold.body"
       { cat "$hold.body"; printf "%s%s\n" "$9" "$(sha256sum < "$hold.body" | cut -d " " -f 1)"; } > "$hold"
       rm -f "$hold.body"
@@ -454,7 +456,7 @@ if [ -n "$receiving" ]; then
         print substr(line, 1, at - 1) (layout == "one" ? "app" : substr(rest, 1, index(rest, "_") - 1)) "/" rest; next
       }
       !skip { print }
-    ' "$trailer_prefix" "$owner")
+    ' "$trailer_prefix")
     if ! report=$(docker exec "$CONTAINER" haproxy -c -f "$hold" 2>&1); then
       in_container rm -f "$hold" "$previous" || true
       say "HAProxy in $CONTAINER rejected the hold config of the release gate; the running config is unchanged:"
@@ -462,7 +464,7 @@ if [ -n "$receiving" ]; then
       exit 1
     fi
     # shellcheck disable=SC2016
-    in_container sh -c "$COPY"'; set -e; [ -e "$2" ] || replace "$1" "$2" "$4"; mv "$3" "$1"' sh "$CONFIG_PATH" "$rollback" "$hold" "$owner"
+    in_container sh -c "$COPY"'; set -e; [ -e "$2" ] || replace "$1" "$2"; mv "$3" "$1"' sh "$CONFIG_PATH" "$rollback" "$hold"
     if ! reload_or_roll_back "the hold config (the new servers with the running split)"; then
       in_container rm -f "$next" "$previous" || true
       say "the new config was not installed"
@@ -503,7 +505,7 @@ if [ -n "$receiving" ]; then
   # From here the config to put back on any failure is the one that served before the hold,
   # also when the delivery is interrupted before the new config is confirmed and baked.
   # shellcheck disable=SC2016
-  in_container sh -c "$COPY"'; replace "$2" "$1" "$3"' sh "$rollback" "$previous" "$owner"
+  in_container sh -c "$COPY"'; replace "$2" "$1"' sh "$rollback" "$previous"
   on_probation=yes
 fi
 
@@ -512,9 +514,9 @@ fi
 # shellcheck disable=SC2016
 in_container sh -c "$COPY"'
   set -e
-  [ -e "$2" ] || replace "$1" "$2" "$4"
+  [ -e "$2" ] || replace "$1" "$2"
   mv "$3" "$1"
-' sh "$CONFIG_PATH" "$rollback" "$next" "$owner"
+' sh "$CONFIG_PATH" "$rollback" "$next"
 
 if reload_or_roll_back "the new config"; then
   echo "traffic-distributor: $CONTAINER reloaded ($reloaded)"
