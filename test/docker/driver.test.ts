@@ -9,7 +9,7 @@ import { testEngine } from "./setup";
 
 describe("the graph driver", () => {
   it("knows every deleteBeforeReplace the components set (mocks cannot see resource options)", async () => {
-    await runProgram("tdopts", {}, {});
+    await runProgram("tdopts", { statsPassword: STATS_PASSWORD }, {});
     const seen: Array<{ type: string; name: string; deleteBeforeReplace: boolean }> = [];
     // With acme, for the ACME client's container too.
     const tls = { mode: "acme", domains: ["shop.example.com"], acme: { email: "ops@example.com", image: "registry.example.com/td/acme:1" } } as const;
@@ -32,7 +32,7 @@ describe("the graph driver", () => {
   });
 
   it("fails on an input it does not model, before touching the engine", async () => {
-    const run = await runProgram("tdunknown", {}, {});
+    const run = await runProgram("tdunknown", { statsPassword: STATS_PASSWORD }, {});
     const container = run.resources.find((r) => r.type === "docker:index/container:Container")!;
     const tampered = { ...run, resources: [{ ...container, inputs: { ...container.inputs, privileged: true } }] };
     await assert.rejects(new Deployment(testEngine()).up(tampered), /input privileged of docker:index\/container:Container tdunknown-\S+ is not modelled/);
