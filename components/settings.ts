@@ -302,7 +302,7 @@ export function isValidHost(host: string): boolean {
  */
 export function canonicalHost(host: string): string {
   if (host.includes(":")) {
-    const short = new URL(`http://[${host}]/`).hostname.slice(1, -1);
+    const short = shortIpv6(host);
     const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(short);
     if (mapped) {
       const [high, low] = [parseInt(mapped[1], 16), parseInt(mapped[2], 16)];
@@ -311,6 +311,11 @@ export function canonicalHost(host: string): string {
     return short;
   }
   return host.replace(/\.$/, "").toLowerCase();
+}
+
+/** A valid IPv6 address in its shortest form (RFC 5952): lower-case hex groups, one "::". */
+function shortIpv6(address: string): string {
+  return new URL(`http://[${address}]/`).hostname.slice(1, -1);
 }
 
 /** Addresses that name no server: "this host, any address" (0.0.0.0, ::) and IPv4 broadcast. */
@@ -377,40 +382,31 @@ export function parseCidr(label: string, value: unknown): string {
   const match = /^([^/]+)\/(\d{1,3})$/.exec(value);
   if (!match) return fail(label, value, allowed);
   const prefix = Number(match[2]);
-  if (IPV4.test(match[1])) {
-    if (prefix > 32) return fail(label, value, allowed);
-    const address = match[1].split(".").reduce((n, octet) => n * 256 + Number(octet), 0);
-    const hostBits = prefix === 32 ? 0 : address % 2 ** (32 - prefix);
-    if (hostBits !== 0) {
-      const network = address - hostBits;
-      const dotted = [24, 16, 8, 0].map((shift) => Math.floor(network / 2 ** shift) % 256).join(".");
-      return fail(label, value, `has host bits set; the network is "${dotted}/${prefix}"`);
-    }
-    return value;
+  const address = addressBits(match[1]);
+  if (address === undefined || prefix > address.width) return fail(label, value, allowed);
+  const hostMask = (1n << BigInt(address.width - prefix)) - 1n;
+  if ((address.value & hostMask) !== 0n) {
+    return fail(label, value, `has host bits set; the network is "${formatAddressBits(address.value & ~hostMask, address.width)}/${prefix}"`);
   }
-  if (!match[1].includes("%") && isIP(match[1]) === 6 && prefix <= 128) {
-    const address = ipv6ToBigInt(match[1]);
-    const hostMask = (1n << BigInt(128 - prefix)) - 1n;
-    if ((address & hostMask) !== 0n) {
-      return fail(label, value, `has host bits set; the network is "${bigIntToIpv6(address & ~hostMask)}/${prefix}"`);
-    }
-    return `${canonicalHost(match[1])}/${prefix}`;
-  }
-  return fail(label, value, allowed);
+  // An IPv4-mapped block stays IPv6: "::ffff:10.0.0.0/104" is not "10.0.0.0/104".
+  return address.width === 32 ? value : `${shortIpv6(match[1])}/${prefix}`;
 }
 
-/** A valid IPv6 address (any spelling, an embedded IPv4 tail included) as a 128-bit number. */
-function ipv6ToBigInt(address: string): bigint {
-  const groups = new URL(`http://[${address}]/`).hostname.slice(1, -1).split(":");
-  const gap = groups.indexOf("");
-  // The shortest form has at most one "::": expand it to the missing zero groups.
-  const full = gap < 0 ? groups : [...groups.slice(0, gap), ...Array(8 - groups.filter((g) => g !== "").length).fill("0"), ...groups.slice(gap).filter((g) => g !== "")];
-  return full.reduce((n, group) => (n << 16n) | BigInt(parseInt(group, 16)), 0n);
+/** An IP address as a number and its width in bits: IPv4 32, IPv6 128 (any spelling); undefined if it is neither. */
+function addressBits(address: string): { value: bigint; width: 32 | 128 } | undefined {
+  if (IPV4.test(address)) return { value: address.split(".").reduce((n, octet) => (n << 8n) | BigInt(octet), 0n), width: 32 };
+  if (address.includes("%") || isIP(address) !== 6) return undefined;
+  // The shortest form: hex groups (an IPv4 tail converted), at most one "::" for the zero groups.
+  const [head, tail = ""] = shortIpv6(address).split("::");
+  const groups = (text: string) => (text === "" ? [] : text.split(":"));
+  const zeros = Array(8 - groups(head).length - groups(tail).length).fill("0");
+  return { value: [...groups(head), ...zeros, ...groups(tail)].reduce((n, group) => (n << 16n) | BigInt(parseInt(group, 16)), 0n), width: 128 };
 }
 
-function bigIntToIpv6(value: bigint): string {
-  const groups = Array.from({ length: 8 }, (_, i) => ((value >> BigInt(16 * (7 - i))) & 0xffffn).toString(16));
-  return canonicalHost(groups.join(":"));
+/** The address `addressBits` read, in its one spelling. */
+function formatAddressBits(value: bigint, width: 32 | 128): string {
+  if (width === 32) return [24, 16, 8, 0].map((shift) => Number((value >> BigInt(shift)) & 255n)).join(".");
+  return shortIpv6(Array.from({ length: 8 }, (_, i) => ((value >> BigInt(16 * (7 - i))) & 0xffffn).toString(16)).join(":"));
 }
 
 /** `true`/`false`, as a boolean or the string the CLI stores. */
@@ -452,19 +448,25 @@ export function parseServerList(label: string, value: unknown): ServerAddress[] 
 // registry[:port]/path[:tag][@digest], lower-case path components as Docker requires. A
 // registry is told apart from a path component by a dot, a port, or the name localhost.
 const IMAGE_REFERENCE =
-  /^((?:[A-Za-z0-9-]+\.)+[A-Za-z0-9-]+(:\d+)?\/|localhost(:\d+)?\/|[A-Za-z0-9-]+:\d+\/)?[a-z0-9]+([._-]+[a-z0-9]+)*(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
+  /^(?<name>((?:[A-Za-z0-9-]+\.)+[A-Za-z0-9-]+(:\d+)?\/|localhost(:\d+)?\/|[A-Za-z0-9-]+:\d+\/)?[a-z0-9]+([._-]+[a-z0-9]+)*(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*)(:(?<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(@sha256:[a-f0-9]{64})?$/;
+
+/** The repository name (registry and path) and the tag of a Docker image reference; undefined if it is not one. */
+export function imageReference(value: unknown): { name: string; tag?: string } | undefined {
+  const groups = typeof value === "string" ? IMAGE_REFERENCE.exec(value)?.groups : undefined;
+  return groups && { name: groups.name, ...(groups.tag === undefined ? {} : { tag: groups.tag }) };
+}
 
 /** Docker refuses a repository name (the reference without its tag and digest) over 255 characters. */
 export const MAX_IMAGE_NAME_LENGTH = 255;
 
 export function parseImage(label: string, value: unknown): string {
   const allowed = 'must be a Docker image reference such as "nginx:1.27" or "registry.example.com/team/app:2.0"';
-  if (typeof value !== "string" || !IMAGE_REFERENCE.test(value)) return fail(label, value, allowed);
-  const name = value.replace(/@sha256:[a-f0-9]{64}$/, "").replace(/:[A-Za-z0-9_][A-Za-z0-9_.-]*$/, "");
-  if (name.length > MAX_IMAGE_NAME_LENGTH) {
-    throw new SettingsError(`${label} names a repository of ${name.length} characters: Docker allows at most ${MAX_IMAGE_NAME_LENGTH} (the tag and digest not counted)`);
+  const reference = imageReference(value);
+  if (reference === undefined) return fail(label, value, allowed);
+  if (reference.name.length > MAX_IMAGE_NAME_LENGTH) {
+    throw new SettingsError(`${label} names a repository of ${reference.name.length} characters: Docker allows at most ${MAX_IMAGE_NAME_LENGTH} (the tag and digest not counted)`);
   }
-  return value;
+  return value as string;
 }
 
 // Characters an HTTP path may hold that are also inert in an HAProxy config line

@@ -17,6 +17,7 @@ import {
   describe,
   GateSettings,
   HealthCheckSettings,
+  imageReference,
   parseAwsId,
   parseBoolean,
   parseChoice,
@@ -548,9 +549,7 @@ function parseDockerNetwork(label: string, value: unknown): string {
  */
 function parseDistributorImage(label: string, value: unknown): string {
   const image = parseImage(label, value);
-  const repository = image.replace(/@sha256:[a-f0-9]{64}$/, "").split("/").pop()!;
-  const tag = repository.includes(":") ? repository.slice(repository.indexOf(":") + 1) : "";
-  if (/(^|[-_.])alpine/.test(tag)) {
+  if (/(^|[-_.])alpine/.test(imageReference(image)!.tag ?? "")) {
     throw new SettingsError(
       `${label} is ${describe(value)}: an Alpine-based image has no perl, which the delivery and the release gate use to reach HAProxy's runtime API; use a Debian-based tag such as "${DEFAULTS.distributorImage}"`,
     );

@@ -9,8 +9,7 @@ import {
   parseServerList,
   parseStatsPassword,
   parseWeight,
-  weightPercentages,
-} from "../components/settings";
+  weightPercentages, parseCidr } from "../components/settings";
 import { validateTrafficDistributorArgs } from "../components/trafficDistributorArgs";
 import { STATS_PASSWORD } from "./mocks";
 
@@ -65,6 +64,11 @@ describe("settings validation", () => {
       ["[::1]:9000", "::1", 9000],
       ["[2001:db8::5]:443", "2001:db8::5", 443],
       ["localhost:65535", "localhost", 65535],
+      // One spelling per host: the same server compares equal however it is written.
+      ["[0:0:0:0:0:0:0:1]:9000", "::1", 9000],
+      ["[2001:DB8:0::5]:443", "2001:db8::5", 443],
+      ["[::ffff:10.0.0.5]:80", "10.0.0.5", 80],
+      ["App.Internal.:80", "app.internal", 80],
     ];
     for (const [input, host, port] of good) {
       it(`parses ${input}`, () => assert.deepStrictEqual(parseServer("blue.servers[0]", input), { host, port }));
@@ -81,6 +85,13 @@ describe("settings validation", () => {
         );
       });
     }
+    it("CIDR blocks: IPv6 in its shortest form, an IPv4-mapped block kept IPv6, host bits refused in both families", () => {
+      assert.strictEqual(parseCidr("k", "2001:DB8:0::/32"), "2001:db8::/32");
+      assert.strictEqual(parseCidr("k", "::ffff:10.0.0.0/104"), "::ffff:a00:0/104");
+      assert.strictEqual(parseCidr("k", "203.0.113.0/24"), "203.0.113.0/24");
+      assert.throws(() => parseCidr("k", "203.0.113.7/24"), /has host bits set; the network is "203\.0\.113\.0\/24"$/);
+      assert.throws(() => parseCidr("k", "2001:db8::1/32"), /has host bits set; the network is "2001:db8::\/32"$/);
+    });
     it("reads the JSON text `pulumi config set` stores, and the list form", () => {
       assert.deepStrictEqual(parseServerList("k", '["10.0.0.5:8080","10.0.0.6:8080"]'), [
         { host: "10.0.0.5", port: 8080 },

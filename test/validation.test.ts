@@ -247,6 +247,7 @@ const cases: BadInput[] = [
   ...[["::1/64"], ["2001:db8::1/32"], ["fe80::1/10"]].map((value) => ({ path: "aws.ingressCidrs" as const, value, with: AWS, allowed: /has host bits set; the network is "[0-9a-f:]+\/\d+"$/ })),
   { path: "aws.ingressCidrs", value: ["2001:db8::1/32"], with: AWS, allowed: /the network is "2001:db8::\/32"$/ },
   ...[["fd00::1/8"], ["::1/0"]].map((value) => ({ path: "preview.allowedCidrs" as const, value, allowed: /has host bits set/ })),
+  { path: "preview.allowedCidrs", value: ["::ffff:10.0.0.1/104"], allowed: /has host bits set; the network is "::ffff:a00:0\/104"$/ },
   { path: "aws.ingressCidrs", value: [], with: AWS, allowed: /is empty: list who may reach the distributor/ },
   { path: "preview.allowedCidrs", value: [], allowed: /is empty: list who may reach the previews/ },
   { path: "aws.subnetIds", value: [], with: { ...AWS, "aws.vpcId": "vpc-0123456789abcdef0" }, allowed: /is empty: list at least one subnet ID$/ },
