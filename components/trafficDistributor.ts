@@ -8,7 +8,7 @@ import { X509Certificate } from "crypto";
 import { SelfSignedCertificate } from "./selfSignedCertificate";
 import { ACME_CHALLENGE_SERVER, certificateFile, checkCertificateAndKey } from "./tls";
 import { AWS_PROXIED_SOURCE } from "./preview";
-import { ARG_LABELS, checkServerList, isPlain, TrafficDistributorArgs, validateTrafficDistributorArgs } from "./trafficDistributorArgs";
+import { ARG_LABELS, checkServerList, TrafficDistributorArgs, validateTrafficDistributorArgs } from "./trafficDistributorArgs";
 
 /** Host ports taken by the Docker distributors of this program, for a clear error on a clash. */
 const dockerHostPorts = new Map<number, string>();
@@ -97,17 +97,16 @@ export class TrafficDistributor extends pulumi.ComponentResource {
       awsTarget.checkConfigFitsParameter(settings, (servers, password, fingerprint) => renderHaproxyConfig(renderInput(settings, servers, password, fingerprint)));
     }
     super("traffic-distributor:index:TrafficDistributor", name, {}, opts);
-    // A secret password arrives as an Output: check it when it resolves, without showing it. A
-    // plain string becomes a secret too: the config that holds it is then encrypted in state.
-    const statsPassword = isPlain(settings.statsPassword)
-      ? pulumi.secret(settings.statsPassword)
-      : pulumi.secret(settings.statsPassword).apply((password) => {
-            try {
-              return parseStatsPassword(ARG_LABELS.statsPassword, password);
-            } catch (error) {
-              throw new pulumi.ResourceError((error as Error).message, this);
-            }
-          });
+    // The password is a secret, also when given as a plain string: the config that holds it is
+    // then encrypted in state. One that arrives as an Output is checked when it resolves (a
+    // plain one was checked with the other settings), without showing it.
+    const statsPassword = pulumi.secret(settings.statsPassword).apply((password) => {
+      try {
+        return parseStatsPassword(ARG_LABELS.statsPassword, password);
+      } catch (error) {
+        throw new pulumi.ResourceError((error as Error).message, this);
+      }
+    });
 
     const certificate = this.tlsCertificate(name, settings);
     const context: DeploymentContext = {

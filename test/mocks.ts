@@ -4,7 +4,7 @@ import * as assert from "assert";
 import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { resetHostPortClaims } from "../components/trafficDistributor";
-import { isWrappedSecret, tlsProviderState, unwrapSecrets } from "./tlsProvider";
+import { secretInputNames, tlsProviderState, unwrapSecrets } from "./tlsProvider";
 
 export interface RecordedResource {
   readonly type: string;
@@ -81,7 +81,7 @@ pulumi.runtime.setMocks(
   {
     newResource(args: pulumi.runtime.MockResourceArgs) {
       const inputs = unwrapSecrets(args.inputs) as Record<string, any>;
-      const secretInputs = Object.keys(args.inputs).filter((key) => isWrappedSecret(args.inputs[key]));
+      const secretInputs = secretInputNames(args.inputs);
       registered.push({ type: args.type, name: args.name, inputs, secretInputs, custom: args.custom ?? false });
       const state: Record<string, unknown> = {
         ...args.inputs,

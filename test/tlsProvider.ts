@@ -29,6 +29,11 @@ export function isWrappedSecret(value: unknown): value is { value: unknown } {
   return value !== null && typeof value === "object" && Object.values(value).includes(SECRET_SIGNATURE) && "value" in value;
 }
 
+/** The names of the inputs that arrive as secrets. */
+export function secretInputNames(inputs: Record<string, unknown>): string[] {
+  return Object.keys(inputs).filter((key) => isWrappedSecret(inputs[key]));
+}
+
 export function unwrapSecrets(value: any): any {
   if (Array.isArray(value)) return value.map(unwrapSecrets);
   if (value === null || typeof value !== "object") return value;

@@ -83,6 +83,6 @@ export function checkConfigFitsParameter(
   checkDistributorUserDataFits(settings);
   const servers = plannedServers(settings);
   if (!servers) return;
-  const password = settings.statsPassword === undefined ? undefined : isPlain(settings.statsPassword) ? settings.statsPassword : SIZING_PASSWORD;
+  const password = isPlain(settings.statsPassword) ? settings.statsPassword : SIZING_PASSWORD;
   encodeConfigParameter(render(servers, password, settings.tls ? SIZING_FINGERPRINT : undefined));
 }

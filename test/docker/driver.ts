@@ -40,7 +40,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import type { RecordedResource } from "../mocks";
 import { Engine } from "./engine";
-import { TLS_PROVIDER_INPUTS, tlsProviderState, unwrapSecrets, isWrappedSecret } from "../tlsProvider";
+import { TLS_PROVIDER_INPUTS, tlsProviderState, unwrapSecrets, secretInputNames } from "../tlsProvider";
 
 const NETWORK = "docker:index/network:Network";
 const VOLUME = "docker:index/volume:Volume";
@@ -107,7 +107,7 @@ export async function runProgram(stack: string, config: Record<string, string>, 
     {
       newResource(args) {
         // A value made secret with pulumi.secret() arrives wrapped: carry out its plain value.
-        const secretInputs = Object.keys(args.inputs).filter((key) => isWrappedSecret(args.inputs[key]));
+        const secretInputs = secretInputNames(args.inputs);
         registered.push({ type: args.type, name: args.name, inputs: unwrapSecrets(args.inputs), secretInputs, custom: args.custom ?? false });
         const state: Record<string, unknown> = { ...args.inputs };
         if (args.type === IMAGE) state.imageId = images[args.inputs.name] ?? `missing:${args.inputs.name}`;
