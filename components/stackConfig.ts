@@ -200,17 +200,18 @@ export function checkKnownKeys(source: ConfigSource): void {
   }
 }
 
+function isEmptyList(value: unknown): boolean {
+  return (Array.isArray(value) && value.length === 0) || value === "[]";
+}
+
 /**
- * Unset, or set to the empty value a Pulumi.yaml default leaves behind. An empty list is blank
- * only where Pulumi.yaml's default is one: `aws.ingressCidrs '[]'` is a deliberate value, which
- * the validator refuses, never a way back to the default ("0.0.0.0/0").
+ * Unset, or set to the empty value a Pulumi.yaml default leaves behind (in the object form). An
+ * empty list set as a flat key is a deliberate value, which the validator judges:
+ * `aws.ingressCidrs '[]'` is refused, never a way back to the default ("0.0.0.0/0").
  */
 function isBlank(value: unknown, path: SettingPath, setFlat: boolean): boolean {
   if (value === undefined || value === null || value === "") return true;
-  const emptyList = (Array.isArray(value) && value.length === 0) || value === "[]";
-  // Set by hand (`pulumi config set aws.subnetIds '[]'`): the validator says what an empty list means.
-  if (setFlat) return false;
-  return emptyList && Array.isArray(CONFIG_DEFAULTS[path]) && (CONFIG_DEFAULTS[path] as unknown[]).length === 0;
+  return !setFlat && isEmptyList(value) && isEmptyList(CONFIG_DEFAULTS[path]);
 }
 
 /** The result of reading stack config: component args, and the same settings validated. */
@@ -239,7 +240,7 @@ export function readStackConfig(source: ConfigSource): StackSettings {
     // An empty list set as a flat key is a deliberate `pulumi config set blue.servers '[]'`,
     // not Pulumi.yaml's default (that arrives in the object form): say it, do not provision.
     const setFlat = source.get(key) !== undefined;
-    if (path.endsWith(".servers") && setFlat && isBlank(value, path, false)) {
+    if (path.endsWith(".servers") && setFlat && isEmptyList(value)) {
       throw new SettingsError(
         `${CONFIG_LABELS[path]} is ${describe(value)}: list at least one "host:port", ` +
           `or remove it (\`pulumi config rm ${key}\`) to provision the color`,

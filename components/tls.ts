@@ -196,22 +196,22 @@ export function validateTls(tls: TlsArgs | undefined, context: TlsContext): TlsS
     if (domains.length === 0) throw new SettingsError(`${labels["tls.domains"]} is empty: list the names the certificate is for, e.g. ["app.example.com"]`);
 
     checkUnique(labels["tls.domains"], domains);
-    if (domains.length > MAX_CERTIFICATE_NAMES) {
-      throw new SettingsError(`${labels["tls.domains"]} lists ${domains.length} names: a certificate holds at most ${MAX_CERTIFICATE_NAMES} (Let's Encrypt's limit); split the names over several distributors`);
-    }
   } else if (context.dnsNames.length > 0) {
     domains = [...context.dnsNames];
-    if (domains.length > MAX_CERTIFICATE_NAMES) {
-      throw new SettingsError(
-        `${labels["dns.name"]} and ${labels["dns.aliases"]} are ${domains.length} full names, which the certificate would hold: at most ${MAX_CERTIFICATE_NAMES} (Let's Encrypt's limit); set ${labels["tls.domains"]} to the names HTTPS serves`,
-      );
-    }
   } else if (mode === "selfSigned" && context.target === "docker") {
     domains = [...TLS_DEFAULTS.selfSignedDomains];
   } else {
     domains = [];
   }
-  if (mode === "acme" && domains.length === 0) {
+  if (domains.length > MAX_CERTIFICATE_NAMES) {
+    const limit = `at most ${MAX_CERTIFICATE_NAMES} (Let's Encrypt's limit)`;
+    throw new SettingsError(
+      tls?.domains !== undefined
+        ? `${labels["tls.domains"]} lists ${domains.length} names: a certificate holds ${limit}; split the names over several distributors`
+        : `${labels["dns.name"]} and ${labels["dns.aliases"]} are ${domains.length} full names, which the certificate would hold: ${limit}; set ${labels["tls.domains"]} to the names HTTPS serves`,
+    );
+  }
+    if (mode === "acme" && domains.length === 0) {
     throw new SettingsError(
       `${labels["tls.mode"]} is "acme" but the certificate has no name: set ${labels["tls.domains"]} to the full DNS names clients use` +
         (context.target === "aws" ? `, or ${labels["dns.name"]} to a full name` : ""),
