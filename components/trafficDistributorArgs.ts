@@ -597,15 +597,17 @@ export const MAX_SECURITY_GROUP_RULES = 60;
  * quota, AWS refuses a rule halfway through an update. Refused here, before anything changes.
  */
 function checkSecurityGroupRules(aws: AwsSettings, preview: PreviewSettings | undefined, tls: TlsSettings | undefined, labels: SettingLabels): void {
+  const listenPorts = tls === undefined ? "the listen port" : "the listen and HTTPS ports";
   for (const family of [4, 6] as const) {
-    const inFamily = (blocks: readonly string[]) => blocks.filter((block) => (block.includes(":") ? 6 : 4) === family).length;
-    const listen = inFamily(aws.ingressCidrs) * (tls === undefined ? 1 : 2);
-    const previews = preview === undefined ? 0 : inFamily(preview.allowedCidrs) * 2;
-    if (listen + previews > MAX_SECURITY_GROUP_RULES) {
-      const parts = [`${labels["aws.ingressCidrs"]} (${inFamily(aws.ingressCidrs)} IPv${family} blocks × ${tls === undefined ? "the listen port" : "the listen and HTTPS ports"})`];
-      if (previews > 0) parts.push(`${labels["preview.allowedCidrs"]} (${inFamily(preview!.allowedCidrs)} IPv${family} blocks × 2 preview ports)`);
+    const count = (blocks: readonly string[]) => blocks.filter((block) => (block.includes(":") ? 6 : 4) === family).length;
+    const ingress = count(aws.ingressCidrs);
+    const allowed = preview === undefined ? 0 : count(preview.allowedCidrs);
+    const rules = ingress * (tls === undefined ? 1 : 2) + allowed * 2;
+    if (rules > MAX_SECURITY_GROUP_RULES) {
+      const parts = [`${labels["aws.ingressCidrs"]} (${ingress} IPv${family} blocks × ${listenPorts})`];
+      if (allowed > 0) parts.push(`${labels["preview.allowedCidrs"]} (${allowed} IPv${family} blocks × 2 preview ports)`);
       throw new SettingsError(
-        `${parts.join(" and ")} need ${listen + previews} inbound rules in the distributor's security group: AWS allows ${MAX_SECURITY_GROUP_RULES} per address family by default; list fewer or wider blocks`,
+        `${parts.join(" and ")} need ${rules} inbound rules in the distributor's security group: AWS allows ${MAX_SECURITY_GROUP_RULES} per address family by default; list fewer or wider blocks`,
       );
     }
   }
