@@ -1,13 +1,18 @@
 #!/bin/sh
 # Builds the images the Docker tests run, from Debian packages and without a registry:
-#   distributor  Debian unstable's HAProxy 3.2 in the official haproxy image's layout
+#   distributor  Debian experimental's HAProxy (HAPROXY_DEB below, 3.4.7-1) in the official
+#                haproxy image's layout, on Debian unstable
 #   app          Debian unstable's nodejs running test/docker/images/app/server.js
 #   acme         Debian unstable's lego and socat (the ACME client's container)
 # Each root filesystem comes from `debootstrap --variant=minbase sid`, is trimmed, and is
 # cached as a tarball under $TD_IMAGE_CACHE, keyed by a hash of its build inputs; the image
-# tags carry that hash, so an engine that already holds them builds nothing.
+# tags carry that hash, so an engine that already holds them builds nothing. The distributor's
+# starts from sid's haproxy (3.2, which brings every library) and gets experimental's package
+# over it with apt in the chroot; the build fails when the mirror no longer has HAPROXY_DEB.
 # Prints "distributor=TAG", "app=TAG", "acme=TAG" and "haproxy=VERSION" on stdout.
-# With --rootfs NAME, only builds that root filesystem and prints its tarball's path.
+# With --rootfs NAME, only builds that root filesystem and prints its tarball's path:
+# distributor (also haproxy-3.4), app, acme, or haproxy-3.2 (the untrimmed sid one with
+# Debian unstable's HAProxy 3.2, which the config compatibility check runs).
 #
 # Environment: DOCKER_HOST (the engine), TD_LABEL (label KEY=VALUE put on every image),
 # TD_IMAGE_CACHE (default ~/.cache/traffic-distributor), DEBIAN_MIRROR.
@@ -18,8 +23,13 @@ mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 label=${TD_LABEL:-traffic-distributor.test=1}
 mkdir -p "$cache"
 
+# The distributor's HAProxy: this version of Debian experimental's haproxy package.
+HAPROXY_DEB=3.4.7-1
+
 say() { printf 'build-images: %s\n' "$*" >&2; }
 hash_of() { cat "$@" | sha256sum | cut -c1-12; }
+# Says why the build stops, removes the build directory at hand and exits.
+fail() { say "$*"; rm -rf "${dir:?}"; exit 1; }
 
 # Debian unstable minbase with PACKAGES, as a tarball cached under a key of its inputs.
 debootstrapped() {
@@ -40,11 +50,11 @@ debootstrapped() {
 }
 
 # The root filesystem of image NAME: the debootstrapped tarball prepared by prepare_NAME and
-# trimmed, cached under a key of the tarball, this script and the image's files.
+# trimmed, cached under a key of the tarball, this script, the image's files and HAPROXY_DEB.
 rootfs() {
   name=$1 packages=$2
   raw=$(debootstrapped "$packages")
-  key=$(find "$here/images/$name" -type f ! -name Dockerfile | sort | xargs cat "$0" | { cat; echo "$raw"; } | sha256sum | cut -c1-12)
+  key=$(find "$here/images/$name" -type f ! -name Dockerfile | sort | xargs cat "$0" | { cat; echo "$raw" "$HAPROXY_DEB"; } | sha256sum | cut -c1-12)
   tarball="$cache/rootfs-$name-$key.tar"
   if [ ! -f "$tarball" ]; then
     dir=$(mktemp -d "$cache/build-$name-XXXXXX")
@@ -62,9 +72,49 @@ rootfs() {
   echo "$tarball"
 }
 
+# Debian experimental's haproxy HAPROXY_DEB over unstable's, by apt in the chroot with the
+# host's resolver. No service starts (policy-rc.d); the experimental sources list, the policy
+# and the resolver are taken out again. 3.4's package creates its user with systemd-sysusers
+# (Debian unstable's standalone one) where 3.2's used adduser.
+install_experimental_haproxy() {
+  root=$1
+  echo "deb $mirror experimental main" >"$root/etc/apt/sources.list.d/td-experimental.list"
+  printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+  chmod 0755 "$root/usr/sbin/policy-rc.d"
+  if [ -e "$root/etc/resolv.conf" ]; then mv "$root/etc/resolv.conf" "$root/etc/resolv.conf.td-saved"; fi
+  cp /etc/resolv.conf "$root/etc/resolv.conf"
+  log="$dir/apt.log"
+  say "haproxy $HAPROXY_DEB from Debian experimental at $mirror"
+  if ! apt_in "$root" update >"$log" 2>&1; then
+    tail -n 20 "$log" >&2
+    fail "apt-get update in the distributor's root filesystem failed (mirror $mirror)"
+  fi
+  if ! chroot "$root" apt-cache madison haproxy | grep -q "| *$HAPROXY_DEB |"; then
+    chroot "$root" apt-cache madison haproxy >&2
+    fail "Debian experimental at $mirror no longer has haproxy $HAPROXY_DEB (above: the versions it has); set HAPROXY_DEB in test/docker/build-images.sh to one of them"
+  fi
+  if ! apt_in "$root" install -y --no-install-recommends "haproxy=$HAPROXY_DEB" systemd-standalone-sysusers >"$log" 2>&1; then
+    tail -n 20 "$log" >&2
+    fail "installing haproxy $HAPROXY_DEB from Debian experimental failed"
+  fi
+  rm -f "$root/etc/apt/sources.list.d/td-experimental.list" "$root/usr/sbin/policy-rc.d" "$root/etc/resolv.conf" "$log"
+  if [ -e "$root/etc/resolv.conf.td-saved" ]; then mv "$root/etc/resolv.conf.td-saved" "$root/etc/resolv.conf"; fi
+  version=$(chroot "$root" /usr/sbin/haproxy -v | sed -n 's/^HAProxy version \([^ ]*\).*/\1/p')
+  [ "$version" = "$HAPROXY_DEB" ] || fail "the distributor's haproxy is \"$version\", not $HAPROXY_DEB"
+}
+
+# apt-get in the chroot ROOT. The mirror may serve a Release file past its Valid-Until
+# (debootstrap does not check it either).
+apt_in() {
+  root=$1
+  shift
+  chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get -q -o Acquire::Check-Valid-Until=false "$@"
+}
+
 # The official image's user: haproxy, uid and gid 99 (Debian's package creates 101).
 prepare_distributor() {
   root=$1
+  install_experimental_haproxy "$root"
   chroot "$root" groupmod -g 99 haproxy
   chroot "$root" usermod -u 99 -g 99 haproxy
   mkdir -p "$root/usr/local/etc/haproxy" "$root/var/lib/haproxy"
@@ -108,10 +158,11 @@ ACME_PACKAGES=lego,socat,ca-certificates
 
 if [ "${1:-}" = --rootfs ]; then
   case "${2:-}" in
-    distributor) rootfs distributor haproxy ;;
+    distributor | "haproxy-${HAPROXY_DEB%.*}") rootfs distributor haproxy ;;
+    haproxy-3.2) debootstrapped haproxy ;;
     app) rootfs app nodejs ;;
     acme) rootfs acme "$ACME_PACKAGES" ;;
-    *) echo "build-images: --rootfs takes distributor, app or acme" >&2; exit 2 ;;
+    *) echo "build-images: --rootfs takes distributor (or haproxy-${HAPROXY_DEB%.*}), haproxy-3.2, app or acme" >&2; exit 2 ;;
   esac
   exit 0
 fi
