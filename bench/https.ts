@@ -33,7 +33,8 @@ export async function httpsCost(
   rounds: number,
   seconds: number,
   children: ChildProcess[],
-  haproxy32?: string[],
+  /** The HAProxy to run; the one on PATH if none. */
+  haproxy?: string[],
 ) {
   const pki = makeTestPki(["localhost"]);
   const startRendered = async (name: string, command?: string[]): Promise<TlsEngine> => {
@@ -57,9 +58,8 @@ export async function httpsCost(
   children.push(nginx);
 
   const engines: TlsEngine[] = [
-    await startRendered("haproxy"),
+    await startRendered("haproxy", haproxy),
     { name: "nginx", url: `https://127.0.0.1:${nginxTls.port}/`, pgid: nginx.pid! },
-    ...(haproxy32 ? [await startRendered("haproxy32", haproxy32)] : []),
   ];
   await sleep(1500); // health checks up, NGINX listening
   const result: Record<string, unknown> = {};

@@ -6,11 +6,11 @@ import { Weights } from "../components/settings";
 import { TLS12_CIPHERS, TLS13_CIPHERSUITES } from "../components/tlsListener";
 
 /**
- * One NGINX worker whose pid, error log and temporary files live in `dir` (not the system's),
- * up to the opening of its `http` block.
+ * NGINX with `workers` worker processes ("auto": one per CPU) whose pid, error log and
+ * temporary files live in `dir` (not the system's), up to the opening of its `http` block.
  */
-export function nginxPreamble(dir: string, workerConnections: number): string {
-  return `worker_processes 1;
+export function nginxPreamble(dir: string, workerConnections: number, workers: number | "auto" = 1): string {
+  return `worker_processes ${workers};
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
 events { worker_connections ${workerConnections}; }
@@ -60,7 +60,7 @@ function nginxTlsServer(tls: NonNullable<NginxPlacement["tls"]>): string {
             proxy_set_header X-Forwarded-Proto https;
             proxy_connect_timeout 2s;
             proxy_read_timeout 10s;
-            proxy_next_upstream error timeout http_502 http_503 http_504;
+            proxy_next_upstream error timeout http_502 http_503;
             proxy_next_upstream_tries 3;
         }
     }`;
@@ -71,6 +71,7 @@ export function renderNginxConfig(
   servers: Readonly<Record<Color, readonly ServerAddress[]>>,
   placement: NginxPlacement,
   accessLog = false,
+  workers: number | "auto" = "auto",
 ): string {
   const upstream = COLORS.flatMap((color) =>
     servers[color].map((s) =>
@@ -81,7 +82,7 @@ export function renderNginxConfig(
     ),
   );
   const d = placement.dir;
-  return `${nginxPreamble(d, 4096)}
+  return `${nginxPreamble(d, 16_384, workers)}
     ${accessLog ? `log_format td '${HTTPLOG_EQUIVALENT}';\n    access_log ${d}/access.log td;` : "access_log off;"}
     keepalive_timeout 10s;
     upstream app {
@@ -98,7 +99,7 @@ export function renderNginxConfig(
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_connect_timeout 2s;
             proxy_read_timeout 10s;
-            proxy_next_upstream error timeout http_502 http_503 http_504;
+            proxy_next_upstream error timeout http_502 http_503;
             proxy_next_upstream_tries 3;
         }
     }${placement.tls ? nginxTlsServer(placement.tls) : ""}

@@ -1,8 +1,10 @@
 // npm run bench: one run on this machine, printed as one JSON document.
-// - cost per request: wrk (one thread, 32 keep-alive connections) direct to one backend, through
-//   the rendered HAProxy config and through an equivalent NGINX proxy, in interleaved rounds,
-//   over static NGINX backends and over the Node backends; proxy CPU from /proc;
-// - added latency over direct at half the saturation rate (paced wrk);
+// - capacity and cost per request: wrk (two threads, 64 keep-alive connections) direct to one
+//   backend, through the rendered HAProxy config (the distributor image's HAProxy, at its default
+//   threads and at one) and through an equivalent NGINX proxy (`worker_processes auto`, and one
+//   worker), in interleaved rounds, over static NGINX backends and over the Node backends; proxy
+//   CPU from /proc; the render with and without small-buffer retries;
+// - added latency over direct at half NGINX's saturation rate (paced wrk);
 // - the distributor's memory with 10,000 idle keep-alive connections;
 // - the release sequence under load and failover (a color killed, then frozen), as before.
 // Everything runs on 127.0.0.1; every process is stopped by its PID at the end.
@@ -47,7 +49,8 @@ const execFileAsync = promisify(execFile);
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const CONNECTIONS = 32;
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const WRK_THREADS = Number(process.env.BENCH_WRK_THREADS ?? 2);
 const IDLE_CONNECTIONS = 10_000;
 // Two descriptors per connection must fit under a hard limit of 20,000 (this machine's, and a
 // common container default): the most the bench can raise maxconn to.
@@ -70,16 +73,20 @@ const children: ChildProcess[] = [];
 
 interface HaproxyVariant {
   readonly accessLog?: boolean;
-  /** Another HAProxy build, run through its own loader. */
-  readonly command?: string[];
+  /** Threads; none, the render's default (one per CPU). */
+  readonly threads?: number;
   /** Edits the rendered config: a variant measured beside it, never shipped. */
   readonly edit?: (config: string) => string;
 }
 
+/** The distributor image's HAProxy: its root filesystem's binary through its own loader (main sets it). */
+let haproxyCommand: string[] = ["haproxy"];
+
 async function startHaproxyEngine(name: string, servers: () => Servers, weights: Weights, variant: HaproxyVariant = {}): Promise<Engine> {
-  const { accessLog = true, command, edit = (config: string) => config } = variant;
+  const { accessLog = true, threads, edit = (config: string) => config } = variant;
+  const command = haproxyCommand;
   const placement = await loopbackPlacement();
-  const input = (w: Weights): HaproxyConfigInput => ({ weights: w, routing: "round-robin", servers: servers(), accessLog });
+  const input = (w: Weights): HaproxyConfigInput => ({ weights: w, routing: "round-robin", servers: servers(), accessLog, ...(threads ? { threads } : {}) });
   const render = (w: Weights) => sealConfig(edit(unsealed(renderHaproxyConfig(input(w), placement))));
   const haproxy: Haproxy = await startHaproxy(render(weights), placement, command);
   return {
@@ -97,12 +104,12 @@ async function startHaproxyEngine(name: string, servers: () => Servers, weights:
   };
 }
 
-async function startNginxEngine(name: string, servers: () => Servers, weights: Weights, accessLog = true): Promise<Engine> {
+async function startNginxEngine(name: string, servers: () => Servers, weights: Weights, accessLog = true, workers: number | "auto" = "auto"): Promise<Engine> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "td-nginx-"));
   fs.chmodSync(dir, 0o777);
   const placement = { listenPort: await freePort(), dir };
   const file = path.join(dir, "nginx.conf");
-  const write = (w: Weights) => fs.writeFileSync(file, renderNginxConfig(w, servers(), placement, accessLog));
+  const write = (w: Weights) => fs.writeFileSync(file, renderNginxConfig(w, servers(), placement, accessLog, workers));
   write(weights);
   const child = spawn("nginx", ["-p", dir, "-c", file, "-g", "daemon off;"], { detached: true, stdio: "ignore" });
   children.push(child);
@@ -124,13 +131,10 @@ async function startNginxEngine(name: string, servers: () => Servers, weights: W
   };
 }
 
-/** The rendered config with retries on connection failures only (no copy of the request kept). */
-function withoutL7Retry(config: string): string {
-  const edited = config
-    .replace(/^(\s*retry-on) conn-failure [^\n]+$/gm, "$1 conn-failure")
-    .replace(/^\s*http-request disable-l7-retry [^\n]+\n/gm, "");
-  // Comment lines (the release gate's hold template) do not count.
-  if (edited === config || /^\s*retry-on conn-failure \S/m.test(edited)) throw new Error("withoutL7Retry: the rendered retry-on lines changed");
+/** The rendered config whose L7 retries keep a whole buffer per request, as before HAProxy 3.4. */
+function withoutSmallBuffers(config: string): string {
+  const edited = config.replace(/^\s*option use-small-buffers l7-retries\n/m, "");
+  if (edited === config) throw new Error("withoutSmallBuffers: the render has no use-small-buffers line");
   return edited;
 }
 
@@ -151,7 +155,7 @@ interface Sample extends WrkResult {
 
 async function measure(engine: Engine, options: { delayMs?: number } = {}): Promise<Sample> {
   const cpuBefore = engine.pgid ? groupCpuMicros(engine.pgid) : 0;
-  const result = await runWrk(`${engine.url}/`, { connections: CONNECTIONS, seconds: SECONDS, ...options });
+  const result = await runWrk(`${engine.url}/`, { connections: CONNECTIONS, threads: WRK_THREADS, seconds: SECONDS, ...options });
   const cpu = engine.pgid ? groupCpuMicros(engine.pgid) - cpuBefore : null;
   return { ...result, cpuMicrosPerRequest: cpu === null || !result.requests ? null : +(cpu / result.requests).toFixed(1) };
 }
@@ -177,39 +181,43 @@ async function interleaved(engines: Engine[], options: (engine: Engine) => { del
   return summary;
 }
 
-/** Saturation, then the same engines paced at half the slowest proxy's saturation rate. */
-async function costAndLatency(servers: () => Servers, withLatency: boolean, haproxy32?: string[]) {
+/**
+ * Saturation, then the same engines paced at half NGINX's saturation rate. HAProxy at its default
+ * (a thread per CPU) and at one thread; NGINX with a worker per CPU and with one.
+ */
+async function costAndLatency(servers: () => Servers, withLatency: boolean) {
+  const even = { blue: 50, green: 50 };
   const engines = [
     directEngine(servers().blue[0]),
-    await startHaproxyEngine("haproxy", servers, { blue: 50, green: 50 }),
-    await startNginxEngine("nginx", servers, { blue: 50, green: 50 }),
-    await startHaproxyEngine("haproxyNoLog", servers, { blue: 50, green: 50 }, { accessLog: false }),
-    await startNginxEngine("nginxNoLog", servers, { blue: 50, green: 50 }, false),
-    // What the cross-color retry of a GET costs: HAProxy keeps a copy of each retryable
-    // request, a whole buffer (tune.bufsize, 16 kB), to send it again.
-    await startHaproxyEngine("haproxyWithoutL7Retry", servers, { blue: 50, green: 50 }, { edit: withoutL7Retry }),
+    await startHaproxyEngine("haproxy", servers, even),
+    await startNginxEngine("nginx", servers, even),
+    await startHaproxyEngine("haproxy1Thread", servers, even, { threads: 1 }),
+    await startNginxEngine("nginx1Worker", servers, even, true, 1),
+    // What HAProxy 3.4's small-buffer retries save: without them each retryable request keeps a
+    // copy in a whole buffer (tune.bufsize, 16 kB).
+    await startHaproxyEngine("haproxyWithoutSmallBuffers", servers, even, { edit: withoutSmallBuffers }),
   ];
-  if (haproxy32) engines.push(await startHaproxyEngine("haproxy32", servers, { blue: 50, green: 50 }, { command: haproxy32 }));
   await sleep(1500); // health checks up
   const saturation = await interleaved(engines);
   const result: Record<string, unknown> = { saturation };
-  const proxies = engines.filter((e) => e.pgid !== undefined);
   // Each round's ratio, then their median: a neighbour's load moves both engines of a round alike.
   const perRound = (name: string, peer: string, key: "cpuUs" | "reqPerSec") => {
     const mine = saturation[name].rounds as Record<string, number>[];
     const theirs = saturation[peer].rounds as Record<string, number>[];
     return +median(mine.map((r, i) => r[key] / theirs[i][key])).toFixed(2);
   };
+  const pairs: Array<[string, string]> = [
+    ["haproxy", "nginx"],
+    ["haproxy1Thread", "nginx"],
+    ["haproxy1Thread", "nginx1Worker"],
+    ["haproxy", "haproxy1Thread"],
+    ["haproxy", "haproxyWithoutSmallBuffers"],
+  ];
   result.ratios = Object.fromEntries(
-    proxies
-      .filter((e) => e.name.startsWith("haproxy"))
-      .map((e) => {
-        const peer = e.name === "haproxyNoLog" ? "nginxNoLog" : "nginx";
-        return [`${e.name}/${peer}`, { cpuPerRequest: perRound(e.name, peer, "cpuUs"), reqPerSec: perRound(e.name, peer, "reqPerSec") }];
-      }),
+    pairs.map(([name, peer]) => [`${name}/${peer}`, { cpuPerRequest: perRound(name, peer, "cpuUs"), reqPerSec: perRound(name, peer, "reqPerSec") }]),
   );
   if (withLatency) {
-    const rate = Math.min(...proxies.map((e) => saturation[e.name].reqPerSec as number)) / 2;
+    const rate = (saturation.nginx.reqPerSec as number) / 2;
     const delayMs = Math.max(1, Math.round((CONNECTIONS * 1000) / rate));
     const paced = await interleaved(engines, () => ({ delayMs }));
     const direct = paced.direct;
@@ -241,7 +249,7 @@ async function idleMemory(servers: () => Servers, maxconn?: number) {
   // The rendered global maxconn bounds the connections held; raised, to see what 10,000 cost.
   const config = maxconn === undefined ? rendered : sealConfig(unsealed(rendered).replace(/maxconn \d+/, `maxconn ${maxconn}`));
   // HAProxy needs about two descriptors per connection: give it the whole hard limit.
-  const haproxy = await startHaproxy(config, placement, ["sh", "-c", 'ulimit -n "$(ulimit -Hn)" && exec haproxy "$@"', "haproxy"]);
+  const haproxy = await startHaproxy(config, placement, ["sh", "-c", 'ulimit -n "$(ulimit -Hn)" && exec "$@"', "sh", ...haproxyCommand]);
   await sleep(1000);
   const rss = () => Object.values(groupRssKib(haproxy.process.pid!)).reduce((a, b) => a + b, 0);
   const idleKib = rss();
@@ -356,18 +364,21 @@ async function failover(engine: Engine, how: "killed" | "frozen") {
 }
 
 /** The rendered config and its NGINX equivalent, each as one process for valgrind. */
-function countedProxies(servers: Servers, haproxy32?: string[]): CountedProxy[] {
+function countedProxies(servers: Servers): CountedProxy[] {
   const haproxy = (name: string, variant: HaproxyVariant): CountedProxy => ({
     name,
     async prepare() {
       const placement = await loopbackPlacement();
-      const rendered = renderHaproxyConfig({ weights: { blue: 50, green: 50 }, routing: "round-robin", servers, accessLog: variant.accessLog ?? true }, placement);
+      const rendered = renderHaproxyConfig(
+        { weights: { blue: 50, green: 50 }, routing: "round-robin", servers, accessLog: variant.accessLog ?? true, ...(variant.threads ? { threads: variant.threads } : {}) },
+        placement,
+      );
       const edited = (variant.edit ?? ((c: string) => c))(unsealed(rendered));
       const single = edited.replace(/^\s*master-worker\n/m, "");
       if (single === edited) throw new Error("countedProxies: the rendered config has no master-worker line");
       const file = path.join(placement.runtimeDir, "haproxy.cfg");
       fs.writeFileSync(file, single);
-      return { command: [...(variant.command ?? ["haproxy"]), "-db", "-f", file], url: `http://127.0.0.1:${placement.listenPort}/` };
+      return { command: [...haproxyCommand, "-db", "-f", file], url: `http://127.0.0.1:${placement.listenPort}/` };
     },
   });
   const nginx = (name: string, accessLog: boolean): CountedProxy => ({
@@ -377,28 +388,36 @@ function countedProxies(servers: Servers, haproxy32?: string[]): CountedProxy[] 
       fs.chmodSync(dir, 0o777);
       const placement = { listenPort: await freePort(), dir };
       const file = path.join(dir, "nginx.conf");
-      fs.writeFileSync(file, `master_process off;\n${renderNginxConfig({ blue: 50, green: 50 }, servers, placement, accessLog)}`);
+      fs.writeFileSync(file, `master_process off;\n${renderNginxConfig({ blue: 50, green: 50 }, servers, placement, accessLog, 1)}`);
       return { command: ["nginx", "-p", dir, "-c", file, "-g", "daemon off;"], url: `http://127.0.0.1:${placement.listenPort}/` };
     },
   });
   return [
-    haproxy("haproxy", {}),
+    haproxy("haproxy", { threads: 1 }),
     nginx("nginx", true),
-    haproxy("haproxyWithoutL7Retry", { edit: withoutL7Retry }),
-    haproxy("haproxyNoLog", { accessLog: false }),
-    nginx("nginxNoLog", false),
-    ...(haproxy32 ? [haproxy("haproxy32", { command: haproxy32 })] : []),
+    haproxy("haproxyWithoutSmallBuffers", { threads: 1, edit: withoutSmallBuffers }),
   ];
 }
 
-/** HAProxy 3.2 from a Debian sid root filesystem, if one was built for the Docker tests: run through its own loader. */
-function haproxy32(): string[] | undefined {
-  const root = process.env.BENCH_HAPROXY32_ROOT;
-  if (!root) return undefined;
+/**
+ * The distributor image's HAProxy: the binary of its root filesystem (BENCH_HAPROXY_ROOT, or the
+ * one test/docker/build-images.sh builds, extracted here) run through that filesystem's loader.
+ */
+async function distributorHaproxy(): Promise<{ command: string[]; cleanup?: string }> {
+  let root = process.env.BENCH_HAPROXY_ROOT;
+  let cleanup: string | undefined;
+  if (!root) {
+    const { stdout } = await execFileAsync("sh", [path.join(__dirname, "..", "test", "docker", "build-images.sh"), "--rootfs", "distributor"], {
+      maxBuffer: 1 << 20,
+    });
+    cleanup = fs.mkdtempSync(path.join(os.tmpdir(), "td-bench-rootfs-"));
+    root = cleanup;
+    await execFileAsync("tar", ["-C", root, "-xf", stdout.trim()]);
+  }
   const loader = path.join(root, "usr/lib64/ld-linux-x86-64.so.2");
   const binary = path.join(root, "usr/sbin/haproxy");
-  if (!fs.existsSync(loader) || !fs.existsSync(binary)) return undefined;
-  return [loader, "--library-path", `${root}/usr/lib/x86_64-linux-gnu:${root}/lib/x86_64-linux-gnu`, binary];
+  if (!fs.existsSync(loader) || !fs.existsSync(binary)) throw new Error(`bench: no HAProxy and loader under ${root}`);
+  return { command: [loader, "--library-path", `${root}/usr/lib/x86_64-linux-gnu`, binary], cleanup };
 }
 
 function version(command: string[]): string {
@@ -410,18 +429,19 @@ const report: Record<string, unknown> = {};
 
 async function main() {
   const started = Date.now();
-  const h32 = haproxy32();
+  const haproxy = await distributorHaproxy();
+  haproxyCommand = haproxy.command;
+  rootfsToRemove = haproxy.cleanup;
   Object.assign(report, {
     machine: {
       cores: os.cpus().length,
       loadAverage1m: +os.loadavg()[0].toFixed(2),
       node: process.version,
-      haproxy: version(["haproxy"]),
-      ...(h32 ? { haproxy32: version(h32) } : {}),
+      haproxy: version(haproxyCommand),
       nginx: version(["nginx"]),
       wrk: spawnSync("wrk", ["-v"], { encoding: "utf8" }).stdout.split("\n")[0].trim(),
     },
-    load: `wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, ${ROUNDS} interleaved rounds, medians; CPU = utime+stime of the proxy's processes / requests`,
+    load: `wrk -t${WRK_THREADS} -c${CONNECTIONS} -d${SECONDS}s, ${ROUNDS} interleaved rounds, medians; CPU = utime+stime of the proxy's processes / requests`,
   });
   const ports = { blue: [await freePort(), await freePort()], green: [await freePort(), await freePort()] };
   const statics: StaticBackends = await startStaticBackends(ports);
@@ -430,11 +450,12 @@ async function main() {
   const nodeServers = () => fleetServers(fleet);
 
   if (process.env.BENCH_ONLY === "https") {
-    report.https = await httpsCost(statics.servers, ROUNDS, SECONDS, children, h32);
+    report.https = await httpsCost(statics.servers, ROUNDS, SECONDS, children, haproxyCommand);
     return finish(started);
   }
-  report.staticBackends = await costAndLatency(() => statics.servers, true, h32);
-  if (process.env.BENCH_HTTPS !== "0") report.https = await httpsCost(statics.servers, ROUNDS, SECONDS, children, h32);
+  report.staticBackends = await costAndLatency(() => statics.servers, true);
+  if (process.env.BENCH_ONLY === "capacity") return finish(started);
+  if (process.env.BENCH_HTTPS !== "0") report.https = await httpsCost(statics.servers, ROUNDS, SECONDS, children, haproxyCommand);
   await stopAll();
   for (const child of children.splice(1)) if (child.exitCode === null) process.kill(-child.pid!, "SIGTERM");
   fleet = await startFleet();
@@ -442,8 +463,8 @@ async function main() {
   report.idleKeepAlive = { rendered: await idleMemory(() => statics.servers), maxconnRaised: await idleMemory(() => statics.servers, RAISED_MAXCONN) };
   if (process.env.BENCH_INSTRUCTIONS !== "0") {
     report.userlandInstructionsPerRequest = {
-      ...(await instructionsPerRequest(countedProxies(statics.servers, h32))),
-      note: "valgrind callgrind, static backends, h2load 8 keep-alive connections; the kernel's work is not counted",
+      ...(await instructionsPerRequest(countedProxies(statics.servers))),
+      note: "valgrind callgrind, one HAProxy thread and one NGINX worker, static backends, h2load 8 keep-alive connections; the kernel's work is not counted",
     };
   }
   report.splitExactness = { ...splitExactness(4), note: "replica counts 1-4; `ts-node bench/splitError.ts 20` for 1-20" };
@@ -460,6 +481,8 @@ async function main() {
   }
   finish(started);
 }
+
+let rootfsToRemove: string | undefined;
 
 function finish(started: number): void {
   report.durationSeconds = Math.round((Date.now() - started) / 1000);
@@ -484,4 +507,5 @@ main()
       }
     }
     await stopAll();
+    if (rootfsToRemove) fs.rmSync(rootfsToRemove, { recursive: true, force: true });
   });

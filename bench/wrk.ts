@@ -19,6 +19,8 @@ export interface WrkResult {
 
 export interface WrkOptions {
   readonly connections: number;
+  /** wrk's threads. @default 1 */
+  readonly threads?: number;
   readonly seconds: number;
   /** Paced load: each connection waits this many milliseconds before its next request. */
   readonly delayMs?: number;
@@ -47,9 +49,9 @@ export function parseWrk(out: string): WrkResult {
   return { requests: Number(requests[1]), reqPerSec: Math.round(Number(rate[1])), p50Ms: latency("50"), p99Ms: latency("99"), errors };
 }
 
-/** One wrk run, one thread. Asynchronous: never blocks the bench's own process. */
+/** One wrk run. Asynchronous: never blocks the bench's own process. */
 export async function runWrk(url: string, options: WrkOptions): Promise<WrkResult> {
-  const args = ["-t1", `-c${options.connections}`, `-d${options.seconds}s`, "--latency", "--timeout", "5s"];
+  const args = [`-t${options.threads ?? 1}`, `-c${options.connections}`, `-d${options.seconds}s`, "--latency", "--timeout", "5s"];
   for (const header of options.headers ?? []) args.push("-H", header);
   let script: string | undefined;
   if (options.delayMs !== undefined) {

@@ -13,6 +13,7 @@
 // second level nearly doubles the proxy's CPU per request (`npm run bench`: 70 µs against 38).
 // The one level still binds the color sockets (in front of `app`, idle in steady state), so a
 // step from the two levels leaves the previous worker's last requests somewhere to go.
+import { connectionsHeldBy } from "./capacity";
 import { sealConfig } from "./configSeal";
 import { DEFAULT_GATE, HeaderServers, HOLD_PREFIX, releaseHeader, splitShares } from "./releaseGate";
 import { L7_RETRY_ONLY_IDEMPOTENT, section } from "./haproxySection";
@@ -50,6 +51,10 @@ export interface HaproxyConfigInput {
   readonly statsPassword?: string;
   /** HTTPS beside plain HTTP, which then redirects to it. @default none */
   readonly tls?: TlsListenerInput;
+  /** HAProxy threads. @default none: one per CPU the distributor has */
+  readonly threads?: number;
+  /** HAProxy's global `maxconn`. @default what the default distributor memory holds */
+  readonly maxConnections?: number;
   /** The release gate the delivery applies to this config. @default DEFAULT_GATE */
   readonly gate?: GateSettings;
   /** Each color alone on its preview port (and Host), for the allowed sources. @default none */
@@ -213,14 +218,30 @@ function summary(input: HaproxyConfigInput): string {
   return `# routing ${input.routing}: ${split}`;
 }
 
-export function globalSection(placement: HaproxyPlacement, timeouts: Timeouts, tls = false): string {
+/** The connections the default distributor memory (`distributor.memoryMb`) holds. */
+export const DEFAULT_MAX_CONNECTIONS = connectionsHeldBy(DEFAULTS.distributorMemoryMb, false);
+
+/** Above what a typical browser request with its cookies takes; a larger request keeps a whole buffer. */
+export const SMALL_BUFFER_BYTES = 8192;
+
+/** Lines only HAProxy 3.4 and later read; earlier releases skip them (the render serves 2.6 to 3.4). */
+function from34(lines: string[]): string[] {
+  return [".if version_atleast(3.4)", ...lines, ".endif"];
+}
+
+export interface Capacity {
+  readonly threads?: number;
+  readonly maxConnections: number;
+}
+
+export function globalSection(placement: HaproxyPlacement, timeouts: Timeouts, tls = false, capacity: Capacity = { maxConnections: DEFAULT_MAX_CONNECTIONS }): string {
   return section("global", [
     "master-worker",
-    // One thread, like one NGINX worker: threads share the round-robin's lock and idle server
-    // connections on every request, which costs more CPU per request than a thread adds on a
-    // small host; one thread serves over 10,000 requests a second here (npm run bench).
-    "nbthread 1",
-    "maxconn 4096",
+    // No nbthread line: HAProxy runs a thread per CPU it may use (the container's or the instance's).
+    ...(capacity.threads === undefined ? [] : [`nbthread ${capacity.threads}`]),
+    `maxconn ${capacity.maxConnections}`,
+    // The L7 retries' copy of a request (use-small-buffers in defaults) fits in this.
+    ...from34([`tune.bufsize.small ${SMALL_BUFFER_BYTES}`]),
     "log stdout format raw local0 info",
     `stats socket ${placement.runtimeDir}/admin.sock mode 600 level admin`,
     // After a release step, the previous workers finish what they hold, for this long at most.
@@ -245,6 +266,8 @@ export function defaultsSection(accessLog: boolean, timeouts: Timeouts, check: H
     // On reload, idle keep-alive connections are closed after their next response instead
     // of at once, so no client sends a request on a connection the old worker is closing.
     "option idle-close-on-response",
+    // A request kept for an L7 retry takes a small buffer instead of a whole one (tune.bufsize).
+    ...from34(["option use-small-buffers l7-retries"]),
     `timeout connect ${duration(timeouts.connect)}`,
     `timeout client ${duration(timeouts.client)}`,
     `timeout server ${duration(timeouts.server)}`,
@@ -464,7 +487,10 @@ export function renderHaproxyConfig(
     ...(input.tls?.certificateFingerprint ? [`# certificate sha256 ${input.tls.certificateFingerprint}`] : []),
     ...releaseHeaderOf(input),
     "",
-    globalSection(placement, timeouts, input.tls !== undefined),
+    globalSection(placement, timeouts, input.tls !== undefined, {
+      ...(input.threads === undefined ? {} : { threads: input.threads }),
+      maxConnections: input.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    }),
     resolversSection(),
     defaultsSection(input.accessLog !== false, timeouts, check),
     // Before the backends that count into it.

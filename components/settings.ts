@@ -25,8 +25,8 @@ export type Target = (typeof TARGETS)[number];
 export const MAX_WEIGHT = 256;
 export const MAX_REPLICAS = 20;
 
-/** Pinned to the release Debian 12 ships, which is the HAProxy the test suite runs. */
-export const DEFAULT_DISTRIBUTOR_IMAGE = "haproxy:3.2.26";
+/** HAProxy's current LTS line, pinned: the release the Docker tests' distributor image holds. */
+export const DEFAULT_DISTRIBUTOR_IMAGE = "haproxy:3.4.7";
 /** A tiny public HTTP server that answers with its container's hostname: good for a demo. */
 export const DEFAULT_APP_IMAGE = "traefik/whoami:v1.10.1";
 
@@ -185,6 +185,14 @@ export interface DockerSettings {
   readonly distributorMemoryMb: number;
 }
 
+/** What the distributor's HAProxy may use: threads, and connections sized to its memory. */
+export interface CapacitySettings {
+  /** HAProxy threads; absent, one per CPU the distributor has. */
+  readonly threads?: number;
+  /** HAProxy's global `maxconn`: connections held at once, every listener and internal hop counted. */
+  readonly maxConnections: number;
+}
+
 /** The validated, defaulted settings a distributor is built from. */
 export interface DistributorSettings {
   readonly target: Target;
@@ -203,6 +211,7 @@ export interface DistributorSettings {
   /** Known now, or an Output checked when it resolves; never echoed in an error. */
   readonly statsPassword: pulumi.Input<string>;
   readonly distributorImage: string;
+  readonly capacity: CapacitySettings;
   /** Present exactly when `target` is `aws`. */
   readonly aws?: AwsSettings;
   /** Present exactly when `target` is `docker`. */

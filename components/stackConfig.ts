@@ -27,6 +27,8 @@ const RENAMED_KEYS: Partial<Record<SettingPath, string>> = {
   failoverPrimary: "failover.primary",
   distributorImage: "distributor.image",
   distributorMemoryMb: "distributor.memoryMb",
+  distributorThreads: "distributor.threads",
+  distributorMaxConnections: "distributor.maxConnections",
 };
 
 /** Stack config keys (without the namespace) for each setting. */

@@ -252,6 +252,8 @@ export function renderInput(
     timeouts: settings.timeouts,
     gate: settings.gate,
     accessLog: settings.accessLog,
+    ...(settings.capacity.threads === undefined ? {} : { threads: settings.capacity.threads }),
+    maxConnections: settings.capacity.maxConnections,
     statsPassword,
     ...(settings.tls === undefined
       ? {}

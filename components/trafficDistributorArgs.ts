@@ -3,6 +3,7 @@ import { parseBake, parseErrorRate, parseGateTimeout, parseMinHealthy } from "./
 import { PreviewArgs, PreviewSettings, validatePreview } from "./preview";
 import {
   AwsSettings,
+  CapacitySettings,
   checkUnique,
   checkWeights,
   Color,
@@ -48,6 +49,7 @@ import {
   Timeouts,
 } from "./settings";
 import { TLS_SETTING_PATHS, TlsArgs, TlsSettings, validateTls } from "./tls";
+import { CONNECTION_MEMORY, DistributorMemory, instanceTypeMemoryMiB, MAX_CONNECTIONS, MAX_THREADS, resolveMaxConnections } from "./capacity";
 
 /** A color the component provisions: `replicas` containers of `image`. */
 export interface ProvisionedColorArgs {
@@ -155,10 +157,18 @@ export interface TrafficDistributorArgs {
    * characters, no spaces or single quotes. A plain string is made a Pulumi secret.
    */
   readonly statsPassword?: pulumi.Input<string>;
-  /** HAProxy image of the distributor, Debian-based (the delivery and the gate need its perl). @default "haproxy:3.2.26" */
+  /** HAProxy image of the distributor, Debian-based (the delivery and the gate need its perl). @default "haproxy:3.4.7" */
   readonly distributorImage?: string;
   /** Memory limit of the distributor container in MiB, 16–1048576 (`docker` target). @default 256 */
   readonly distributorMemoryMb?: number;
+  /** HAProxy threads of the distributor, 1–64. @default one per CPU the distributor has */
+  readonly distributorThreads?: number;
+  /**
+   * Connections the distributor holds at once (HAProxy's `maxconn`), 1–500000, at most what its
+   * memory holds. @default what its memory holds: `distributorMemoryMb` on docker, the instance
+   * type's on aws (README, "Capacity")
+   */
+  readonly distributorMaxConnections?: number;
   /** Settings of the `aws` target; only allowed with `target: "aws"`. */
   readonly aws?: AwsTargetArgs;
   /** Settings of the `docker` target; only allowed with `target: "docker"`. */
@@ -268,6 +278,8 @@ export const SETTING_PATHS = [
   "statsPassword",
   "distributorImage",
   "distributorMemoryMb",
+  "distributorThreads",
+  "distributorMaxConnections",
   "docker.network",
   ...(["enabled", "bluePort", "greenPort", "allowedCidrs"] as const).map((field) => `preview.${field}` as const),
   "drain.timeout",
@@ -514,6 +526,37 @@ function validateDocker(args: TrafficDistributorArgs, labels: SettingLabels): Do
   };
 }
 
+/**
+ * Threads and connections. The memory the connections are sized from: the container's limit on
+ * docker; on aws the instance type's, less what its system keeps.
+ */
+function validateCapacity(
+  args: TrafficDistributorArgs,
+  labels: SettingLabels,
+  context: { docker?: DockerSettings; aws?: AwsSettings; tls: boolean },
+): CapacitySettings {
+  const threads =
+    args.distributorThreads === undefined ? undefined : parseInteger(labels.distributorThreads, args.distributorThreads, 1, MAX_THREADS);
+  const given =
+    args.distributorMaxConnections === undefined
+      ? undefined
+      : parseInteger(labels.distributorMaxConnections, args.distributorMaxConnections, 1, MAX_CONNECTIONS);
+  let memory: DistributorMemory | undefined;
+  if (context.docker) {
+    const mib = context.docker.distributorMemoryMb;
+    memory = { mib, source: `${labels.distributorMemoryMb} (${mib} MiB)` };
+  } else if (context.aws) {
+    const type = context.aws.distributorInstanceType;
+    const total = instanceTypeMemoryMiB(type);
+    if (total !== undefined) {
+      const mib = total - CONNECTION_MEMORY.awsSystemMiB;
+      memory = { mib, source: `${labels["aws.distributorInstanceType"]} ${type} (${total} MiB, ${mib} MiB after the system's ${CONNECTION_MEMORY.awsSystemMiB})` };
+    }
+  }
+  const maxConnections = resolveMaxConnections(labels.distributorMaxConnections, given, memory, context.tls);
+  return { ...(threads === undefined ? {} : { threads }), maxConnections };
+}
+
 function validateDrainTimeout(args: TrafficDistributorArgs, labels: SettingLabels): number {
   const given = args.drain?.timeout;
   if (given === undefined) return parseDuration(labels["timeouts.drain"], args.timeouts?.drain ?? DEFAULTS.timeouts.drain, 1000, 86_400_000);
@@ -678,6 +721,7 @@ export function validateTrafficDistributorArgs(
     distributorImage: parseDistributorImage(labels.distributorImage, args.distributorImage ?? DEFAULTS.distributorImage),
     docker: target === "docker" ? validateDocker(args, labels) : undefined,
   };
+  const capacity = validateCapacity(args, labels, { docker: checked.docker, aws, tls: tls !== undefined });
   // Last, so that a wrong value is reported before a missing one.
   if (statsPassword === undefined) {
     throw new SettingsError(
@@ -693,6 +737,7 @@ export function validateTrafficDistributorArgs(
     failoverPrimary,
     colors,
     ...checked,
+    capacity,
     ...ports,
     ...(preview === undefined ? {} : { preview }),
     // A password known now is checked now; a secret Output is checked when it resolves.

@@ -5,7 +5,7 @@ import * as net from "net";
 import * as path from "path";
 import { APP_BACKEND, HaproxyConfigInput, layoutOf, renderHaproxyConfig, serverName } from "../components/haproxyConfig";
 import { Color, COLORS, ServerAddress } from "../components/settings";
-import { freePort, Haproxy, loopbackPlacement, request, serverStatus, startHaproxy } from "./harness";
+import { freePort, Haproxy, loopbackPlacement, request, serverStatus, startHaproxy, TEST_THREADS } from "./harness";
 
 export const APP = path.join(__dirname, "fixtures", "app.js");
 export const apps: ChildProcess[] = [];
@@ -43,7 +43,7 @@ export async function distributor(fleet: Record<Color, App[]>, settings: Partial
   const placement = await loopbackPlacement();
   const servers = { blue: fleet.blue.map((a) => a.server), green: fleet.green.map((a) => a.server) };
   const render = (s: Partial<HaproxyConfigInput>) =>
-    renderHaproxyConfig({ weights: { blue: 50, green: 50 }, routing: "round-robin", servers, ...s }, placement);
+    renderHaproxyConfig({ weights: { blue: 50, green: 50 }, routing: "round-robin", servers, threads: TEST_THREADS, ...s }, placement);
   return { haproxy: await startHaproxy(render(settings), placement), render };
 }
 

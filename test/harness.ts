@@ -433,6 +433,20 @@ export function startLoad(
   };
 }
 
+/**
+ * The threads every loopback distributor of the tests runs: more than one, so that each
+ * guarantee (the split, the retries, the gate's and status's readings) holds across threads.
+ */
+export const TEST_THREADS = 2;
+
+/** Connections each HAProxy thread has accepted (`show activity`), in thread order. */
+export async function acceptedPerThread(placement: HaproxyPlacement): Promise<number[]> {
+  const out = await adminCommand(placement, "show activity");
+  const line = /^accepted: \d+ \[([\d ]+)\]/m.exec(out);
+  if (!line) throw new Error(`no per-thread accepted line in show activity:\n${out}`);
+  return line[1].trim().split(/\s+/).map(Number);
+}
+
 /** A round-robin HAProxy on loopback in front of `backends`, and the renderer for its later configs. */
 export async function startRoundRobin(
   backends: Fleet,
@@ -440,7 +454,7 @@ export async function startRoundRobin(
 ): Promise<{ haproxy: Haproxy; render: (w: Weights) => string }> {
   const placement = await loopbackPlacement();
   const render = (w: Weights) =>
-    renderHaproxyConfig({ weights: w, routing: "round-robin", servers: fleetServers(backends) }, placement);
+    renderHaproxyConfig({ weights: w, routing: "round-robin", servers: fleetServers(backends), threads: TEST_THREADS }, placement);
   return { haproxy: await startHaproxy(render(weights), placement), render };
 }
 

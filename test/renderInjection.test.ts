@@ -48,6 +48,8 @@ const VALID: Record<SettingPath, unknown> = {
   statsPassword: "s3cret-pass!",
   distributorImage: "haproxy:3.2.9",
   distributorMemoryMb: 256,
+  distributorThreads: 2,
+  distributorMaxConnections: 2000,
   "docker.network": "shared-net",
   "aws.vpcId": "vpc-0123456789abcdef0",
   "aws.subnetIds": ["subnet-0123456789abcdef0"],

@@ -33,6 +33,8 @@ import {
   stopAll,
   stopColor,
   waitForColor,
+  TEST_THREADS,
+  acceptedPerThread,
 } from "./harness";
 import { resealed } from "./haproxy";
 
@@ -54,7 +56,7 @@ class Rig {
   }
 
   render(): string {
-    return renderHaproxyConfig({ ...this.settings, servers: fleetServers(this.backends) }, this.placement);
+    return renderHaproxyConfig({ threads: TEST_THREADS, ...this.settings, servers: fleetServers(this.backends) }, this.placement);
   }
 
   /** Applies new settings the way `pulumi up` does: render, deliver, validate, reload. */
@@ -109,15 +111,29 @@ describe("traffic through a real HAProxy", function () {
 
   describe("1. split by weight", () => {
     const pairs: Array<[number, number]> = [[50, 50], [30, 70], [1, 99], [0, 100], [100, 0], [256, 1]];
-    it(`matches w/Σw within 0.5 points over 2,000 requests, for ${pairs.map((p) => p.join("/")).join(", ")}`, async () => {
+    it(`matches w/Σw within 0.5 points over 2,000 requests on ${TEST_THREADS} threads, for ${pairs.map((p) => p.join("/")).join(", ")}`, async () => {
       const rig = await Rig.start({ weights: { blue: 50, green: 50 }, routing: "round-robin" });
       const report: string[] = [];
       for (const [blue, green] of pairs) {
         const weights = { blue, green };
         await rig.apply({ weights });
-        const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-        const counts = await countColors(rig.url, 2000, { agent });
-        agent.destroy();
+        // Four keep-alive connections at once, which HAProxy spreads over its threads.
+        const before = await acceptedPerThread(rig.placement);
+        const parts = await Promise.all(
+          [0, 1, 2, 3].map(async () => {
+            const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+            try {
+              return await countColors(rig.url, 500, { agent });
+            } finally {
+              agent.destroy();
+            }
+          }),
+        );
+        const accepted = (await acceptedPerThread(rig.placement)).map((n, i) => n - before[i]);
+        assert.strictEqual(accepted.length, TEST_THREADS, `threads: ${accepted.join(" ")}`);
+        assert.ok(accepted.every((n) => n > 0), `${blue}/${green}: every thread must take connections, took ${accepted.join(" ")}`);
+        const counts = { blue: 0, green: 0, other: 0 };
+        for (const part of parts) for (const key of ["blue", "green", "other"] as const) counts[key] += part[key];
         report.push(`${blue}/${green}: ${counts.blue}/${counts.green}`);
         assert.strictEqual(counts.other, 0, `${blue}/${green}: ${counts.other} requests failed`);
         for (const color of COLORS) {

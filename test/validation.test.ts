@@ -105,6 +105,23 @@ const cases: BadInput[] = [
   })),
   ...["Haproxy", "haproxy:2.6 ", "haproxy:3.2\nx", "a//b"].map((value) => ({ path: "distributorImage" as const, value, allowed: /must be a Docker image reference/ })),
   ...[8, "big", 2_000_000].map((value) => ({ path: "distributorMemoryMb" as const, value, allowed: WHOLE(16, 1048576) })),
+  ...[0, 65, -1, 1.5, "all", "2\nnbthread 1"].map((value) => ({ path: "distributorThreads" as const, value, allowed: WHOLE(1, 64) })),
+  ...[0, -1, 2.5, 500_001, "many", "100\nmaxconn 1"].map((value) => ({ path: "distributorMaxConnections" as const, value, allowed: WHOLE(1, 500000) })),
+  // More than the memory holds, with the figures: docker's limit, the instance type's memory, TLS's larger cost.
+  { path: "distributorMaxConnections", value: 10_000, allowed: /is 10000: \S*distributor.?[mM]emoryMb \(256 MiB\) holds 5324 connections at 40 KiB each \(a request in flight\) beside 48 MiB for two HAProxy workers; 10000 need 439 MiB: give the distributor more memory or allow at most 5324$/ },
+  { path: "distributorMaxConnections", value: 6000, with: { distributorMemoryMb: 64 }, allowed: /\(64 MiB\) holds 409 connections at 40 KiB each/ },
+  {
+    path: "distributorMaxConnections",
+    value: 20_000,
+    with: { ...AWS, "aws.distributorInstanceType": "t3.micro" },
+    allowed: /distributorInstanceType t3\.micro \(1024 MiB, 640 MiB after the system's 384\) holds 15155 connections at 40 KiB each/,
+  },
+  {
+    path: "distributorMaxConnections",
+    value: 5000,
+    with: { "tls.mode": "selfSigned" },
+    allowed: /holds 3328 connections at 64 KiB each over TLS \(a request in flight\)/,
+  },
   ...["bad name", "-x", "a;rm -rf /", "net\nx"].map((value) => ({ path: "docker.network" as const, value, allowed: /must be the name of an existing Docker network/ })),
   { path: "docker.network", value: "shared", with: AWS, allowed: /it applies only to target "docker"$/ },
   { path: "distributorMemoryMb", value: 512, with: AWS, allowed: /it applies only to target "docker"$/ },

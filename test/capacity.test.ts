@@ -1,0 +1,84 @@
+// Threads and connections: the memory model's figures, the instance types it knows, the
+// defaults each target gets, and the lines the renderer writes (checked by the HAProxy on PATH).
+import * as assert from "assert";
+import { CONNECTION_MEMORY, connectionsHeldBy, instanceTypeMemoryMiB, MAX_CONNECTIONS } from "../components/capacity";
+import { DEFAULT_MAX_CONNECTIONS, renderHaproxyConfig } from "../components/haproxyConfig";
+import { DEFAULTS } from "../components/settings";
+import { renderInput } from "../components/trafficDistributor";
+import { TrafficDistributorArgs, validateTrafficDistributorArgs } from "../components/trafficDistributorArgs";
+import { checkConfig, tempDir } from "./haproxy";
+import { STATS_PASSWORD } from "./statsPassword";
+
+const servers = { blue: [{ host: "127.0.0.1", port: 19001 }], green: [{ host: "127.0.0.1", port: 19002 }] };
+const globalLines = (config: string) => /\nglobal\n((?: {4}.*\n)+)/.exec(config)![1].split("\n").map((l) => l.trim()).filter(Boolean);
+
+function settingsOf(args: TrafficDistributorArgs) {
+  return validateTrafficDistributorArgs({ statsPassword: STATS_PASSWORD, ...args });
+}
+
+describe("capacity: threads and connections", () => {
+  it("knows the memory of the burstable and the m, c, r families from the 5th generation, and no other", () => {
+    const known: Array<[string, number]> = [
+      ["t3.nano", 512],
+      ["t3.micro", 1024],
+      ["t4g.small", 2048],
+      ["t2.2xlarge", 32_768],
+      ["m7g.medium", 4096],
+      ["m5.large", 8192],
+      ["m6i.xlarge", 16_384],
+      ["c6gn.4xlarge", 32_768],
+      ["c7i-flex.large", 4096],
+      ["r5.2xlarge", 65_536],
+      ["m7i.48xlarge", 786_432],
+    ];
+    for (const [type, mib] of known) assert.strictEqual(instanceTypeMemoryMiB(type), mib, type);
+    // Older generations have less per vCPU (m4.large 8 GiB, but c4.large 3.75, m3.medium 3.75);
+    // other families and bare metal differ too: their memory is not guessed.
+    for (const type of ["c4.large", "m3.medium", "r4.large", "t1.micro", "x2gd.large", "m5.metal", "mac1.metal", "p5.48xlarge", "t3.huge"]) {
+      assert.strictEqual(instanceTypeMemoryMiB(type), undefined, type);
+    }
+  });
+
+  it("sizes connections from memory: two workers kept aside, each connection at its busiest", () => {
+    const { workerMiB, plainKiB, tlsKiB } = CONNECTION_MEMORY;
+    assert.strictEqual(connectionsHeldBy(256, false), Math.floor(((256 - 2 * workerMiB) * 1024) / plainKiB));
+    assert.strictEqual(connectionsHeldBy(256, true), Math.floor(((256 - 2 * workerMiB) * 1024) / tlsKiB));
+    assert.ok(connectionsHeldBy(256, true) < connectionsHeldBy(256, false));
+    assert.strictEqual(connectionsHeldBy(2 * workerMiB, false), 0);
+    assert.strictEqual(connectionsHeldBy(16, false), 0);
+    assert.strictEqual(connectionsHeldBy(1_048_576, false), MAX_CONNECTIONS);
+    // The default distributor memory holds more than the 4,096 of earlier releases.
+    assert.ok(DEFAULT_MAX_CONNECTIONS > 4096, String(DEFAULT_MAX_CONNECTIONS));
+    assert.strictEqual(DEFAULT_MAX_CONNECTIONS, connectionsHeldBy(DEFAULTS.distributorMemoryMb, false));
+  });
+
+  it("defaults: every CPU, and the connections the distributor's memory holds, per target", () => {
+    const docker = settingsOf({});
+    assert.deepStrictEqual(docker.capacity, { maxConnections: connectionsHeldBy(DEFAULTS.distributorMemoryMb, false) });
+    assert.strictEqual(settingsOf({ distributorMemoryMb: 1024 }).capacity.maxConnections, connectionsHeldBy(1024, false));
+    assert.strictEqual(settingsOf({ tls: { mode: "selfSigned" } }).capacity.maxConnections, connectionsHeldBy(DEFAULTS.distributorMemoryMb, true));
+    const aws = (type: string) => settingsOf({ target: "aws", aws: { distributorInstanceType: type } }).capacity.maxConnections;
+    assert.strictEqual(aws("t3.micro"), connectionsHeldBy(1024 - CONNECTION_MEMORY.awsSystemMiB, false));
+    assert.strictEqual(aws("m7g.xlarge"), connectionsHeldBy(16_384 - CONNECTION_MEMORY.awsSystemMiB, false));
+    // A type whose memory is unknown keeps the fixed figure of earlier releases, or the one given.
+    assert.strictEqual(aws("x2gd.large"), 4096);
+    assert.strictEqual(settingsOf({ target: "aws", aws: { distributorInstanceType: "x2gd.large" }, distributorMaxConnections: 200_000 }).capacity.maxConnections, 200_000);
+    assert.deepStrictEqual(settingsOf({ distributorThreads: 2, distributorMaxConnections: 1000 }).capacity, { threads: 2, maxConnections: 1000 });
+  });
+
+  it("renders no nbthread line by default, a pinned count when set, and the maxconn; HAProxy accepts both", () => {
+    const placement = { bindAddress: "127.0.0.1", listenPort: 18080, statsPort: 18404, runtimeDir: tempDir("run"), instance: "capacity" };
+    const render = (args: TrafficDistributorArgs) =>
+      renderHaproxyConfig(renderInput(settingsOf({ blue: { servers: ["127.0.0.1:19001"] }, green: { servers: ["127.0.0.1:19002"] }, ...args }), servers, STATS_PASSWORD), placement);
+    const all = render({});
+    assert.ok(!globalLines(all).some((l) => l.startsWith("nbthread")), globalLines(all).join("\n"));
+    assert.ok(globalLines(all).includes(`maxconn ${DEFAULT_MAX_CONNECTIONS}`));
+    const pinned = render({ distributorThreads: 2, distributorMaxConnections: 3000 });
+    assert.ok(globalLines(pinned).includes("nbthread 2"));
+    assert.ok(globalLines(pinned).includes("maxconn 3000"));
+    for (const config of [all, pinned]) {
+      const result = checkConfig(config);
+      assert.ok(result.ok, result.output);
+    }
+  });
+});
