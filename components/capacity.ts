@@ -1,38 +1,59 @@
 // How much a distributor can carry: its HAProxy threads, and the connections its memory holds.
-// Pure: the settings' validation, the renderer's default and the docs' table use these figures.
-import { SettingsError } from "./settings";
+// Pure: the settings' validation, the renderer's default and the README's figures use these.
+import { imageReference, SettingsError } from "./settings";
 
-/** HAProxy's thread count a setting may pin: 1 to 64, one thread group's most. */
+/** HAProxy's thread count a setting may pin. */
 export const MAX_THREADS = 64;
 
 /**
- * The most connections a distributor may hold: HAProxy uses about two file descriptors per
- * connection, and its default hard limit on them (`fd-hard-limit`) is 1,048,576.
+ * The most connections a distributor may hold: HAProxy takes two file descriptors per
+ * connection, and Docker's default hard limit for a container is 524,288 of them.
  */
-export const MAX_CONNECTIONS = 500_000;
+export const MAX_CONNECTIONS = 250_000;
+
+/** What a distributor's memory holds, by what its HAProxy keeps per connection. */
+export interface ConnectionCost {
+  /** The master and two workers with no connection (a release step's previous worker finishes beside the new one), MiB. */
+  readonly workersMiB: number;
+  /** One connection at its busiest: a request in flight, its server side and the copy kept for an L7 retry, KiB. */
+  readonly perConnectionKiB: number;
+}
 
 /**
- * What the distributor's memory goes to, measured on HAProxy 3.4.7 (README, "Capacity"): each
- * connection at its busiest (a request in flight: its buffers and the server-side connection),
- * and a worker with none. During a release step the previous worker finishes its requests
- * beside the new one, so two workers' own memory is kept aside.
+ * Measured on HAProxy 3.4.7 with two threads (README, "Capacity"): master and worker 36.5 MiB
+ * (Pss), 0.7 MiB more per thread, 5 MiB more with a certificate; per connection with a request in
+ * flight 27 KiB, 55 KiB over TLS, of which the L7 retry's copy of the request takes a whole 16 kB
+ * buffer, or a 4 kB one with 3.4's small buffers (12 KiB, 38 KiB). Each figure is rounded up, and
+ * the workers' share covers up to eight threads.
  */
-export const CONNECTION_MEMORY = {
-  /** A worker (and its share of the master) with no connection, MiB. */
-  workerMiB: 24,
-  /** One connection with a request in flight, plain HTTP, KiB. */
-  plainKiB: 40,
-  /** The same over TLS (the session and its record buffers), KiB. */
-  tlsKiB: 64,
-  /** On aws, what the instance's system (kernel, Docker, the SSM agent) keeps, MiB. */
-  awsSystemMiB: 384,
-} as const;
+export const CONNECTION_COSTS = {
+  plain: { smallBuffers: { workersMiB: 64, perConnectionKiB: 16 }, wholeBuffers: { workersMiB: 64, perConnectionKiB: 32 } },
+  tls: { smallBuffers: { workersMiB: 72, perConnectionKiB: 44 }, wholeBuffers: { workersMiB: 72, perConnectionKiB: 64 } },
+} as const satisfies Record<string, Record<string, ConnectionCost>>;
 
-/** Connections that `memoryMiB` holds, each at its busiest, beside two workers. */
-export function connectionsHeldBy(memoryMiB: number, tls: boolean): number {
-  const perConnectionKiB = tls ? CONNECTION_MEMORY.tlsKiB : CONNECTION_MEMORY.plainKiB;
-  const available = (memoryMiB - 2 * CONNECTION_MEMORY.workerMiB) * 1024;
-  return Math.max(0, Math.min(MAX_CONNECTIONS, Math.floor(available / perConnectionKiB)));
+/** On aws, what the instance's system (kernel, Docker, the SSM agent) keeps, MiB. */
+export const AWS_SYSTEM_MIB = 384;
+
+/**
+ * Whether the image's HAProxy keeps L7 retries in small buffers: a tag of release 3.4 or later
+ * ("haproxy:3.4.7", "haproxy:3.5"). Any other tag ("lts", "latest") is sized as an earlier release.
+ */
+export function hasSmallBuffers(image: string): boolean {
+  const version = /^(\d+)\.(\d+)/.exec(imageReference(image)?.tag ?? "");
+  if (!version) return false;
+  const [major, minor] = [Number(version[1]), Number(version[2])];
+  return major > 3 || (major === 3 && minor >= 4);
+}
+
+export function connectionCost(image: string, tls: boolean): ConnectionCost {
+  const costs = tls ? CONNECTION_COSTS.tls : CONNECTION_COSTS.plain;
+  return hasSmallBuffers(image) ? costs.smallBuffers : costs.wholeBuffers;
+}
+
+/** Connections that `memoryMiB` holds, each at its busiest, beside the workers. */
+export function connectionsHeldBy(memoryMiB: number, cost: ConnectionCost): number {
+  const available = (memoryMiB - cost.workersMiB) * 1024;
+  return Math.max(0, Math.min(MAX_CONNECTIONS, Math.floor(available / cost.perConnectionKiB)));
 }
 
 const T_FAMILY_MIB: Record<string, number> = {
@@ -73,35 +94,22 @@ export interface DistributorMemory {
   readonly source: string;
 }
 
+/** The `maxconn` of earlier releases, kept where the memory is unknown. */
+export const UNSIZED_MAX_CONNECTIONS = 4096;
+
 /**
  * The distributor's `maxconn`: the value given, checked against its memory, or what its memory
- * holds. With no memory known (an instance type outside the table), 4,096, the fixed figure of
- * earlier releases.
+ * holds. With no memory known (an instance type outside the table), the value given or 4,096.
  */
-export function resolveMaxConnections(
-  label: string,
-  given: number | undefined,
-  memory: DistributorMemory | undefined,
-  tls: boolean,
-): number {
-  if (memory === undefined) return given ?? 4096;
-  const held = connectionsHeldBy(memory.mib, tls);
-  if (given === undefined) {
-    if (held < 1) {
-      throw new SettingsError(
-        `${memory.source} holds no connection: HAProxy needs ${2 * CONNECTION_MEMORY.workerMiB} MiB for two workers during a release step before its connections`,
-      );
-    }
-    return held;
-  }
+export function resolveMaxConnections(label: string, given: number | undefined, memory: DistributorMemory | undefined, cost: ConnectionCost): number {
+  if (memory === undefined) return given ?? UNSIZED_MAX_CONNECTIONS;
+  const held = connectionsHeldBy(memory.mib, cost);
+  const figures = `${memory.source} holds ${held} connections at ${cost.perConnectionKiB} KiB each (a request in flight) beside ${cost.workersMiB} MiB for HAProxy's master and two workers`;
+  if (held < 1) throw new SettingsError(`${figures}: give the distributor more memory`);
+  if (given === undefined) return held;
   if (given > held) {
-    const perConnectionKiB = tls ? CONNECTION_MEMORY.tlsKiB : CONNECTION_MEMORY.plainKiB;
-    const neededMiB = Math.ceil((given * perConnectionKiB) / 1024) + 2 * CONNECTION_MEMORY.workerMiB;
-    throw new SettingsError(
-      `${label} is ${given}: ${memory.source} holds ${held} connections at ${perConnectionKiB} KiB each` +
-        `${tls ? " over TLS" : ""} (a request in flight) beside ${2 * CONNECTION_MEMORY.workerMiB} MiB for two HAProxy workers; ` +
-        `${given} need ${neededMiB} MiB: give the distributor more memory or allow at most ${held}`,
-    );
+    const neededMiB = Math.ceil((given * cost.perConnectionKiB) / 1024) + cost.workersMiB;
+    throw new SettingsError(`${label} is ${given}: ${figures}; ${given} need ${neededMiB} MiB: give the distributor more memory or allow at most ${held}`);
   }
   return given;
 }

@@ -13,7 +13,7 @@
 // second level nearly doubles the proxy's CPU per request (`npm run bench`: 70 µs against 38).
 // The one level still binds the color sockets (in front of `app`, idle in steady state), so a
 // step from the two levels leaves the previous worker's last requests somewhere to go.
-import { connectionsHeldBy } from "./capacity";
+import { connectionCost, connectionsHeldBy } from "./capacity";
 import { sealConfig } from "./configSeal";
 import { DEFAULT_GATE, HeaderServers, HOLD_PREFIX, releaseHeader, splitShares } from "./releaseGate";
 import { L7_RETRY_ONLY_IDEMPOTENT, section } from "./haproxySection";
@@ -218,8 +218,8 @@ function summary(input: HaproxyConfigInput): string {
   return `# routing ${input.routing}: ${split}`;
 }
 
-/** The connections the default distributor memory (`distributor.memoryMb`) holds. */
-export const DEFAULT_MAX_CONNECTIONS = connectionsHeldBy(DEFAULTS.distributorMemoryMb, false);
+/** The connections the default distributor (its memory, its image, plain HTTP) holds. */
+export const DEFAULT_MAX_CONNECTIONS = connectionsHeldBy(DEFAULTS.distributorMemoryMb, connectionCost(DEFAULTS.distributorImage, false));
 
 /** Above what a typical browser request with its cookies takes; a larger request keeps a whole buffer. */
 export const SMALL_BUFFER_BYTES = 8192;
@@ -240,6 +240,9 @@ export function globalSection(placement: HaproxyPlacement, timeouts: Timeouts, t
     // No nbthread line: HAProxy runs a thread per CPU it may use (the container's or the instance's).
     ...(capacity.threads === undefined ? [] : [`nbthread ${capacity.threads}`]),
     `maxconn ${capacity.maxConnections}`,
+    // Two descriptors per connection: under a lower file limit than that (the container's), HAProxy
+    // 3.4 would refuse to start; it then holds the connections the limit allows, and says so.
+    "no strict-limits",
     // The L7 retries' copy of a request (use-small-buffers in defaults) fits in this.
     ...from34([`tune.bufsize.small ${SMALL_BUFFER_BYTES}`]),
     "log stdout format raw local0 info",

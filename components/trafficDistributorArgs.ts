@@ -49,7 +49,7 @@ import {
   Timeouts,
 } from "./settings";
 import { TLS_SETTING_PATHS, TlsArgs, TlsSettings, validateTls } from "./tls";
-import { CONNECTION_MEMORY, DistributorMemory, instanceTypeMemoryMiB, MAX_CONNECTIONS, MAX_THREADS, resolveMaxConnections } from "./capacity";
+import { AWS_SYSTEM_MIB, connectionCost, DistributorMemory, instanceTypeMemoryMiB, MAX_CONNECTIONS, MAX_THREADS, resolveMaxConnections } from "./capacity";
 
 /** A color the component provisions: `replicas` containers of `image`. */
 export interface ProvisionedColorArgs {
@@ -164,7 +164,7 @@ export interface TrafficDistributorArgs {
   /** HAProxy threads of the distributor, 1–64. @default one per CPU the distributor has */
   readonly distributorThreads?: number;
   /**
-   * Connections the distributor holds at once (HAProxy's `maxconn`), 1–500000, at most what its
+   * Connections the distributor holds at once (HAProxy's `maxconn`), 1–250000, at most what its
    * memory holds. @default what its memory holds: `distributorMemoryMb` on docker, the instance
    * type's on aws (README, "Capacity")
    */
@@ -533,7 +533,7 @@ function validateDocker(args: TrafficDistributorArgs, labels: SettingLabels): Do
 function validateCapacity(
   args: TrafficDistributorArgs,
   labels: SettingLabels,
-  context: { docker?: DockerSettings; aws?: AwsSettings; tls: boolean },
+  context: { docker?: DockerSettings; aws?: AwsSettings; tls: boolean; image: string },
 ): CapacitySettings {
   const threads =
     args.distributorThreads === undefined ? undefined : parseInteger(labels.distributorThreads, args.distributorThreads, 1, MAX_THREADS);
@@ -549,11 +549,11 @@ function validateCapacity(
     const type = context.aws.distributorInstanceType;
     const total = instanceTypeMemoryMiB(type);
     if (total !== undefined) {
-      const mib = total - CONNECTION_MEMORY.awsSystemMiB;
-      memory = { mib, source: `${labels["aws.distributorInstanceType"]} ${type} (${total} MiB, ${mib} MiB after the system's ${CONNECTION_MEMORY.awsSystemMiB})` };
+      const mib = total - AWS_SYSTEM_MIB;
+      memory = { mib, source: `${labels["aws.distributorInstanceType"]} ${type} (${total} MiB, ${mib} MiB after the system's ${AWS_SYSTEM_MIB})` };
     }
   }
-  const maxConnections = resolveMaxConnections(labels.distributorMaxConnections, given, memory, context.tls);
+  const maxConnections = resolveMaxConnections(labels.distributorMaxConnections, given, memory, connectionCost(context.image, context.tls));
   return { ...(threads === undefined ? {} : { threads }), maxConnections };
 }
 
@@ -721,7 +721,7 @@ export function validateTrafficDistributorArgs(
     distributorImage: parseDistributorImage(labels.distributorImage, args.distributorImage ?? DEFAULTS.distributorImage),
     docker: target === "docker" ? validateDocker(args, labels) : undefined,
   };
-  const capacity = validateCapacity(args, labels, { docker: checked.docker, aws, tls: tls !== undefined });
+  const capacity = validateCapacity(args, labels, { docker: checked.docker, aws, tls: tls !== undefined, image: checked.distributorImage });
   // Last, so that a wrong value is reported before a missing one.
   if (statsPassword === undefined) {
     throw new SettingsError(

@@ -1,7 +1,7 @@
 // Threads and connections: the memory model's figures, the instance types it knows, the
 // defaults each target gets, and the lines the renderer writes (checked by the HAProxy on PATH).
 import * as assert from "assert";
-import { CONNECTION_MEMORY, connectionsHeldBy, instanceTypeMemoryMiB, MAX_CONNECTIONS } from "../components/capacity";
+import { AWS_SYSTEM_MIB, CONNECTION_COSTS, connectionCost, connectionsHeldBy, hasSmallBuffers, instanceTypeMemoryMiB, MAX_CONNECTIONS, UNSIZED_MAX_CONNECTIONS } from "../components/capacity";
 import { DEFAULT_MAX_CONNECTIONS, renderHaproxyConfig } from "../components/haproxyConfig";
 import { DEFAULTS } from "../components/settings";
 import { renderInput } from "../components/trafficDistributor";
@@ -39,29 +39,40 @@ describe("capacity: threads and connections", () => {
     }
   });
 
-  it("sizes connections from memory: two workers kept aside, each connection at its busiest", () => {
-    const { workerMiB, plainKiB, tlsKiB } = CONNECTION_MEMORY;
-    assert.strictEqual(connectionsHeldBy(256, false), Math.floor(((256 - 2 * workerMiB) * 1024) / plainKiB));
-    assert.strictEqual(connectionsHeldBy(256, true), Math.floor(((256 - 2 * workerMiB) * 1024) / tlsKiB));
-    assert.ok(connectionsHeldBy(256, true) < connectionsHeldBy(256, false));
-    assert.strictEqual(connectionsHeldBy(2 * workerMiB, false), 0);
-    assert.strictEqual(connectionsHeldBy(16, false), 0);
-    assert.strictEqual(connectionsHeldBy(1_048_576, false), MAX_CONNECTIONS);
-    // The default distributor memory holds more than the 4,096 of earlier releases.
-    assert.ok(DEFAULT_MAX_CONNECTIONS > 4096, String(DEFAULT_MAX_CONNECTIONS));
-    assert.strictEqual(DEFAULT_MAX_CONNECTIONS, connectionsHeldBy(DEFAULTS.distributorMemoryMb, false));
+  it("knows which images keep L7 retries in small buffers: a tag of 3.4 or later, and no other", () => {
+    for (const image of ["haproxy:3.4.7", "haproxy:3.4", "registry.example.com/ops/haproxy:3.10.1", "haproxy:4.0"]) assert.ok(hasSmallBuffers(image), image);
+    for (const image of ["haproxy:3.2.26", "haproxy:3.3", "haproxy:lts", "haproxy", "haproxy:2.6.12", "example/haproxy34:latest"]) assert.ok(!hasSmallBuffers(image), image);
   });
 
-  it("defaults: every CPU, and the connections the distributor's memory holds, per target", () => {
+  it("sizes connections from memory: the workers kept aside, each connection at its busiest", () => {
+    const plain34 = connectionCost("haproxy:3.4.7", false);
+    assert.deepStrictEqual(plain34, CONNECTION_COSTS.plain.smallBuffers);
+    assert.deepStrictEqual(connectionCost("haproxy:3.2.26", true), CONNECTION_COSTS.tls.wholeBuffers);
+    assert.strictEqual(connectionsHeldBy(256, plain34), Math.floor(((256 - plain34.workersMiB) * 1024) / plain34.perConnectionKiB));
+    // Small buffers hold more in the same memory; TLS holds fewer.
+    assert.ok(connectionsHeldBy(256, plain34) > connectionsHeldBy(256, connectionCost("haproxy:3.2.26", false)));
+    assert.ok(connectionsHeldBy(256, connectionCost("haproxy:3.4.7", true)) < connectionsHeldBy(256, plain34));
+    assert.strictEqual(connectionsHeldBy(plain34.workersMiB, plain34), 0);
+    assert.strictEqual(connectionsHeldBy(16, plain34), 0);
+    assert.strictEqual(connectionsHeldBy(1_048_576, plain34), MAX_CONNECTIONS);
+    // The default distributor holds more than the 4,096 of earlier releases, over TLS too.
+    assert.ok(DEFAULT_MAX_CONNECTIONS > UNSIZED_MAX_CONNECTIONS, String(DEFAULT_MAX_CONNECTIONS));
+    assert.ok(connectionsHeldBy(DEFAULTS.distributorMemoryMb, connectionCost(DEFAULTS.distributorImage, true)) > UNSIZED_MAX_CONNECTIONS);
+    assert.strictEqual(DEFAULT_MAX_CONNECTIONS, connectionsHeldBy(DEFAULTS.distributorMemoryMb, connectionCost(DEFAULTS.distributorImage, false)));
+  });
+
+  it("defaults: every CPU, and the connections the distributor's memory holds, per target, image and TLS", () => {
+    const image = DEFAULTS.distributorImage;
     const docker = settingsOf({});
-    assert.deepStrictEqual(docker.capacity, { maxConnections: connectionsHeldBy(DEFAULTS.distributorMemoryMb, false) });
-    assert.strictEqual(settingsOf({ distributorMemoryMb: 1024 }).capacity.maxConnections, connectionsHeldBy(1024, false));
-    assert.strictEqual(settingsOf({ tls: { mode: "selfSigned" } }).capacity.maxConnections, connectionsHeldBy(DEFAULTS.distributorMemoryMb, true));
+    assert.deepStrictEqual(docker.capacity, { maxConnections: connectionsHeldBy(DEFAULTS.distributorMemoryMb, connectionCost(image, false)) });
+    assert.strictEqual(settingsOf({ distributorMemoryMb: 1024 }).capacity.maxConnections, connectionsHeldBy(1024, connectionCost(image, false)));
+    assert.strictEqual(settingsOf({ tls: { mode: "selfSigned" } }).capacity.maxConnections, connectionsHeldBy(DEFAULTS.distributorMemoryMb, connectionCost(image, true)));
+    assert.strictEqual(settingsOf({ distributorImage: "haproxy:3.2.26" }).capacity.maxConnections, connectionsHeldBy(DEFAULTS.distributorMemoryMb, connectionCost("haproxy:3.2.26", false)));
     const aws = (type: string) => settingsOf({ target: "aws", aws: { distributorInstanceType: type } }).capacity.maxConnections;
-    assert.strictEqual(aws("t3.micro"), connectionsHeldBy(1024 - CONNECTION_MEMORY.awsSystemMiB, false));
-    assert.strictEqual(aws("m7g.xlarge"), connectionsHeldBy(16_384 - CONNECTION_MEMORY.awsSystemMiB, false));
+    assert.strictEqual(aws("t3.micro"), connectionsHeldBy(1024 - AWS_SYSTEM_MIB, connectionCost(image, false)));
+    assert.strictEqual(aws("m7g.xlarge"), connectionsHeldBy(16_384 - AWS_SYSTEM_MIB, connectionCost(image, false)));
     // A type whose memory is unknown keeps the fixed figure of earlier releases, or the one given.
-    assert.strictEqual(aws("x2gd.large"), 4096);
+    assert.strictEqual(aws("x2gd.large"), UNSIZED_MAX_CONNECTIONS);
     assert.strictEqual(settingsOf({ target: "aws", aws: { distributorInstanceType: "x2gd.large" }, distributorMaxConnections: 200_000 }).capacity.maxConnections, 200_000);
     assert.deepStrictEqual(settingsOf({ distributorThreads: 2, distributorMaxConnections: 1000 }).capacity, { threads: 2, maxConnections: 1000 });
   });

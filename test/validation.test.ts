@@ -106,22 +106,25 @@ const cases: BadInput[] = [
   ...["Haproxy", "haproxy:2.6 ", "haproxy:3.2\nx", "a//b"].map((value) => ({ path: "distributorImage" as const, value, allowed: /must be a Docker image reference/ })),
   ...[8, "big", 2_000_000].map((value) => ({ path: "distributorMemoryMb" as const, value, allowed: WHOLE(16, 1048576) })),
   ...[0, 65, -1, 1.5, "all", "2\nnbthread 1"].map((value) => ({ path: "distributorThreads" as const, value, allowed: WHOLE(1, 64) })),
-  ...[0, -1, 2.5, 500_001, "many", "100\nmaxconn 1"].map((value) => ({ path: "distributorMaxConnections" as const, value, allowed: WHOLE(1, 500000) })),
-  // More than the memory holds, with the figures: docker's limit, the instance type's memory, TLS's larger cost.
-  { path: "distributorMaxConnections", value: 10_000, allowed: /is 10000: \S*distributor.?[mM]emoryMb \(256 MiB\) holds 5324 connections at 40 KiB each \(a request in flight\) beside 48 MiB for two HAProxy workers; 10000 need 439 MiB: give the distributor more memory or allow at most 5324$/ },
-  { path: "distributorMaxConnections", value: 6000, with: { distributorMemoryMb: 64 }, allowed: /\(64 MiB\) holds 409 connections at 40 KiB each/ },
+  ...[0, -1, 2.5, 250_001, "many", "100\nmaxconn 1"].map((value) => ({ path: "distributorMaxConnections" as const, value, allowed: WHOLE(1, 250000) })),
+  // More than the memory holds, with the figures: docker's limit, the instance type's memory, TLS's and an earlier HAProxy's larger cost.
   {
     path: "distributorMaxConnections",
     value: 20_000,
-    with: { ...AWS, "aws.distributorInstanceType": "t3.micro" },
-    allowed: /distributorInstanceType t3\.micro \(1024 MiB, 640 MiB after the system's 384\) holds 15155 connections at 40 KiB each/,
+    allowed:
+      /is 20000: \S*distributor.?[mM]emoryMb \(256 MiB\) holds 12288 connections at 16 KiB each \(a request in flight\) beside 64 MiB for HAProxy's master and two workers; 20000 need 377 MiB: give the distributor more memory or allow at most 12288$/,
   },
+  { path: "distributorMaxConnections", value: 6000, with: { distributorMemoryMb: 128 }, allowed: /\(128 MiB\) holds 4096 connections at 16 KiB each/ },
   {
     path: "distributorMaxConnections",
-    value: 5000,
-    with: { "tls.mode": "selfSigned" },
-    allowed: /holds 3328 connections at 64 KiB each over TLS \(a request in flight\)/,
+    value: 50_000,
+    with: { ...AWS, "aws.distributorInstanceType": "t3.micro" },
+    allowed: /distributorInstanceType t3\.micro \(1024 MiB, 640 MiB after the system's 384\) holds 36864 connections at 16 KiB each/,
   },
+  { path: "distributorMaxConnections", value: 5000, with: { "tls.mode": "selfSigned" }, allowed: /holds 4282 connections at 44 KiB each \(a request in flight\) beside 72 MiB/ },
+  { path: "distributorMaxConnections", value: 10_000, with: { distributorImage: "haproxy:3.2.26" }, allowed: /holds 6144 connections at 32 KiB each/ },
+  { path: "distributorMemoryMb", value: 64, allowed: /\(64 MiB\) holds 0 connections at 16 KiB each \(a request in flight\) beside 64 MiB for HAProxy's master and two workers: give the distributor more memory$/ },
+
   ...["bad name", "-x", "a;rm -rf /", "net\nx"].map((value) => ({ path: "docker.network" as const, value, allowed: /must be the name of an existing Docker network/ })),
   { path: "docker.network", value: "shared", with: AWS, allowed: /it applies only to target "docker"$/ },
   { path: "distributorMemoryMb", value: 512, with: AWS, allowed: /it applies only to target "docker"$/ },

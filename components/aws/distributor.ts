@@ -28,7 +28,7 @@ export interface DistributorTlsArgs {
 export interface DistributorArgs {
   /** The rendered HAProxy config to serve. */
   readonly config: pulumi.Input<string>;
-  /** HAProxy image, e.g. "haproxy:3.2.26". */
+  /** HAProxy image, e.g. "haproxy:3.4.7". */
   readonly image: string;
   /** Public port on the Elastic IP. */
   readonly listenPort: number;

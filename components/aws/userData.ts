@@ -132,7 +132,7 @@ export function renderEnvironmentUserData(input: EnvironmentUserDataInput): stri
 }
 
 export interface DistributorUserDataInput {
-  /** HAProxy image, e.g. "haproxy:3.2.26". */
+  /** HAProxy image, e.g. "haproxy:3.4.7". */
   readonly image: string;
   /** Public port on the instance, published to the container's listen port. */
   readonly listenPort: number;

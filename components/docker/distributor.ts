@@ -34,7 +34,7 @@ export interface DistributorArgs {
   readonly networkName: pulumi.Input<string>;
   /** The rendered HAProxy config to serve. */
   readonly config: pulumi.Input<string>;
-  /** HAProxy image, e.g. "haproxy:3.2.26". */
+  /** HAProxy image, e.g. "haproxy:3.4.7". */
   readonly image: string;
   /** Host port for traffic, published on all interfaces. */
   readonly listenPort: number;
