@@ -221,8 +221,12 @@ function summary(input: HaproxyConfigInput): string {
 /** The connections the default distributor (its memory, its image, plain HTTP) holds. */
 export const DEFAULT_MAX_CONNECTIONS = connectionsHeldBy(DEFAULTS.distributorMemoryMb, connectionCost(DEFAULTS.distributorImage, false));
 
-/** Above what a typical browser request with its cookies takes; a larger request keeps a whole buffer. */
-export const SMALL_BUFFER_BYTES = 8192;
+/**
+ * The copy of a request kept for an L7 retry: a typical browser request with its cookies (1–3 kB
+ * of headers) fits; a larger one is copied into a whole buffer (tune.bufsize, 16 kB) and is still
+ * retried.
+ */
+export const SMALL_BUFFER_BYTES = 4096;
 
 /** Lines only HAProxy 3.4 and later read; earlier releases skip them (the render serves 2.6 to 3.4). */
 function from34(lines: string[]): string[] {

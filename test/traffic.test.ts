@@ -12,6 +12,7 @@ import {
   HaproxyConfigInput,
   HaproxyPlacement,
   renderHaproxyConfig,
+  SMALL_BUFFER_BYTES,
   STICKY_COOKIE,
 } from "../components/haproxyConfig";
 import { Weights } from "../components/settings";
@@ -35,6 +36,7 @@ import {
   waitForColor,
   TEST_THREADS,
   acceptedPerThread,
+  adminCommand,
 } from "./harness";
 import { resealed } from "./haproxy";
 
@@ -117,18 +119,9 @@ describe("traffic through a real HAProxy", function () {
       for (const [blue, green] of pairs) {
         const weights = { blue, green };
         await rig.apply({ weights });
-        // Four keep-alive connections at once, which HAProxy spreads over its threads.
+        // Four clients at once, a new connection per request, which HAProxy spreads over its threads.
         const before = await acceptedPerThread(rig.placement);
-        const parts = await Promise.all(
-          [0, 1, 2, 3].map(async () => {
-            const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-            try {
-              return await countColors(rig.url, 500, { agent });
-            } finally {
-              agent.destroy();
-            }
-          }),
-        );
+        const parts = await Promise.all([0, 1, 2, 3].map(() => countColors(rig.url, 500, { agent: false })));
         const accepted = (await acceptedPerThread(rig.placement)).map((n, i) => n - before[i]);
         assert.strictEqual(accepted.length, TEST_THREADS, `threads: ${accepted.join(" ")}`);
         assert.ok(accepted.every((n) => n > 0), `${blue}/${green}: every thread must take connections, took ${accepted.join(" ")}`);
@@ -298,6 +291,28 @@ describe("traffic through a real HAProxy", function () {
       // After the termination state: actconn/feconn/beconn/srv_conn/retries.
       const retries = postLines.map((line) => / [-A-Za-z]{4} \d+\/\d+\/\d+\/\d+\/(\+?\d+) /.exec(line)?.[1]);
       assert.deepStrictEqual({ logged: retries.length, retried: retries.filter((r) => r !== "0") }, { logged: 100, retried: [] });
+    });
+  });
+
+  describe("3c. the copy kept for a retry", () => {
+    it("retries GETs carrying 3 kB of cookies on the other color; on HAProxy 3.4 from a small buffer", async () => {
+      const rig = await Rig.start({ weights: { blue: 50, green: 50 }, routing: "round-robin" });
+      const cookie = Array.from({ length: 30 }, (_, i) => `c${i}=${"v".repeat(90)}`).join("; ");
+      assert.ok(cookie.length > 2800 && cookie.length < SMALL_BUFFER_BYTES - 800, String(cookie.length));
+      const seen: Record<string, number> = {};
+      for (let i = 0; i < 40; i++) {
+        const { status, body } = await request(`${rig.url}/reset?color=green`, { agent: false, headers: { cookie } });
+        const key = `${status} ${status === 200 ? body.split(" ")[0] : ""}`.trim();
+        seen[key] = (seen[key] ?? 0) + 1;
+      }
+      assert.deepStrictEqual(seen, { "200 blue": 40 });
+      const version = /^Version: (\d+)\.(\d+)/m.exec(await adminCommand(rig.placement, "show info"));
+      const is34 = version !== null && (Number(version[1]) > 3 || (Number(version[1]) === 3 && Number(version[2]) >= 4));
+      const pools = await adminCommand(rig.placement, "show pools");
+      const small = pools.split("\n").find((line) => /Pool small_buf\w* \(4096 bytes/.test(line));
+      console.log(`      HAProxy ${version ? `${version[1]}.${version[2]}` : "?"}: ${small?.trim() ?? "no small-buffer pool"}`);
+      if (is34) assert.match(small ?? "", /: [1-9]\d* allocated/, "HAProxy 3.4 kept the retries' copies elsewhere");
+      else assert.strictEqual(small, undefined);
     });
   });
 
