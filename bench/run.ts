@@ -374,10 +374,9 @@ function countedProxies(servers: Servers): CountedProxy[] {
         placement,
       );
       const edited = (variant.edit ?? ((c: string) => c))(unsealed(rendered));
-      const single = edited.replace(/^\s*master-worker\n/m, "");
-      if (single === edited) throw new Error("countedProxies: the rendered config has no master-worker line");
       const file = path.join(placement.runtimeDir, "haproxy.cfg");
-      fs.writeFileSync(file, single);
+      // One process: without -W, HAProxy runs no master.
+      fs.writeFileSync(file, edited);
       return { command: [...haproxyCommand, "-db", "-f", file], url: `http://127.0.0.1:${placement.listenPort}/` };
     },
   });

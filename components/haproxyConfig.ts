@@ -239,8 +239,8 @@ export interface Capacity {
 }
 
 export function globalSection(placement: HaproxyPlacement, timeouts: Timeouts, tls = false, capacity: Capacity = { maxConnections: DEFAULT_MAX_CONNECTIONS }): string {
+  // No master-worker line: the image's entrypoint runs `haproxy -W` (3.3 deprecates the keyword).
   return section("global", [
-    "master-worker",
     // No nbthread line: HAProxy runs a thread per CPU it may use (the container's or the instance's).
     ...(capacity.threads === undefined ? [] : [`nbthread ${capacity.threads}`]),
     `maxconn ${capacity.maxConnections}`,
@@ -602,7 +602,7 @@ export function holdTemplate(input: HaproxyConfigInput, placement: HaproxyPlacem
 export function renderBootstrapConfig(placement: HaproxyPlacement = CONTAINER_PLACEMENT): string {
   return sealConfig([
     "# Bootstrap config of a traffic-distributor container; replaced by the rendered config on deploy.",
-    section("global", ["master-worker", "log stdout format raw local0 info"]),
+    section("global", ["log stdout format raw local0 info"]),
     section("defaults", ["mode http", "timeout connect 2s", "timeout client 30s", "timeout server 30s"]),
     section("frontend public", [
       `bind ${placement.bindAddress}:${placement.listenPort}`,

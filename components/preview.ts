@@ -101,9 +101,14 @@ export interface PreviewRender {
   readonly hosts?: Readonly<Record<Color, string>>;
 }
 
-/** Name of a color's preview frontend and backend. */
+/** Name of a color's preview listener (a frontend). */
 export function previewProxy(color: Color): string {
   return `preview_${color}`;
+}
+
+/** Name of a color's preview backend: not its frontend's, which HAProxy 3.3 and later refuse. */
+export function previewBackend(color: Color): string {
+  return `${previewProxy(color)}_replicas`;
 }
 
 const ALLOWED_ACL = "preview_allowed";
@@ -141,7 +146,7 @@ export function previewSections(
     ...sources.acls,
     sources.refused.length === 1 ? `tcp-request connection reject unless ${ALLOWED_ACL}` : `tcp-request connection reject if ${sources.refused.join(" || ")}`,
     "option forwardfor",
-    `default_backend ${proxy}`,
+    `default_backend ${previewBackend(color)}`,
   ];
   const backend = [
     "balance roundrobin",
@@ -152,7 +157,7 @@ export function previewSections(
     L7_RETRY_ONLY_IDEMPOTENT,
     ...servers.map((s) => `server ${s.name} ${formatServer(s.address)} track ${s.tracked} resolvers system init-addr last,libc,none`),
   ];
-  return `${section(`frontend ${proxy}`, frontend)}\n${section(`backend ${proxy}`, backend)}`;
+  return `${section(`frontend ${proxy}`, frontend)}\n${section(`backend ${previewBackend(color)}`, backend)}`;
 }
 
 /** On the public listener (aws with dns): a preview host name goes to its color, from allowed sources only. */
@@ -165,7 +170,7 @@ export function previewHostRules(preview: PreviewRender): string[] {
     rules.push(`acl ${acl} hdr(host),field(1,:) -i ${preview.hosts[color]}`);
     // "||" binds looser than the implicit AND: each alternative names the host.
     rules.push(`http-request deny deny_status 403 if ${sources.refused.map((term) => `${acl} ${term}`).join(" || ")}`);
-    rules.push(`use_backend ${previewProxy(color)} if ${acl}`);
+    rules.push(`use_backend ${previewBackend(color)} if ${acl}`);
   }
   return rules;
 }

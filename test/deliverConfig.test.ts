@@ -423,7 +423,7 @@ exec ${fixture} exec $flags -u 0 "$container" setpriv --reuid="$uid" --regid="$g
       assert.strictEqual(result.status, 1, show(result));
       assert.match(
         result.stderr,
-        /the HAProxy image of distributor has no perl, .*: set distributor\.image \(stack config\) or distributorImage \(component argument\) to a Debian-based HAProxy image such as "haproxy:3\.2\.26"; the running config is unchanged/,
+        /the HAProxy image of distributor has no perl, .*: set distributor\.image \(stack config\) or distributorImage \(component argument\) to a Debian-based HAProxy image \(an official "haproxy" tag without "-alpine"\); the running config is unchanged/,
       );
       assert.strictEqual(onDisk(haproxy), good);
       assert.deepStrictEqual(fs.readdirSync(dir).sort(), before, "the delivery left a file behind (the lock, a copy)");

@@ -15,11 +15,13 @@ import {
   publicFrontend,
   renderBootstrapConfig,
   renderHaproxyConfig,
+  SMALL_BUFFER_BYTES,
   replicaWeights,
   statsFrontend,
   STICKY_COOKIE,
 } from "../components/haproxyConfig";
-import { checkConfig, tempDir } from "./haproxy";
+import { spawnSync } from "child_process";
+import { checkConfig, resealed, tempDir } from "./haproxy";
 
 const loopback = (): HaproxyPlacement => ({
   bindAddress: "127.0.0.1",
@@ -72,6 +74,31 @@ describe("HAProxy config renderer", () => {
       assert.ok(result.ok, result.output);
     });
   }
+
+  it("every layout, with previews, on their ports and host names, passes haproxy -c with nothing deprecated", () => {
+    const placement = { ...loopback(), previewPorts: { blue: 18081, green: 18082 } };
+    const preview = { allowedCidrs: ["10.0.0.0/8", "127.0.0.0/8"], proxiedSources: ["172.17.0.1"], hosts: { blue: "blue.app.example.com", green: "green.app.example.com" } };
+    for (const routing of ["round-robin", "sticky", "failover"] as const) {
+      const config = renderHaproxyConfig(input({ routing, failoverPrimary: routing === "failover" ? "blue" : undefined, preview }), placement);
+      const result = checkConfig(config);
+      assert.ok(result.ok, result.output);
+      // 3.2 warns of what 3.3 refuses (a frontend and a backend of one name); 3.4 of what 3.5 will.
+      assert.doesNotMatch(result.output, /deprecated|no longer supported|not be supported/i, `${routing}: ${result.output}`);
+    }
+  });
+
+  it("HAProxy 3.4 and later read the render's 3.4-only lines; earlier releases skip them", () => {
+    const version = /version (\d+)\.(\d+)/i.exec(spawnSync("haproxy", ["-v"], { encoding: "utf8" }).stdout)!;
+    const from34 = Number(version[1]) > 3 || (Number(version[1]) === 3 && Number(version[2]) >= 4);
+    const rendered = renderHaproxyConfig(input(), loopback());
+    assert.match(rendered, new RegExp(`\\.if version_atleast\\(3\\.4\\)\\n {4}tune\\.bufsize\\.small ${SMALL_BUFFER_BYTES}\\n {4}\\.endif`));
+    assert.match(rendered, /\.if version_atleast\(3\.4\)\n {4}option use-small-buffers l7-retries\n {4}\.endif/);
+    // A value only a reader refuses: 3.4 must refuse it, an earlier release must not see it.
+    const broken = resealed(rendered, (body) => body.replace(`tune.bufsize.small ${SMALL_BUFFER_BYTES}`, "tune.bufsize.small lots"));
+    const result = checkConfig(broken);
+    assert.strictEqual(result.ok, !from34, `HAProxy ${version[1]}.${version[2]}: ${result.output}`);
+    assert.ok(checkConfig(rendered).ok);
+  });
 
   describe("replicaWeights: per-server weights so each color adds up to its share", () => {
     const table: Array<[string, [number, number], [number, number], { blue: number; green: number } | undefined]> = [
@@ -281,7 +308,8 @@ describe("HAProxy config renderer", () => {
   it("keeps reloads graceful and retries only idempotent requests, in either layout", () => {
     const one = renderHaproxyConfig(input(), loopback());
     assert.ok(sectionLines(one, "defaults").includes("option idle-close-on-response"));
-    assert.ok(sectionLines(one, "global").includes("master-worker"));
+    // Master-worker comes from the image's entrypoint (`haproxy -W`): 3.3 deprecates the keyword.
+    assert.ok(!sectionLines(one, "global").includes("master-worker"));
     assert.ok(sectionLines(one, "backend app").includes("http-request disable-l7-retry unless METH_GET || METH_HEAD"));
     const two = renderHaproxyConfig(input({ routing: "sticky" }), loopback());
     for (const backend of ["backend colors", "backend blue", "backend green"]) {

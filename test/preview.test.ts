@@ -2,7 +2,7 @@
 // too and in either layout, and refuses sources outside preview.allowedCidrs.
 import * as assert from "assert";
 import { colorStateServers, HaproxyConfigInput, renderHaproxyConfig, serverName } from "../components/haproxyConfig";
-import { DEFAULT_PREVIEW_CIDRS, previewProxy } from "../components/preview";
+import { DEFAULT_PREVIEW_CIDRS, previewBackend } from "../components/preview";
 import { Color, COLORS, Weights } from "../components/settings";
 import { countColors, Fleet, fleetServers, freePort, loopbackPlacement, request, serverStatus, startFleet, startHaproxy, stopAll, stopProcess, waitForColor, waitForStatus } from "./harness";
 
@@ -74,7 +74,7 @@ describe("preview per color (real HAProxy)", function () {
     const name = serverName("blue", 1, fleetServers(fleet).blue[1]);
     await stopProcess(fleet.blue[1].process, "SIGKILL");
     await waitForStatus(haproxy.placement, "app", name, /^DOWN/);
-    assert.match(await serverStatus(haproxy.placement, previewProxy("blue"), name), /^DOWN/);
+    assert.match(await serverStatus(haproxy.placement, previewBackend("blue"), name), /^DOWN/);
     assert.deepStrictEqual(await countColors(previewUrl("blue"), 10), { blue: 10, green: 0, other: 0 });
     const bodies = new Set<string>();
     for (let i = 0; i < 4; i++) bodies.add((await request(`${previewUrl("blue")}/`, { agent: false })).body.trim());

@@ -35,7 +35,7 @@ describe("preview per color on the targets (mocks)", () => {
     assert.deepStrictEqual(await promiseOf(td.previewUrls), { blue: "http://localhost:8081/", green: "http://localhost:9092/" });
     const config = only(COMMAND, "shop-distributor-config").inputs.stdin as string;
     assert.match(config, /\nfrontend preview_blue\n {4}bind \*:8081\n {4}acl preview_allowed src 10\.0\.0\.0\/8 172\.16\.0\.0\/12 192\.168\.0\.0\/16 127\.0\.0\.0\/8 fc00::\/7 ::1\/128\n {4}tcp-request connection reject unless preview_allowed\n/);
-    assert.match(config, /\nbackend preview_green\n(?: {4}.*\n)* {4}server green_shop-green-0-[0-9a-f]{8} shop-green-0-[0-9a-f]{8}:80 track app\/green_shop-green-0-[0-9a-f]{8} /);
+    assert.match(config, /\nbackend preview_green_replicas\n(?: {4}.*\n)* {4}server green_shop-green-0-[0-9a-f]{8} shop-green-0-[0-9a-f]{8}:80 track app\/green_shop-green-0-[0-9a-f]{8} /);
   });
 
   it("docker: off by default, with nothing published or rendered for it", async () => {
@@ -75,7 +75,7 @@ describe("preview per color on the targets (mocks)", () => {
     ]);
     assert.match(only(INSTANCE, "shop-distributor").inputs.userData, /--publish 8081:8081 --publish 8082:8082 /);
     const config = aws.decodeConfigParameter(plain(only(PARAMETER, "shop-distributor-config").inputs.value));
-    assert.match(config, /\nfrontend public\n {4}bind \*:8080\n {4}option forwardfor\n {4}acl preview_allowed src 10\.0\.0\.0\/8 fd00::\/8\n {4}acl preview_proxied src 172\.17\.0\.1\n {4}acl preview_blue_host hdr\(host\),field\(1,:\) -i blue\.app\.example\.com\n {4}http-request deny deny_status 403 if preview_blue_host !preview_allowed \|\| preview_blue_host preview_proxied\n {4}use_backend preview_blue if preview_blue_host\n/);
+    assert.match(config, /\nfrontend public\n {4}bind \*:8080\n {4}option forwardfor\n {4}acl preview_allowed src 10\.0\.0\.0\/8 fd00::\/8\n {4}acl preview_proxied src 172\.17\.0\.1\n {4}acl preview_blue_host hdr\(host\),field\(1,:\) -i blue\.app\.example\.com\n {4}http-request deny deny_status 403 if preview_blue_host !preview_allowed \|\| preview_blue_host preview_proxied\n {4}use_backend preview_blue_replicas if preview_blue_host\n/);
     assert.deepStrictEqual(await promiseOf(td.previewUrls), { blue: "http://blue.app.example.com/", green: "http://green.app.example.com/" });
   });
 

@@ -186,7 +186,7 @@ if ! probe=$(docker exec "$CONTAINER" sh -c '
   exit 1
 fi
 if [ "$(printf '%s\n' "$probe" | sed -n 1p)" != perl ]; then
-  say "the HAProxy image of $CONTAINER has no perl, which the delivery needs to speak to HAProxy's runtime API (Alpine-based images have none): set distributor.image (stack config) or distributorImage (component argument) to a Debian-based HAProxy image such as \"haproxy:3.4.7\"; the running config is unchanged"
+  say "the HAProxy image of $CONTAINER has no perl, which the delivery needs to speak to HAProxy's runtime API (Alpine-based images have none): set distributor.image (stack config) or distributorImage (component argument) to a Debian-based HAProxy image (an official \"haproxy\" tag without \"-alpine\"); the running config is unchanged"
   exit 1
 fi
 group=$(printf '%s\n' "$probe" | sed -n 2p)
