@@ -81,10 +81,15 @@ interface HaproxyVariant {
 
 /** The distributor image's HAProxy: its root filesystem's binary through its own loader (main sets it). */
 let haproxyCommand: string[] = ["haproxy"];
+/**
+ * The same HAProxy chrooted into its root filesystem, with the host's /tmp (configs, sockets)
+ * bound in: a reload re-executes the binary by its path, which only the chroot resolves.
+ */
+let reloadableHaproxyCommand: string[] = ["haproxy"];
 
 async function startHaproxyEngine(name: string, servers: () => Servers, weights: Weights, variant: HaproxyVariant = {}): Promise<Engine> {
   const { accessLog = true, threads, edit = (config: string) => config } = variant;
-  const command = haproxyCommand;
+  const command = reloadableHaproxyCommand;
   const placement = await loopbackPlacement();
   const input = (w: Weights): HaproxyConfigInput => ({ weights: w, routing: "round-robin", servers: servers(), accessLog, ...(threads ? { threads } : {}) });
   const render = (w: Weights) => sealConfig(edit(unsealed(renderHaproxyConfig(input(w), placement))));
@@ -402,7 +407,7 @@ function countedProxies(servers: Servers): CountedProxy[] {
  * The distributor image's HAProxy: the binary of its root filesystem (BENCH_HAPROXY_ROOT, or the
  * one test/docker/build-images.sh builds, extracted here) run through that filesystem's loader.
  */
-async function distributorHaproxy(): Promise<{ command: string[]; cleanup?: string }> {
+async function distributorHaproxy(): Promise<{ command: string[]; reloadable: string[]; cleanup?: string }> {
   let root = process.env.BENCH_HAPROXY_ROOT;
   let cleanup: string | undefined;
   if (!root) {
@@ -416,7 +421,11 @@ async function distributorHaproxy(): Promise<{ command: string[]; cleanup?: stri
   const loader = path.join(root, "usr/lib64/ld-linux-x86-64.so.2");
   const binary = path.join(root, "usr/sbin/haproxy");
   if (!fs.existsSync(loader) || !fs.existsSync(binary)) throw new Error(`bench: no HAProxy and loader under ${root}`);
-  return { command: [loader, "--library-path", `${root}/usr/lib/x86_64-linux-gnu`, binary], cleanup };
+  return {
+    command: [loader, "--library-path", `${root}/usr/lib/x86_64-linux-gnu`, binary],
+    reloadable: ["unshare", "--mount", "sh", "-c", 'mount --bind /tmp "$0/tmp" && exec chroot "$0" /usr/sbin/haproxy "$@"', root],
+    cleanup,
+  };
 }
 
 function version(command: string[]): string {
@@ -430,6 +439,7 @@ async function main() {
   const started = Date.now();
   const haproxy = await distributorHaproxy();
   haproxyCommand = haproxy.command;
+  reloadableHaproxyCommand = haproxy.reloadable;
   rootfsToRemove = haproxy.cleanup;
   Object.assign(report, {
     machine: {
@@ -452,6 +462,7 @@ async function main() {
     report.https = await httpsCost(statics.servers, ROUNDS, SECONDS, children, haproxyCommand);
     return finish(started);
   }
+  if (process.env.BENCH_ONLY === "release") return releaseAndFailover(started, nodeServers);
   report.staticBackends = await costAndLatency(() => statics.servers, true);
   if (process.env.BENCH_ONLY === "capacity") return finish(started);
   if (process.env.BENCH_HTTPS !== "0") report.https = await httpsCost(statics.servers, ROUNDS, SECONDS, children, haproxyCommand);
@@ -469,6 +480,11 @@ async function main() {
   report.splitExactness = { ...splitExactness(4), note: "replica counts 1-4; `ts-node bench/splitError.ts 20` for 1-20" };
   if (process.env.BENCH_FROZEN_RUNS !== "0") report.frozenPastServerTimeout = await frozenLoop(Number(process.env.BENCH_FROZEN_RUNS ?? 6));
 
+  await releaseAndFailover(started, nodeServers);
+}
+
+/** A release sequence under load, then a color killed and one frozen, through HAProxy and NGINX. */
+async function releaseAndFailover(started: number, nodeServers: () => Servers): Promise<void> {
   fleet = await startFleet();
   for (const [name, start] of process.env.BENCH_SKIP_RELEASE ? [] : [
     ["haproxy", startHaproxyEngine],
