@@ -1,11 +1,12 @@
 // Preview per color: each color served alone on its own port, whatever the weights (weight 0
 // included), to the allowed sources only. Pure: the settings, their checks and the HAProxy
 // sections, tested without mocks.
+import { schemaDefault } from "./settingsSchema";
 import { L7_RETRY_ONLY_IDEMPOTENT, section } from "./haproxySection";
 import { Color, COLORS, formatServer, parseBoolean, parseCidr, parseList, parsePort, REFUSED_LISTEN_PORTS, ServerAddress, SettingsError, checkUnique } from "./settings";
 
 /** Private and loopback ranges only: a preview is for the team, not the internet. */
-export const DEFAULT_PREVIEW_CIDRS: readonly string[] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "fc00::/7", "::1/128"];
+export const DEFAULT_PREVIEW_CIDRS: readonly string[] = schemaDefault<readonly string[]>("preview.allowedCidrs");
 
 /**
  * The gateway of Docker's default bridge, where the aws distributor's container runs: Docker's
@@ -16,7 +17,7 @@ export const DEFAULT_PREVIEW_CIDRS: readonly string[] = ["10.0.0.0/8", "172.16.0
 export const AWS_PROXIED_SOURCE = "172.17.0.1";
 
 /** Host ports of the preview listeners, beside the default listen (8080) and stats (8404) ports. */
-export const DEFAULT_PREVIEW_PORTS: Readonly<Record<Color, number>> = { blue: 8081, green: 8082 };
+export const DEFAULT_PREVIEW_PORTS: Readonly<Record<Color, number>> = { blue: schemaDefault<number>("preview.bluePort"), green: schemaDefault<number>("preview.greenPort") };
 
 /** Present when `preview.enabled` is true. */
 export interface PreviewSettings {

@@ -1,6 +1,7 @@
 // Pure settings of a traffic distributor: the allowed values, their defaults and the checks
 // that turn loosely typed input (component args or stack config) into a validated whole.
 // No Pulumi resources here, so everything is tested without mocks.
+import { schemaDefault } from "./settingsSchema";
 import type * as pulumi from "@pulumi/pulumi";
 import { isIP } from "net";
 import type { TlsSettings } from "./tls";
@@ -26,48 +27,49 @@ export const MAX_WEIGHT = 256;
 export const MAX_REPLICAS = 20;
 
 /** HAProxy's current LTS line, pinned: the release the Docker tests' distributor image holds. */
-export const DEFAULT_DISTRIBUTOR_IMAGE = "haproxy:3.4.7";
+export const DEFAULT_DISTRIBUTOR_IMAGE = schemaDefault<string>("distributorImage");
 /** A tiny public HTTP server that answers with its container's hostname: good for a demo. */
-export const DEFAULT_APP_IMAGE = "traefik/whoami:v1.10.1";
+export const DEFAULT_APP_IMAGE = schemaDefault<string>("blue.image");
 
+/** The code's defaults, read from the schema (components/settingsSchema.ts); those per target are here. */
 export const DEFAULTS = {
-  weight: 50,
-  routing: "round-robin" as RoutingMode,
+  weight: schemaDefault<number>("weights.blue"),
+  routing: schemaDefault<RoutingMode>("routing"),
   image: DEFAULT_APP_IMAGE,
-  replicas: 2,
-  appPort: 80,
+  replicas: schemaDefault<number>("blue.replicas"),
+  appPort: schemaDefault<number>("blue.port"),
   /** Per target: an unprivileged port on a developer's machine, plain HTTP's port on a public IP. */
   listenPort: { docker: 8080, aws: 80 } as Record<Target, number>,
-  statsPort: 8404,
+  statsPort: schemaDefault<number>("statsPort"),
   distributorImage: DEFAULT_DISTRIBUTOR_IMAGE,
   /** Docker memory limit of the distributor container, in MiB. */
-  distributorMemoryMb: 256,
-  target: "docker" as Target,
-  instanceType: "t3.micro",
-  ingressCidrs: ["0.0.0.0/0"] as readonly string[],
-  dnsTtl: 60,
-  dnsRecordType: "A" as DnsRecordType,
-  accessLog: true,
+  distributorMemoryMb: schemaDefault<number>("distributorMemoryMb"),
+  target: schemaDefault<Target>("target"),
+  instanceType: schemaDefault<string>("aws.instanceType"),
+  ingressCidrs: schemaDefault<readonly string[]>("aws.ingressCidrs"),
+  dnsTtl: schemaDefault<number>("dns.ttl"),
+  dnsRecordType: schemaDefault<DnsRecordType>("dns.recordType"),
+  accessLog: schemaDefault<boolean>("accessLog"),
   timeouts: {
-    connect: "2s",
-    client: "30s",
-    server: "30s",
-    tunnel: "1h",
-    drain: "5m",
+    connect: schemaDefault<string>("timeouts.connect"),
+    client: schemaDefault<string>("timeouts.client"),
+    server: schemaDefault<string>("timeouts.server"),
+    tunnel: schemaDefault<string>("timeouts.tunnel"),
+    drain: schemaDefault<string>("timeouts.drain"),
   },
   healthCheck: {
-    path: "/",
-    interval: "500ms",
+    path: schemaDefault<string>("healthCheck.path"),
+    interval: schemaDefault<string>("healthCheck.interval"),
     // Room for an app whose health endpoint takes most of a second; a hung server is out
     // after two failed checks of interval + timeout each.
-    timeout: "1s",
-    expectStatus: "200-399",
+    timeout: schemaDefault<string>("healthCheck.timeout"),
+    expectStatus: schemaDefault<string>("healthCheck.expectStatus"),
   },
   gate: {
-    timeout: "2m",
-    minHealthy: "100%",
-    bake: "0s",
-    maxErrorRate: 5,
+    timeout: schemaDefault<string>("gate.timeout"),
+    minHealthy: schemaDefault<string>("gate.minHealthy"),
+    bake: schemaDefault<string>("gate.bake"),
+    maxErrorRate: Number(schemaDefault<string>("gate.maxErrorRate")),
   },
 };
 

@@ -14,74 +14,25 @@ import {
   TrafficDistributorArgs,
   validateTrafficDistributorArgs,
 } from "./trafficDistributorArgs";
-import { DEFAULT_PREVIEW_CIDRS, DEFAULT_PREVIEW_PORTS } from "./preview";
 import { DEFAULTS, describe, DistributorSettings, SettingsError } from "./settings";
-import { TLS_DEFAULTS } from "./tls";
+import { settingSpec } from "./settingsSchema";
 
 export const CONFIG_NAMESPACE = "traffic-distributor";
 
-/** Where a stack config key differs from the arg's path. */
-const RENAMED_KEYS: Partial<Record<SettingPath, string>> = {
-  "weights.blue": "weight.blue",
-  "weights.green": "weight.green",
-  failoverPrimary: "failover.primary",
-  distributorImage: "distributor.image",
-  distributorMemoryMb: "distributor.memoryMb",
-  distributorThreads: "distributor.threads",
-  distributorMaxConnections: "distributor.maxConnections",
-};
-
-/** Stack config keys (without the namespace) for each setting. */
-export const CONFIG_KEYS: Record<SettingPath, string> = settingLabels((path) => RENAMED_KEYS[path] ?? path);
+/** Stack config keys (without the namespace) for each setting: the schema's key, else its path. */
+export const CONFIG_KEYS: Record<SettingPath, string> = settingLabels((path) => settingSpec(path).key ?? path);
 
 export const CONFIG_LABELS = Object.fromEntries(
   Object.entries(CONFIG_KEYS).map(([path, key]) => [path, `${CONFIG_NAMESPACE}:${key}`]),
 ) as SettingLabels;
 
 /**
- * The defaults Pulumi.yaml declares (a test keeps them equal to it). The CLI applies them in
- * the object form, so an object value equal to its default says nothing about the user's intent.
+ * The defaults Pulumi.yaml declares (it is generated from the same schema). The CLI applies them
+ * in the object form, so an object value equal to its default says nothing about the user's intent.
  */
-export const CONFIG_DEFAULTS: Record<SettingPath, unknown> = (() => {
-  const d = DEFAULTS;
-  const byPath: Partial<Record<SettingPath, unknown>> = {
-    target: d.target,
-    "weights.blue": d.weight,
-    "weights.green": d.weight,
-    routing: d.routing,
-    "healthCheck.path": d.healthCheck.path,
-    "healthCheck.interval": d.healthCheck.interval,
-    "healthCheck.timeout": d.healthCheck.timeout,
-    "healthCheck.expectStatus": d.healthCheck.expectStatus,
-    ...Object.fromEntries(Object.entries(d.timeouts).map(([k, v]) => [`timeouts.${k}`, v])),
-    ...Object.fromEntries(Object.entries(d.gate).map(([k, v]) => [`gate.${k}`, v])),
-    accessLog: d.accessLog,
-    statsPort: d.statsPort,
-    distributorImage: d.distributorImage,
-    distributorMemoryMb: d.distributorMemoryMb,
-    "aws.instanceType": d.instanceType,
-    "aws.distributorInstanceType": d.instanceType,
-    "aws.ingressCidrs": d.ingressCidrs,
-    "aws.subnetIds": [],
-    "dns.aliases": [],
-    "dns.ttl": d.dnsTtl,
-    "dns.recordType": d.dnsRecordType,
-    "dns.takeOver": false,
-    "tls.mode": TLS_DEFAULTS.mode,
-    "tls.domains": [],
-    "tls.hsts": TLS_DEFAULTS.hsts,
-    "tls.acme.directory": TLS_DEFAULTS.acmeDirectory,
-    "preview.enabled": false,
-    "preview.bluePort": DEFAULT_PREVIEW_PORTS.blue,
-    "preview.greenPort": DEFAULT_PREVIEW_PORTS.green,
-    "preview.allowedCidrs": DEFAULT_PREVIEW_CIDRS,
-  };
-  for (const color of ["blue", "green"] as const) {
-    Object.assign(byPath, { [`${color}.image`]: d.image, [`${color}.replicas`]: d.replicas, [`${color}.port`]: d.appPort, [`${color}.servers`]: [] });
-  }
-  // Every other key's default is empty: unset.
-  return Object.fromEntries(SETTING_PATHS.map((path) => [path, byPath[path] ?? ""])) as Record<SettingPath, unknown>;
-})();
+export const CONFIG_DEFAULTS: Record<SettingPath, unknown> = Object.fromEntries(
+  SETTING_PATHS.map((path) => [path, settingSpec(path).default ?? ""]),
+) as Record<SettingPath, unknown>;
 
 /** Keys whose values are secrets: no message ever quotes them. */
 const SECRET_KEYS = new Set(SECRET_SETTING_PATHS.map((path) => CONFIG_KEYS[path]));
@@ -226,8 +177,8 @@ export interface StackSettings {
   readonly tlsSecrets?: { readonly certificate: string; readonly privateKey: string };
 }
 
-const AWS_ONLY = (path: SettingPath) => path.startsWith("aws.") || path.startsWith("dns.");
-const DOCKER_ONLY = (path: SettingPath) => path.startsWith("docker.") || path === "distributorMemoryMb" || path.endsWith(".memoryMb");
+const AWS_ONLY = (path: SettingPath) => settingSpec(path).scope === "aws";
+const DOCKER_ONLY = (path: SettingPath) => settingSpec(path).scope === "docker";
 
 /**
  * Builds the component's args from stack config and validates them exactly as the component

@@ -1,5 +1,6 @@
 // HTTPS settings of a distributor: the modes, their defaults and the checks, including the
 // certificate and key a user provides (parsed with node's crypto, never echoed in an error).
+import { schemaDefault, SettingPath } from "./settingsSchema";
 import { createPrivateKey, KeyObject, X509Certificate } from "crypto";
 import type * as pulumi from "@pulumi/pulumi";
 import {
@@ -26,7 +27,8 @@ export const TLS_MODES = ["off", "selfSigned", "provided", "acme"] as const;
  */
 export type TlsMode = (typeof TLS_MODES)[number];
 
-export const LETS_ENCRYPT_DIRECTORY = "https://acme-v02.api.letsencrypt.org/directory";
+/** The default ACME directory (the schema's): Let's Encrypt production. */
+export const LETS_ENCRYPT_DIRECTORY = schemaDefault<string>("tls.acme.directory");
 export const LETS_ENCRYPT_STAGING_DIRECTORY = "https://acme-staging-v02.api.letsencrypt.org/directory";
 
 /**
@@ -42,11 +44,11 @@ export const MAX_CERTIFICATE_NAMES = 100;
 export const MAX_HSTS_SECONDS = 63_072_000;
 
 export const TLS_DEFAULTS = {
-  mode: "off" as TlsMode,
+  mode: schemaDefault<TlsMode>("tls.mode"),
   /** Per target: an unprivileged port on a developer's machine, HTTPS's port on a public IP. */
   port: { docker: 8443, aws: 443 } as Record<Target, number>,
   /** 0: no Strict-Transport-Security header. */
-  hsts: 0,
+  hsts: schemaDefault<number>("tls.hsts"),
   acmeDirectory: LETS_ENCRYPT_DIRECTORY,
   /** The name of a self-signed certificate on docker, where there is no DNS name. */
   selfSignedDomains: ["localhost"] as readonly string[],
@@ -95,18 +97,8 @@ export interface TlsSettings {
   readonly acme?: { readonly email: string; readonly directory: string; readonly image?: string };
 }
 
-export const TLS_SETTING_PATHS = [
-  "tls.mode",
-  "tls.certificate",
-  "tls.privateKey",
-  "tls.domains",
-  "tls.port",
-  "tls.hsts",
-  "tls.acme.email",
-  "tls.acme.directory",
-  "tls.acme.image",
-] as const;
-export type TlsSettingPath = (typeof TLS_SETTING_PATHS)[number];
+/** The `tls.*` settings (components/settingsSchema.ts). */
+export type TlsSettingPath = Extract<SettingPath, `tls.${string}`>;
 
 /** What validating `tls` needs from the rest of the settings. */
 export interface TlsContext {

@@ -48,7 +48,8 @@ import {
   TARGETS,
   Timeouts,
 } from "./settings";
-import { TLS_SETTING_PATHS, TlsArgs, TlsSettings, validateTls } from "./tls";
+import { TlsArgs, TlsSettings, validateTls } from "./tls";
+import { SettingPath, SETTINGS_SCHEMA } from "./settingsSchema";
 import { AWS_SYSTEM_MIB, connectionCost, DistributorMemory, instanceTypeMemoryMiB, MAX_CONNECTIONS, MAX_THREADS, resolveMaxConnections } from "./capacity";
 
 /** A color the component provisions: `replicas` containers of `image`. */
@@ -259,41 +260,13 @@ export type SettingLabels = Record<SettingPath, string>;
 /** The fields of a color the component provisions (the other form is `servers`). */
 export const PROVISIONED_COLOR_FIELDS = ["image", "replicas", "port", "memoryMb"] as const;
 
-/** Every setting, by its path in the args (`dns.*` stands for `aws.dns.*`). */
-export const SETTING_PATHS = [
-  "target",
-  "weights.blue",
-  "weights.green",
-  "routing",
-  "failoverPrimary",
-  ...COLORS.flatMap((color) =>
-    (["image", "replicas", "port", "servers", "memoryMb"] as const).map((field) => `${color}.${field}` as const),
-  ),
-  ...(["path", "host", "interval", "timeout", "expectStatus"] as const).map((field) => `healthCheck.${field}` as const),
-  ...(["connect", "client", "server", "tunnel", "drain"] as const).map((field) => `timeouts.${field}` as const),
-  ...(["timeout", "minHealthy", "bake", "maxErrorRate"] as const).map((field) => `gate.${field}` as const),
-  "accessLog",
-  "listenPort",
-  "statsPort",
-  "statsPassword",
-  "distributorImage",
-  "distributorMemoryMb",
-  "distributorThreads",
-  "distributorMaxConnections",
-  "docker.network",
-  ...(["enabled", "bluePort", "greenPort", "allowedCidrs"] as const).map((field) => `preview.${field}` as const),
-  "drain.timeout",
-  ...(["vpcId", "subnetIds", "distributorSubnetId", "instanceType", "distributorInstanceType", "ami", "ingressCidrs"] as const).map(
-    (field) => `aws.${field}` as const,
-  ),
-  ...(["zoneId", "name", "ttl", "aliases", "recordType", "takeOver"] as const).map((field) => `dns.${field}` as const),
-  ...TLS_SETTING_PATHS,
-] as const;
+/** Every setting, by its path in the args (`dns.*` stands for `aws.dns.*`), in the schema's order. */
+export const SETTING_PATHS: readonly SettingPath[] = SETTINGS_SCHEMA.map((spec) => spec.path);
 
-export type SettingPath = (typeof SETTING_PATHS)[number];
+export type { SettingPath };
 
 /** Settings whose values are secrets: an error names them and never quotes their value. */
-export const SECRET_SETTING_PATHS: readonly SettingPath[] = ["statsPassword", "tls.certificate", "tls.privateKey"];
+export const SECRET_SETTING_PATHS: readonly SettingPath[] = SETTINGS_SCHEMA.filter((spec) => "secret" in spec && spec.secret).map((spec) => spec.path);
 
 /** A label for every setting, e.g. its arg name or its stack config key. */
 export function settingLabels(label: (path: SettingPath) => string): SettingLabels {

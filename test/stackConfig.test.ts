@@ -1,3 +1,4 @@
+import { PULUMI_YAML, withConfigBlock } from "../scripts/pulumiYaml";
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
@@ -187,6 +188,11 @@ describe("stack config", () => {
         assert.throws(() => readStackConfig(aws(values)), pattern);
       });
     }
+  });
+
+  it("Pulumi.yaml's config block is the one the settings schema generates (npm run pulumi-yaml)", () => {
+    const text = fs.readFileSync(PULUMI_YAML, "utf8");
+    assert.strictEqual(text, withConfigBlock(text), "Pulumi.yaml differs from the schema: run `npm run pulumi-yaml`");
   });
 
   it("Pulumi.yaml declares every key, typed and described, with the code's defaults", () => {
