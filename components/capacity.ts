@@ -2,14 +2,8 @@
 // Pure: the settings' validation, the renderer's default and the README's figures use these.
 import { imageReference, SettingsError } from "./settings";
 
-/** HAProxy's thread count a setting may pin. */
-export const MAX_THREADS = 64;
-
-/**
- * The most connections a distributor may hold: HAProxy takes two file descriptors per
- * connection, and Docker's default hard limit for a container is 524,288 of them.
- */
-export const MAX_CONNECTIONS = 250_000;
+import { MAX_CONNECTIONS } from "./settingsSchema";
+export { MAX_CONNECTIONS, MAX_THREADS } from "./settingsSchema";
 
 /** What a distributor's memory holds, by what its HAProxy keeps per connection. */
 export interface ConnectionCost {

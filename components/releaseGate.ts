@@ -7,12 +7,13 @@
 // servers in the two-level layout with the running split), waits until enough of the receiving
 // color's servers pass the distributor's own checks, then shifts; with a bake, it then watches
 // the receiving color's errors and puts the previous config back above the threshold.
-import { Color, COLORS, describe, GateSettings, MinHealthy, parseDuration, RoutingMode, SettingsError, Weights } from "./settings";
+import { Color, COLORS, describe, GateSettings, MinHealthy, parseDurationSetting, RoutingMode, SettingsError, Weights } from "./settings";
+import { boundsOf } from "./settingsSchema";
 
 /** Bounds of the gate settings; the delivery timeouts of both targets are derived from them. */
 export const GATE_LIMITS = {
-  timeout: { min: 1000, max: 15 * 60_000 },
-  bake: { min: 0, max: 30 * 60_000 },
+  timeout: { min: boundsOf("gate.timeout")[0], max: boundsOf("gate.timeout")[1] },
+  bake: { min: boundsOf("gate.bake")[0], max: boundsOf("gate.bake")[1] },
   minHealthyCount: { min: 1, max: 256 },
 } as const;
 
@@ -20,11 +21,11 @@ export const GATE_LIMITS = {
 export const BAKE_MIN_REQUESTS = 20;
 
 export function parseGateTimeout(label: string, value: unknown): number {
-  return parseDuration(label, value, GATE_LIMITS.timeout.min, GATE_LIMITS.timeout.max);
+  return parseDurationSetting("gate.timeout", label, value);
 }
 
 export function parseBake(label: string, value: unknown): number {
-  return parseDuration(label, value, GATE_LIMITS.bake.min, GATE_LIMITS.bake.max);
+  return parseDurationSetting("gate.bake", label, value);
 }
 
 /** `2` (servers) or `50%` (of the color's servers, rounded up); a number is a count. */

@@ -1,16 +1,15 @@
 // Pure settings of a traffic distributor: the allowed values, their defaults and the checks
 // that turn loosely typed input (component args or stack config) into a validated whole.
 // No Pulumi resources here, so everything is tested without mocks.
-import { schemaDefault } from "./settingsSchema";
+import { boundsOf, COLORS, DNS_RECORD_TYPES, MAX_WEIGHT, PORT, ROUTING_MODES, schemaDefault, SettingPath, TARGETS } from "./settingsSchema";
 import type * as pulumi from "@pulumi/pulumi";
 import { isIP } from "net";
 import type { TlsSettings } from "./tls";
 import type { PreviewSettings } from "./preview";
 
-export const COLORS = ["blue", "green"] as const;
+export { COLORS, DNS_RECORD_TYPES, ROUTING_MODES, TARGETS } from "./settingsSchema";
 export type Color = (typeof COLORS)[number];
 
-export const ROUTING_MODES = ["round-robin", "sticky", "failover"] as const;
 /**
  * - `round-robin`: every Σw consecutive requests split exactly by weight.
  * - `sticky`: new clients split by weight; a cookie pins each client to its color.
@@ -19,12 +18,9 @@ export const ROUTING_MODES = ["round-robin", "sticky", "failover"] as const;
 export type RoutingMode = (typeof ROUTING_MODES)[number];
 
 /** `docker`: the local Docker engine. `aws`: EC2 instances, an Elastic IP and Route 53. */
-export const TARGETS = ["docker", "aws"] as const;
 export type Target = (typeof TARGETS)[number];
 
-/** HAProxy's own bounds for a server weight; 0 means "no new traffic" (drain). */
-export const MAX_WEIGHT = 256;
-export const MAX_REPLICAS = 20;
+export { MAX_REPLICAS, MAX_WEIGHT } from "./settingsSchema";
 
 /** HAProxy's current LTS line, pinned: the release the Docker tests' distributor image holds. */
 export const DEFAULT_DISTRIBUTOR_IMAGE = schemaDefault<string>("distributorImage");
@@ -73,7 +69,6 @@ export const DEFAULTS = {
   },
 };
 
-export const DNS_RECORD_TYPES = ["A", "CNAME"] as const;
 /** `A`: the Elastic IP itself. `CNAME`: the Elastic IP's public DNS name (not at a zone apex). */
 export type DnsRecordType = (typeof DNS_RECORD_TYPES)[number];
 
@@ -267,20 +262,32 @@ export function parseInteger(label: string, value: unknown, min: number, max: nu
 }
 
 export function parseWeight(label: string, value: unknown): number {
-  return parseInteger(label, value, 0, MAX_WEIGHT);
+  return parseIntegerSetting("weights.blue", label, value);
 }
 
 export function parsePort(label: string, value: unknown): number {
-  return parseInteger(label, value, 1, 65535);
+  return parseInteger(label, value, ...PORT);
 }
 
 export function parseReplicas(label: string, value: unknown): number {
-  return parseInteger(label, value, 1, MAX_REPLICAS);
+  return parseIntegerSetting("blue.replicas", label, value);
 }
 
 export function parseChoice<T extends string>(label: string, value: unknown, choices: readonly T[]): T {
   if (typeof value === "string" && (choices as readonly string[]).includes(value)) return value as T;
   return fail(label, value, `must be one of ${choices.map((c) => `"${c}"`).join(", ")}`);
+}
+
+/** A whole number within the schema's bounds for the setting at `path`. */
+export function parseIntegerSetting(path: SettingPath, label: string, value: unknown): number {
+  const [min, max] = boundsOf(path);
+  return parseInteger(label, value, min, max);
+}
+
+/** A duration within the schema's bounds for the setting at `path`, in milliseconds. */
+export function parseDurationSetting(path: SettingPath, label: string, value: unknown): number {
+  const [min, max] = boundsOf(path);
+  return parseDuration(label, value, min, max);
 }
 
 /** Both weights zero would leave nothing to send traffic to. */

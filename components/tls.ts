@@ -1,6 +1,6 @@
 // HTTPS settings of a distributor: the modes, their defaults and the checks, including the
 // certificate and key a user provides (parsed with node's crypto, never echoed in an error).
-import { schemaDefault, SettingPath } from "./settingsSchema";
+import { schemaDefault, SettingPath, TLS_MODES } from "./settingsSchema";
 import { createPrivateKey, KeyObject, X509Certificate } from "crypto";
 import type * as pulumi from "@pulumi/pulumi";
 import {
@@ -9,7 +9,7 @@ import {
   isValidHost,
   parseChoice,
   parseDnsName,
-  parseInteger,
+  parseIntegerSetting,
   parseList,
   parseImage,
   parsePort,
@@ -18,7 +18,7 @@ import {
   Target,
 } from "./settings";
 
-export const TLS_MODES = ["off", "selfSigned", "provided", "acme"] as const;
+export { TLS_MODES } from "./settingsSchema";
 /**
  * - `off`: plain HTTP only.
  * - `selfSigned`: a CA and a certificate made by the `@pulumi/tls` provider; the CA is an output.
@@ -40,8 +40,7 @@ export const ACME_CHALLENGE_SERVER = { host: "127.0.0.1", port: 8402 } as const;
 /** Names one certificate may hold: Let's Encrypt issues for at most 100. */
 export const MAX_CERTIFICATE_NAMES = 100;
 
-/** HSTS max-age in seconds: two years, the longest browsers' preload lists ask for. */
-export const MAX_HSTS_SECONDS = 63_072_000;
+export { MAX_HSTS_SECONDS } from "./settingsSchema";
 
 export const TLS_DEFAULTS = {
   mode: schemaDefault<TlsMode>("tls.mode"),
@@ -138,7 +137,7 @@ function parseEmail(label: string, value: unknown): string {
 }
 
 function parseHsts(label: string, value: unknown): number {
-  return parseInteger(label, value, 0, MAX_HSTS_SECONDS);
+  return parseIntegerSetting("tls.hsts", label, value);
 }
 
 /** Checks `tls` and fills in its defaults; undefined when HTTPS is off. */

@@ -24,12 +24,12 @@ import {
   parseChoice,
   parseCidr,
   parseDnsName,
-  parseDuration,
   parseExpectStatus,
   parseHealthCheckPath,
   parseImage,
   parseInstanceType,
-  parseInteger,
+  parseIntegerSetting,
+  parseDurationSetting,
   parseList,
   parsePort,
   parseReplicas,
@@ -50,7 +50,7 @@ import {
 } from "./settings";
 import { TlsArgs, TlsSettings, validateTls } from "./tls";
 import { SettingPath, SETTINGS_SCHEMA } from "./settingsSchema";
-import { AWS_SYSTEM_MIB, connectionCost, DistributorMemory, instanceTypeMemoryMiB, MAX_CONNECTIONS, MAX_THREADS, resolveMaxConnections } from "./capacity";
+import { AWS_SYSTEM_MIB, connectionCost, DistributorMemory, instanceTypeMemoryMiB, resolveMaxConnections } from "./capacity";
 
 /** A color the component provisions: `replicas` containers of `image`. */
 export interface ProvisionedColorArgs {
@@ -349,7 +349,7 @@ function validateDns(dns: DnsArgs | undefined, labels: SettingLabels): DnsSettin
   return {
     zoneId: isPlain(dns.zoneId) ? parseZoneId(labels["dns.zoneId"], dns.zoneId) : dns.zoneId,
     name,
-    ttl: parseInteger(labels["dns.ttl"], dns.ttl ?? DEFAULTS.dnsTtl, 0, 86400),
+    ttl: parseIntegerSetting("dns.ttl", labels["dns.ttl"], dns.ttl ?? DEFAULTS.dnsTtl),
     aliases,
     recordType: parseChoice(labels["dns.recordType"], dns.recordType ?? DEFAULTS.dnsRecordType, DNS_RECORD_TYPES),
     takeOver: parseBoolean(labels["dns.takeOver"], dns.takeOver ?? false),
@@ -404,7 +404,7 @@ function validateAws(aws: AwsTargetArgs, labels: SettingLabels): AwsSettings {
 }
 
 function parseMemoryMb(label: string, value: unknown): number {
-  return parseInteger(label, value, 16, 1_048_576);
+  return parseIntegerSetting("distributorMemoryMb", label, value);
 }
 
 function isExisting(color: ColorArgs | undefined): color is ExistingColorArgs {
@@ -461,21 +461,20 @@ function validateHealthCheck(args: HealthCheckArgs | undefined, labels: SettingL
   return {
     path: parseHealthCheckPath(labels["healthCheck.path"], args?.path ?? defaults.path),
     ...(args?.host === undefined ? {} : { host: parseDnsName(labels["healthCheck.host"], args.host) }),
-    interval: parseDuration(labels["healthCheck.interval"], args?.interval ?? defaults.interval, 100, 3_600_000),
-    timeout: parseDuration(labels["healthCheck.timeout"], args?.timeout ?? defaults.timeout, 100, 60_000),
+    interval: parseDurationSetting("healthCheck.interval", labels["healthCheck.interval"], args?.interval ?? defaults.interval),
+    timeout: parseDurationSetting("healthCheck.timeout", labels["healthCheck.timeout"], args?.timeout ?? defaults.timeout),
     expectStatus: parseExpectStatus(labels["healthCheck.expectStatus"], args?.expectStatus ?? defaults.expectStatus),
   };
 }
 
 function validateTimeouts(args: TimeoutArgs | undefined, labels: SettingLabels): Timeouts {
   const defaults = DEFAULTS.timeouts;
-  const day = 86_400_000;
   return {
-    connect: parseDuration(labels["timeouts.connect"], args?.connect ?? defaults.connect, 100, 60_000),
-    client: parseDuration(labels["timeouts.client"], args?.client ?? defaults.client, 1000, 3_600_000),
-    server: parseDuration(labels["timeouts.server"], args?.server ?? defaults.server, 1000, 3_600_000),
-    tunnel: parseDuration(labels["timeouts.tunnel"], args?.tunnel ?? defaults.tunnel, 1000, day),
-    drain: parseDuration(labels["timeouts.drain"], args?.drain ?? defaults.drain, 1000, day),
+    connect: parseDurationSetting("timeouts.connect", labels["timeouts.connect"], args?.connect ?? defaults.connect),
+    client: parseDurationSetting("timeouts.client", labels["timeouts.client"], args?.client ?? defaults.client),
+    server: parseDurationSetting("timeouts.server", labels["timeouts.server"], args?.server ?? defaults.server),
+    tunnel: parseDurationSetting("timeouts.tunnel", labels["timeouts.tunnel"], args?.tunnel ?? defaults.tunnel),
+    drain: parseDurationSetting("timeouts.drain", labels["timeouts.drain"], args?.drain ?? defaults.drain),
   };
 }
 
@@ -509,11 +508,11 @@ function validateCapacity(
   context: { docker?: DockerSettings; aws?: AwsSettings; tls: boolean; image: string },
 ): CapacitySettings {
   const threads =
-    args.distributorThreads === undefined ? undefined : parseInteger(labels.distributorThreads, args.distributorThreads, 1, MAX_THREADS);
+    args.distributorThreads === undefined ? undefined : parseIntegerSetting("distributorThreads", labels.distributorThreads, args.distributorThreads);
   const given =
     args.distributorMaxConnections === undefined
       ? undefined
-      : parseInteger(labels.distributorMaxConnections, args.distributorMaxConnections, 1, MAX_CONNECTIONS);
+      : parseIntegerSetting("distributorMaxConnections", labels.distributorMaxConnections, args.distributorMaxConnections);
   let memory: DistributorMemory | undefined;
   if (context.docker) {
     const mib = context.docker.distributorMemoryMb;
@@ -532,8 +531,8 @@ function validateCapacity(
 
 function validateDrainTimeout(args: TrafficDistributorArgs, labels: SettingLabels): number {
   const given = args.drain?.timeout;
-  if (given === undefined) return parseDuration(labels["timeouts.drain"], args.timeouts?.drain ?? DEFAULTS.timeouts.drain, 1000, 86_400_000);
-  return parseDuration(labels["drain.timeout"], given, 0, 86_400_000);
+  if (given === undefined) return parseDurationSetting("timeouts.drain", labels["timeouts.drain"], args.timeouts?.drain ?? DEFAULTS.timeouts.drain);
+  return parseDurationSetting("drain.timeout", labels["drain.timeout"], given);
 }
 
 /**
