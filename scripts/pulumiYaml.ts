@@ -15,11 +15,17 @@ function scalar(value: unknown): string {
   return stringify(value, { lineWidth: 0, version: "1.1" }).trimEnd();
 }
 
+/** A description as plain text: Markdown links keep their words, and the target it is limited to leads. */
+export function plainDescription(spec: SettingSpec): string {
+  const text = spec.description.replace(/\[([^\]]+)\]\([^)]+\)/g, "$1");
+  return spec.scope ? `(${spec.scope}) ${text}` : text;
+}
+
 function entry(spec: SettingSpec): string {
   const lines = [...(spec.note ? [`  # ${spec.note}`] : []), `  ${spec.key ?? spec.path}:`, `    type: ${spec.type}`];
   if (spec.type === "array") lines.push("    items:", "      type: string");
   if (spec.secret && spec.default === undefined) lines.push("    secret: true");
-  lines.push(`    description: ${scalar(spec.description)}`);
+  lines.push(`    description: ${scalar(plainDescription(spec))}`);
   if (spec.default !== undefined) lines.push(`    default: ${scalar(spec.default)}`);
   return lines.join("\n");
 }

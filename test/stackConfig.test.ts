@@ -1,4 +1,5 @@
 import { PULUMI_YAML, withConfigBlock } from "../scripts/pulumiYaml";
+import { CONFIGURATION_DOC, withConfigReference } from "../scripts/configReference";
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
@@ -193,6 +194,13 @@ describe("stack config", () => {
   it("Pulumi.yaml's config block is the one the settings schema generates (npm run pulumi-yaml)", () => {
     const text = fs.readFileSync(PULUMI_YAML, "utf8");
     assert.strictEqual(text, withConfigBlock(text), "Pulumi.yaml differs from the schema: run `npm run pulumi-yaml`");
+  });
+
+  it("docs/configuration.md's reference tables are the ones the settings schema generates (npm run config-reference)", () => {
+    const text = fs.readFileSync(CONFIGURATION_DOC, "utf8");
+    assert.strictEqual(text, withConfigReference(text), "docs/configuration.md differs from the schema: run `npm run config-reference`");
+    // Every key is in it, once.
+    for (const key of Object.values(CONFIG_KEYS)) assert.strictEqual(text.split(`\`${key}\``).length > 1, true, key);
   });
 
   it("Pulumi.yaml declares every key, typed and described, with the code's defaults", () => {
