@@ -8,6 +8,7 @@ export type {
   ColorArgs,
   DnsArgs,
   DockerTargetArgs,
+  DrainArgs,
   ExistingColorArgs,
   GateArgs,
   HealthCheckArgs,
@@ -15,5 +16,7 @@ export type {
   TimeoutArgs,
   TrafficDistributorArgs,
 } from "./trafficDistributorArgs";
-export { COLORS, DNS_RECORD_TYPES, ROUTING_MODES, SettingsError, TARGETS } from "./settings";
-export type { Color, DnsRecordType, RoutingMode, ServerAddress, Target } from "./settings";
+export type { AcmeArgs, TlsArgs, TlsMode } from "./tls";
+export type { PreviewArgs } from "./preview";
+export { COLORS, DNS_RECORD_TYPES, ROUTING_MODES, SettingsError, TARGETS, TLS_MODES } from "./settings";
+export type { Color, DnsRecordType, RoutingMode, ServerAddress, Target, Weights } from "./settings";

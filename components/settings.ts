@@ -7,7 +7,7 @@ import { isIP } from "net";
 import type { TlsSettings } from "./tls";
 import type { PreviewSettings } from "./preview";
 
-export { COLORS, DNS_RECORD_TYPES, ROUTING_MODES, TARGETS } from "./settingsSchema";
+export { COLORS, DNS_RECORD_TYPES, ROUTING_MODES, TARGETS, TLS_MODES } from "./settingsSchema";
 export type Color = (typeof COLORS)[number];
 
 /**

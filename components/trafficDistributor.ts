@@ -3,7 +3,7 @@ import * as awsTarget from "./aws";
 import { Deployment, DeploymentContext } from "./deployment";
 import * as dockerTarget from "./docker";
 import { HaproxyConfigInput, METRICS_PATH, renderHaproxyConfig } from "./haproxyConfig";
-import { Color, COLORS, DistributorSettings, formatServer, parseComponentName, parseStatsPassword, RoutingMode, ServerAddress, SettingsError, trafficShares } from "./settings";
+import { Color, COLORS, DistributorSettings, formatServer, parseComponentName, parseStatsPassword, RoutingMode, ServerAddress, SettingsError, trafficShares, Weights } from "./settings";
 import { X509Certificate } from "crypto";
 import { SelfSignedCertificate } from "./selfSignedCertificate";
 import { ACME_CHALLENGE_SERVER, certificateFile, checkCertificateAndKey } from "./tls";
@@ -60,7 +60,7 @@ export class TrafficDistributor extends pulumi.ComponentResource {
   /** The distributor's security group (aws); undefined on docker. Existing servers admit it. */
   public readonly securityGroupId: pulumi.Output<string | undefined>;
   /** Share of new traffic per color, in percent, as it is sent (failover: the primary's 100). */
-  public readonly weights: pulumi.Output<{ blue: number; green: number }>;
+  public readonly weights: pulumi.Output<Weights>;
   /** The routing mode in force. */
   public readonly routing: pulumi.Output<RoutingMode>;
   /** HAProxy stats page, on the distributor host's loopback (aws: through `statsTunnelCommand`). */

@@ -28,23 +28,29 @@ function exportedNames(file: string): { values: string[]; types: string[] } {
 describe("package entry (components/index.ts)", () => {
   it("exports exactly the component, its args, and the types and constants they use", () => {
     assert.deepStrictEqual(exportedNames(ENTRY), {
-      values: ["COLORS", "DNS_RECORD_TYPES", "ROUTING_MODES", "SettingsError", "TARGETS", "TrafficDistributor"],
+      values: ["COLORS", "DNS_RECORD_TYPES", "ROUTING_MODES", "SettingsError", "TARGETS", "TLS_MODES", "TrafficDistributor"],
       types: [
+        "AcmeArgs",
         "AwsTargetArgs",
         "Color",
         "ColorArgs",
         "DnsArgs",
         "DnsRecordType",
         "DockerTargetArgs",
+        "DrainArgs",
         "ExistingColorArgs",
         "GateArgs",
         "HealthCheckArgs",
+        "PreviewArgs",
         "ProvisionedColorArgs",
         "RoutingMode",
         "ServerAddress",
         "Target",
         "TimeoutArgs",
+        "TlsArgs",
+        "TlsMode",
         "TrafficDistributorArgs",
+        "Weights",
       ],
     });
   });
