@@ -1,5 +1,5 @@
 // How much a distributor can carry: its HAProxy threads, and the connections its memory holds.
-// Pure: the settings' validation, the renderer's default and the README's figures use these.
+// Pure: the settings' validation, the renderer's default and the docs' figures (docs/configuration.md) use these.
 import { imageReference, SettingsError } from "./settings";
 
 import { MAX_CONNECTIONS } from "./settingsSchema";
@@ -14,7 +14,7 @@ export interface ConnectionCost {
 }
 
 /**
- * Measured on HAProxy 3.4.7 with two threads (README, "Capacity"): master and worker 36.5 MiB
+ * Measured on HAProxy 3.4.7 with two threads (docs/configuration.md, "Capacity"): master and worker 36.5 MiB
  * (Pss), 0.7 MiB more per thread, 5 MiB more with a certificate; per connection with a request in
  * flight 27 KiB, 55 KiB over TLS, of which the L7 retry's copy of the request takes a whole 16 kB
  * buffer, or a 4 kB one with 3.4's small buffers (12 KiB, 38 KiB). Each figure is rounded up, and

@@ -78,7 +78,7 @@ export interface AcmeArgs {
   readonly directory?: string;
   /**
    * Docker: the image the ACME client's container runs, with `lego`, `socat` and a POSIX shell
-   * (README "HTTPS" has a Dockerfile). Required on docker: no published image has all three.
+   * (docs/https.md has a Dockerfile). Required on docker: no published image has all three.
    */
   readonly image?: string;
 }
@@ -247,7 +247,7 @@ export function validateTls(tls: TlsArgs | undefined, context: TlsContext): TlsS
     const image = tls?.acme?.image === undefined ? undefined : parseImage(labels["tls.acme.image"], tls.acme.image);
     if (context.target === "docker" && image === undefined) {
       throw new SettingsError(
-        `${labels["tls.mode"]} is "acme" but ${labels["tls.acme.image"]} is not set: name an image with lego, socat and a shell for the ACME client's container (README "HTTPS" has a Dockerfile)`,
+        `${labels["tls.mode"]} is "acme" but ${labels["tls.acme.image"]} is not set: name an image with lego, socat and a shell for the ACME client's container (docs/https.md has a Dockerfile)`,
       );
     }
     if (context.target !== "docker" && image !== undefined) {

@@ -167,7 +167,7 @@ export interface TrafficDistributorArgs {
   /**
    * Connections the distributor holds at once (HAProxy's `maxconn`), 1–250000, at most what its
    * memory holds. @default what its memory holds: `distributorMemoryMb` on docker, the instance
-   * type's on aws (README, "Capacity")
+   * type's on aws (docs/configuration.md, "Capacity")
    */
   readonly distributorMaxConnections?: number;
   /** Settings of the `aws` target; only allowed with `target: "aws"`. */

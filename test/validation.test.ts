@@ -196,7 +196,7 @@ const cases: BadInput[] = [
     allowed: /must be an email address such as "ops@example.com"$/,
   })),
   { path: "tls.acme.email", value: "ops@example.com", with: { "tls.mode": "selfSigned" }, allowed: /it applies only to mode "acme"$/ },
-  { path: "tls.mode", value: "acme", with: { "tls.domains": ["app.example.com"], "tls.acme.email": "ops@example.com" }, allowed: /is "acme" but \S*tls.acme.image is not set: name an image with lego, socat and a shell for the ACME client's container \(README "HTTPS" has a Dockerfile\)$/ },
+  { path: "tls.mode", value: "acme", with: { "tls.domains": ["app.example.com"], "tls.acme.email": "ops@example.com" }, allowed: /is "acme" but \S*tls.acme.image is not set: name an image with lego, socat and a shell for the ACME client's container \(docs\/https\.md has a Dockerfile\)$/ },
   { path: "tls.mode", value: "acme", with: { "tls.domains": ["app.example.com"] }, allowed: /is "acme" but \S*tls.acme.email is not set: give the address the CA's account is registered with$/ },
   ...injections.map((value) => ({
     path: "tls.acme.image" as const,
