@@ -37,6 +37,13 @@ export const LETS_ENCRYPT_STAGING_DIRECTORY = "https://acme-staging-v02.api.lets
  */
 export const ACME_CHALLENGE_SERVER = { host: "127.0.0.1", port: 8402 } as const;
 
+/**
+ * On aws, where HAProxy's container sends HTTP-01 challenges: lego listens on the host, at the
+ * address of Docker's bridge, which the container reaches as host.docker.internal
+ * (`--add-host ...:host-gateway`).
+ */
+export const ACME_CHALLENGE_SERVER_ON_HOST = { host: "host.docker.internal", port: ACME_CHALLENGE_SERVER.port } as const;
+
 /** Names one certificate may hold: Let's Encrypt issues for at most 100. */
 export const MAX_CERTIFICATE_NAMES = 100;
 

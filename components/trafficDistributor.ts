@@ -1,14 +1,25 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as awsTarget from "./aws";
+import type * as awsTarget from "./aws";
 import { Deployment, DeploymentContext } from "./deployment";
-import * as dockerTarget from "./docker";
+import type * as dockerTarget from "./docker";
 import { HaproxyConfigInput, METRICS_PATH, renderHaproxyConfig } from "./haproxyConfig";
 import { Color, COLORS, DistributorSettings, formatServer, parseComponentName, parseStatsPassword, RoutingMode, ServerAddress, SettingsError, trafficShares, Weights } from "./settings";
 import { X509Certificate } from "crypto";
 import { SelfSignedCertificate } from "./selfSignedCertificate";
-import { ACME_CHALLENGE_SERVER, certificateFile, checkCertificateAndKey } from "./tls";
+import { ACME_CHALLENGE_SERVER, ACME_CHALLENGE_SERVER_ON_HOST, certificateFile, checkCertificateAndKey } from "./tls";
 import { AWS_PROXIED_SOURCE } from "./preview";
 import { ARG_LABELS, checkServerList, TrafficDistributorArgs, validateTrafficDistributorArgs } from "./trafficDistributorArgs";
+
+/**
+ * Each target's module, loaded when a distributor is built on it: a program on docker needs
+ * neither @pulumi/aws nor the SSM client, and one on aws needs no @pulumi/docker.
+ */
+function awsModule(): typeof awsTarget {
+  return require("./aws") as typeof awsTarget;
+}
+function dockerModule(): typeof dockerTarget {
+  return require("./docker") as typeof dockerTarget;
+}
 
 /** Host ports taken by the Docker distributors of this program, for a clear error on a clash. */
 const dockerHostPorts = new Map<number, string>();
@@ -94,7 +105,7 @@ export class TrafficDistributor extends pulumi.ComponentResource {
     const settings = validateTrafficDistributorArgs(args);
     claimHostPorts(name, settings);
     if (settings.target === "aws") {
-      awsTarget.checkConfigFitsParameter(settings, (servers, password, fingerprint) => renderHaproxyConfig(renderInput(settings, servers, password, fingerprint)));
+      awsModule().checkConfigFitsParameter(settings, (servers, password, fingerprint) => renderHaproxyConfig(renderInput(settings, servers, password, fingerprint)));
     }
     super("traffic-distributor:index:TrafficDistributor", name, {}, opts);
     // The password is a secret, also when given as a plain string: the config that holds it is
@@ -122,7 +133,7 @@ export class TrafficDistributor extends pulumi.ComponentResource {
           .apply(([blue, green, password, fingerprint]) => renderHaproxyConfig(renderInput(settings, { blue, green }, password, fingerprint))),
     };
     const deployment: Deployment<dockerTarget.Environment | awsTarget.Environment, dockerTarget.Distributor | awsTarget.Distributor> =
-      settings.target === "aws" ? awsTarget.deployOnAws(context) : dockerTarget.deployOnDocker(context);
+      settings.target === "aws" ? awsModule().deployOnAws(context) : dockerModule().deployOnDocker(context);
 
     this.environments = deployment.environments;
     this.distributor = deployment.distributor;
@@ -263,7 +274,7 @@ export function renderInput(
             hsts: settings.tls.hsts,
             // On aws, lego runs on the host, outside HAProxy's container.
             ...(settings.tls.mode === "acme"
-              ? { acmeChallenge: settings.target === "aws" ? awsTarget.ACME_CHALLENGE_SERVER_ON_HOST : ACME_CHALLENGE_SERVER }
+              ? { acmeChallenge: settings.target === "aws" ? ACME_CHALLENGE_SERVER_ON_HOST : ACME_CHALLENGE_SERVER }
               : {}),
             ...(certificateFingerprint === undefined ? {} : { certificateFingerprint }),
           },

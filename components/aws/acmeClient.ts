@@ -4,7 +4,6 @@
 // API: no `pulumi up`, no reload, no dropped request. Pure: the user data's files and units.
 import * as fs from "fs";
 import * as path from "path";
-import { ACME_CHALLENGE_SERVER } from "../tls";
 import { CERTIFICATE_FILE_NAME } from "../tlsListener";
 
 /**
@@ -30,11 +29,8 @@ export function legoArchiveUrl(arch: HostArch): string {
   return `https://github.com/go-acme/lego/releases/download/v${version}/lego_v${version}_linux_${arch}.tar.gz`;
 }
 
-/**
- * Where HAProxy's container sends HTTP-01 challenges: lego listens on the host, at the address of
- * Docker's bridge, which the container reaches as host.docker.internal (`--add-host ...:host-gateway`).
- */
-export const ACME_CHALLENGE_SERVER_ON_HOST = { host: "host.docker.internal", port: ACME_CHALLENGE_SERVER.port } as const;
+import { ACME_CHALLENGE_SERVER_ON_HOST } from "../tls";
+export { ACME_CHALLENGE_SERVER_ON_HOST };
 
 /** Host directory mounted as HAProxy's runtime directory (admin socket, certs/), with HTTPS. */
 export const HOST_RUNTIME_DIR = "/var/lib/traffic-distributor/haproxy";

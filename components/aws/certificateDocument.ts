@@ -3,7 +3,7 @@
 // SecureString parameter only this distributor's role may read: it never appears in user data,
 // in the document or in plain state, and on the host it is written 0600 into HAProxy's
 // certificate directory, on the encrypted root volume.
-import { DELIVER_CERTIFICATE_SCRIPT } from "../docker/distributor";
+import { DELIVER_CERTIFICATE_SCRIPT } from "../docker/scripts";
 import { DELIVERY_PARAMETERS, WAIT_FOR_DISTRIBUTOR } from "./configDocument";
 import { PARAMETER_MAX_BYTES } from "./configParameter";
 import { DISTRIBUTOR_CONTAINER } from "./userData";

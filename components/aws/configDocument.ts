@@ -1,7 +1,7 @@
 // The SSM Command document that installs a rendered config on the distributor instance. Its
 // content never changes with weights: each run names the parameter version to install, so a
 // release step updates the parameter and runs this document, and nothing else on AWS.
-import { DELIVER_CONFIG_SCRIPT } from "../docker/distributor";
+import { DELIVER_CONFIG_SCRIPT } from "../docker/scripts";
 import { GATE_MAX_SECONDS } from "../releaseGate";
 import { DISTRIBUTOR_CONTAINER } from "./userData";
 import { renderShellDocument } from "./shellDocument";

@@ -1,18 +1,14 @@
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import * as fs from "fs";
-import * as path from "path";
 import { CONTAINER_CONFIG_PATH, CONTAINER_PLACEMENT, renderBootstrapConfig } from "../haproxyConfig";
 import { CERTIFICATE_FILE_NAME, CONTAINER_TLS_PLACEMENT } from "../tlsListener";
 import { DEFAULT_GATE, deliverySeconds } from "../releaseGate";
 import { Color, COLORS, GateSettings } from "../settings";
 import { LOG_ROTATION, NO_NEW_PRIVILEGES } from "./containerPolicy";
 
-/** The script that validates and reloads a config inside the running container. */
-export const DELIVER_CONFIG_SCRIPT = fs.readFileSync(path.join(__dirname, "deliver-config.sh"), "utf8");
-/** The script that installs the certificate file in the running container. */
-export const DELIVER_CERTIFICATE_SCRIPT = fs.readFileSync(path.join(__dirname, "deliver-certificate.sh"), "utf8");
+import { DELIVER_CERTIFICATE_SCRIPT, DELIVER_CONFIG_SCRIPT } from "./scripts";
+export { DELIVER_CERTIFICATE_SCRIPT, DELIVER_CONFIG_SCRIPT };
 
 /** HTTPS of the Docker distributor. */
 export interface DistributorTlsArgs {
