@@ -18,5 +18,9 @@ export type {
 } from "./trafficDistributorArgs";
 export type { AcmeArgs, TlsArgs, TlsMode } from "./tls";
 export type { PreviewArgs } from "./preview";
+// The classes of the component's children (its `distributor` and `environments`), as types: each
+// target's module loads only for a distributor on it.
+export type { Distributor as DockerDistributor, Environment as DockerEnvironment } from "./docker";
+export type { Distributor as AwsDistributor, Environment as AwsEnvironment } from "./aws";
 export { COLORS, DNS_RECORD_TYPES, ROUTING_MODES, SettingsError, TARGETS, TLS_MODES } from "./settings";
 export type { Color, DnsRecordType, RoutingMode, ServerAddress, Target, Weights } from "./settings";

@@ -93,6 +93,7 @@ export class TrafficDistributor extends pulumi.ComponentResource {
   public readonly distributorId: pulumi.Output<string>;
   /** The provisioned environments, by color (absent for existing colors). */
   public readonly environments: Partial<Record<Color, dockerTarget.Environment | awsTarget.Environment>>;
+  /** `instanceof` tells the target's class; their types are exported as DockerDistributor and AwsDistributor. */
   public readonly distributor: dockerTarget.Distributor | awsTarget.Distributor;
   /** The HTTPS URL, with `tls`; undefined otherwise. */
   public readonly httpsUrl: pulumi.Output<string | undefined>;
