@@ -56,6 +56,23 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * An interrupted run (Ctrl-C, a CI timeout's SIGTERM) stops what it started: each child leads a
+ * process group of its own, which the terminal's signal does not reach.
+ */
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  process.once(signal, () => {
+    for (const child of started) {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        /* already gone */
+      }
+    }
+    process.exit(128 + (signal === "SIGINT" ? 2 : signal === "SIGTERM" ? 15 : 1));
+  });
+}
+
 function track(child: ChildProcess): ChildProcess {
   started.add(child);
   child.once("exit", () => started.delete(child));
