@@ -3,15 +3,7 @@
 import * as assert from "assert";
 import { spawn } from "child_process";
 import * as path from "path";
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { alive } from "./processes";
 
 async function interrupted(signal: NodeJS.Signals): Promise<{ backend: number; code: number | null }> {
   const mocha = spawn(

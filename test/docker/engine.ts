@@ -6,6 +6,7 @@ import { ChildProcess, execFile, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { alive } from "../processes";
 
 /** Label key on every container, network, volume and image a test run creates. */
 export const LABEL_KEY = "traffic-distributor.test-run";
@@ -81,14 +82,6 @@ async function waitFor(check: () => boolean, timeoutMs: number, what: string): P
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Starts the tests' engine (or adopts the one at DOCKER_HOST). */
 export async function startEngine(): Promise<Engine> {
