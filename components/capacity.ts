@@ -1,7 +1,6 @@
 // How much a distributor can carry: its HAProxy threads, and the connections its memory holds.
 // Pure: the settings' validation, the renderer's default and the docs' figures (docs/configuration.md) use these.
 import { imageReference, SettingsError } from "./settings";
-
 import { MAX_CONNECTIONS } from "./settingsSchema";
 export { MAX_CONNECTIONS, MAX_THREADS } from "./settingsSchema";
 
@@ -28,15 +27,25 @@ export const CONNECTION_COSTS = {
 /** On aws, what the instance's system (kernel, Docker, the SSM agent) keeps, MiB. */
 export const AWS_SYSTEM_MIB = 384;
 
+/** The first HAProxy release that keeps an L7 retry's copy of a request in a small buffer. */
+export const SMALL_BUFFERS_SINCE = "3.4";
+
+/**
+ * Whether a version ("3.4.7", "3.10", "2.6.12-1+deb12u4") is release `since` ("3.4") or later,
+ * by major and minor; false for text that starts with no version.
+ */
+export function versionAtLeast(version: string, since: string): boolean {
+  const [have, want] = [version, since].map((text) => /^(\d+)\.(\d+)/.exec(text)?.slice(1).map(Number));
+  if (!have || !want) return false;
+  return have[0] > want[0] || (have[0] === want[0] && have[1] >= want[1]);
+}
+
 /**
  * Whether the image's HAProxy keeps L7 retries in small buffers: a tag of release 3.4 or later
  * ("haproxy:3.4.7", "haproxy:3.5"). Any other tag ("lts", "latest") is sized as an earlier release.
  */
 export function hasSmallBuffers(image: string): boolean {
-  const version = /^(\d+)\.(\d+)/.exec(imageReference(image)?.tag ?? "");
-  if (!version) return false;
-  const [major, minor] = [Number(version[1]), Number(version[2])];
-  return major > 3 || (major === 3 && minor >= 4);
+  return versionAtLeast(imageReference(image)?.tag ?? "", SMALL_BUFFERS_SINCE);
 }
 
 export function connectionCost(image: string, tls: boolean): ConnectionCost {

@@ -13,12 +13,13 @@
 // second level nearly doubles the proxy's CPU per request (`npm run bench`: 70 µs against 38).
 // The one level still binds the color sockets (in front of `app`, idle in steady state), so a
 // step from the two levels leaves the previous worker's last requests somewhere to go.
-import { connectionCost, connectionsHeldBy } from "./capacity";
+import { connectionCost, connectionsHeldBy, SMALL_BUFFERS_SINCE } from "./capacity";
 import { sealConfig } from "./configSeal";
 import { DEFAULT_GATE, HeaderServers, HOLD_PREFIX, releaseHeader, splitShares } from "./releaseGate";
 import { L7_RETRY_ONLY_IDEMPOTENT, section } from "./haproxySection";
 import { previewHostRules, PreviewRender, previewSections } from "./preview";
 import {
+  CapacitySettings,
   Color,
   COLORS,
   DEFAULTS,
@@ -228,17 +229,17 @@ export const DEFAULT_MAX_CONNECTIONS = connectionsHeldBy(DEFAULTS.distributorMem
  */
 export const SMALL_BUFFER_BYTES = 4096;
 
-/** Lines only HAProxy 3.4 and later read; earlier releases skip them (the render serves 2.6 to 3.4). */
-function from34(lines: string[]): string[] {
-  return [".if version_atleast(3.4)", ...lines, ".endif"];
+/** Lines only releases with small buffers (3.4 on) read; earlier ones skip them (the render serves 2.6 to 3.4). */
+function withSmallBuffers(lines: string[]): string[] {
+  return [`.if version_atleast(${SMALL_BUFFERS_SINCE})`, ...lines, ".endif"];
 }
 
-export interface Capacity {
-  readonly threads?: number;
-  readonly maxConnections: number;
-}
-
-export function globalSection(placement: HaproxyPlacement, timeouts: Timeouts, tls = false, capacity: Capacity = { maxConnections: DEFAULT_MAX_CONNECTIONS }): string {
+export function globalSection(
+  placement: HaproxyPlacement,
+  timeouts: Timeouts,
+  tls = false,
+  capacity: CapacitySettings = { maxConnections: DEFAULT_MAX_CONNECTIONS },
+): string {
   // No master-worker line: the image's entrypoint runs `haproxy -W` (3.3 deprecates the keyword).
   return section("global", [
     // No nbthread line: HAProxy runs a thread per CPU it may use (the container's or the instance's).
@@ -248,7 +249,7 @@ export function globalSection(placement: HaproxyPlacement, timeouts: Timeouts, t
     // 3.4 would refuse to start; it then holds the connections the limit allows, and says so.
     "no strict-limits",
     // The L7 retries' copy of a request (use-small-buffers in defaults) fits in this.
-    ...from34([`tune.bufsize.small ${SMALL_BUFFER_BYTES}`]),
+    ...withSmallBuffers([`tune.bufsize.small ${SMALL_BUFFER_BYTES}`]),
     "log stdout format raw local0 info",
     `stats socket ${placement.runtimeDir}/admin.sock mode 600 level admin`,
     // After a release step, the previous workers finish what they hold, for this long at most.
@@ -274,7 +275,7 @@ export function defaultsSection(accessLog: boolean, timeouts: Timeouts, check: H
     // of at once, so no client sends a request on a connection the old worker is closing.
     "option idle-close-on-response",
     // A request kept for an L7 retry takes a small buffer instead of a whole one (tune.bufsize).
-    ...from34(["option use-small-buffers l7-retries"]),
+    ...withSmallBuffers(["option use-small-buffers l7-retries"]),
     `timeout connect ${duration(timeouts.connect)}`,
     `timeout client ${duration(timeouts.client)}`,
     `timeout server ${duration(timeouts.server)}`,

@@ -10,10 +10,15 @@
 import { Color, COLORS, describe, GateSettings, MinHealthy, parseDurationSetting, RoutingMode, SettingsError, Weights } from "./settings";
 import { boundsOf } from "./settingsSchema";
 
+function limits(path: "gate.timeout" | "gate.bake"): { min: number; max: number } {
+  const [min, max] = boundsOf(path);
+  return { min, max };
+}
+
 /** Bounds of the gate settings; the delivery timeouts of both targets are derived from them. */
 export const GATE_LIMITS = {
-  timeout: { min: boundsOf("gate.timeout")[0], max: boundsOf("gate.timeout")[1] },
-  bake: { min: boundsOf("gate.bake")[0], max: boundsOf("gate.bake")[1] },
+  timeout: limits("gate.timeout"),
+  bake: limits("gate.bake"),
   minHealthyCount: { min: 1, max: 256 },
 } as const;
 

@@ -21,6 +21,7 @@ import {
   STICKY_COOKIE,
 } from "../components/haproxyConfig";
 import { spawnSync } from "child_process";
+import { SMALL_BUFFERS_SINCE, versionAtLeast } from "../components/capacity";
 import { checkConfig, resealed, tempDir } from "./haproxy";
 
 const loopback = (): HaproxyPlacement => ({
@@ -88,15 +89,15 @@ describe("HAProxy config renderer", () => {
   });
 
   it("HAProxy 3.4 and later read the render's 3.4-only lines; earlier releases skip them", () => {
-    const version = /version (\d+)\.(\d+)/i.exec(spawnSync("haproxy", ["-v"], { encoding: "utf8" }).stdout)!;
-    const from34 = Number(version[1]) > 3 || (Number(version[1]) === 3 && Number(version[2]) >= 4);
+    const version = /version (\S+)/i.exec(spawnSync("haproxy", ["-v"], { encoding: "utf8" }).stdout)![1];
+    const from34 = versionAtLeast(version, SMALL_BUFFERS_SINCE);
     const rendered = renderHaproxyConfig(input(), loopback());
     assert.match(rendered, new RegExp(`\\.if version_atleast\\(3\\.4\\)\\n {4}tune\\.bufsize\\.small ${SMALL_BUFFER_BYTES}\\n {4}\\.endif`));
     assert.match(rendered, /\.if version_atleast\(3\.4\)\n {4}option use-small-buffers l7-retries\n {4}\.endif/);
     // A value only a reader refuses: 3.4 must refuse it, an earlier release must not see it.
     const broken = resealed(rendered, (body) => body.replace(`tune.bufsize.small ${SMALL_BUFFER_BYTES}`, "tune.bufsize.small lots"));
     const result = checkConfig(broken);
-    assert.strictEqual(result.ok, !from34, `HAProxy ${version[1]}.${version[2]}: ${result.output}`);
+    assert.strictEqual(result.ok, !from34, `HAProxy ${version}: ${result.output}`);
     assert.ok(checkConfig(rendered).ok);
   });
 
