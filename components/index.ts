@@ -3,13 +3,16 @@
 // internals) is internal: import it by path. test/entry.test.ts lists these names, so a new
 // export here is a conscious decision.
 export { TrafficDistributor } from "./trafficDistributor";
+export type { TrafficDistributorChildren } from "./trafficDistributor";
 export type {
   AwsTargetArgs,
   ColorArgs,
   DnsArgs,
+  DistributorArgs,
   DockerTargetArgs,
   DrainArgs,
   ExistingColorArgs,
+  FailoverArgs,
   GateArgs,
   HealthCheckArgs,
   ProvisionedColorArgs,

@@ -23,13 +23,13 @@ export type Target = (typeof TARGETS)[number];
 export { MAX_REPLICAS, MAX_WEIGHT } from "./settingsSchema";
 
 /** HAProxy's current LTS line, pinned: the release the Docker tests' distributor image holds. */
-export const DEFAULT_DISTRIBUTOR_IMAGE = schemaDefault<string>("distributorImage");
+export const DEFAULT_DISTRIBUTOR_IMAGE = schemaDefault<string>("distributor.image");
 /** A tiny public HTTP server that answers with its container's hostname: good for a demo. */
 export const DEFAULT_APP_IMAGE = schemaDefault<string>("blue.image");
 
 /** The code's defaults, read from the schema (components/settingsSchema.ts); those per target are here. */
 export const DEFAULTS = {
-  weight: schemaDefault<number>("weights.blue"),
+  weight: schemaDefault<number>("weight.blue"),
   routing: schemaDefault<RoutingMode>("routing"),
   image: DEFAULT_APP_IMAGE,
   replicas: schemaDefault<number>("blue.replicas"),
@@ -39,7 +39,7 @@ export const DEFAULTS = {
   statsPort: schemaDefault<number>("statsPort"),
   distributorImage: DEFAULT_DISTRIBUTOR_IMAGE,
   /** Docker memory limit of the distributor container, in MiB. */
-  distributorMemoryMb: schemaDefault<number>("distributorMemoryMb"),
+  distributorMemoryMb: schemaDefault<number>("distributor.memoryMb"),
   target: schemaDefault<Target>("target"),
   instanceType: schemaDefault<string>("aws.instanceType"),
   ingressCidrs: schemaDefault<readonly string[]>("aws.ingressCidrs"),
@@ -262,7 +262,7 @@ export function parseInteger(label: string, value: unknown, min: number, max: nu
 }
 
 export function parseWeight(label: string, value: unknown): number {
-  return parseIntegerSetting("weights.blue", label, value);
+  return parseIntegerSetting("weight.blue", label, value);
 }
 
 export function parsePort(label: string, value: unknown): number {

@@ -1,5 +1,5 @@
-// Every setting once: its path in the component's args, its stack config key where that differs,
-// its type and default as stack config holds them ("" for unset), the target it applies to, and
+// Every setting once: its path, which is both its stack config key and its place in the
+// component's args (the aws-only `dns.*` sit under `aws.dns` there), its type and default as stack config holds them ("" for unset), the target it applies to, and
 // its description. The paths, the config keys and their defaults, target scoping, the code's
 // defaults (DEFAULTS, TLS_DEFAULTS, the preview's) and Pulumi.yaml's `config` block
 // (`npm run pulumi-yaml`, checked by a test) are all read from this table. Validation stays with
@@ -34,10 +34,8 @@ export const DNS_RECORD_TYPES = ["A", "CNAME"] as const;
 export const TLS_MODES = ["off", "selfSigned", "provided", "acme"] as const;
 
 export interface SettingSpec {
-  /** Path in the component's args (`dns.*` lives under `aws.dns`). */
+  /** The stack config key, and the path in the component's args (where `dns.*` lives under `aws.dns`). */
   readonly path: string;
-  /** Stack config key, when it is not the path. */
-  readonly key?: string;
   /** Type in Pulumi.yaml. */
   readonly type: "string" | "integer" | "boolean" | "array";
   /** The documented default, as stack config holds it; "" is unset. None: the key is required. */
@@ -66,10 +64,10 @@ export interface SettingSpec {
 
 export const SETTINGS_SCHEMA = [
   { path: "target", choices: TARGETS, type: "string", default: "docker", description: "Where to run." },
-  { path: "weights.blue", range: [0, MAX_WEIGHT], key: "weight.blue", type: "integer", default: 50, description: "Relative share of new traffic. 0 = none (drain). Not both 0." },
-  { path: "weights.green", range: [0, MAX_WEIGHT], key: "weight.green", type: "integer", default: 50, description: "Relative share of new traffic. 0 = none (drain). Not both 0." },
+  { path: "weight.blue", range: [0, MAX_WEIGHT], type: "integer", default: 50, description: "Relative share of new traffic. 0 = none (drain). Not both 0." },
+  { path: "weight.green", range: [0, MAX_WEIGHT], type: "integer", default: 50, description: "Relative share of new traffic. 0 = none (drain). Not both 0." },
   { path: "routing", choices: ROUTING_MODES, type: "string", default: "round-robin", description: "See [Routing](how-it-works.md#routing)." },
-  { path: "failoverPrimary", choices: COLORS, key: "failover.primary", type: "string", default: "", defaultText: "the higher weight", description: "With `failover`: the color that serves while healthy." },
+  { path: "failover.primary", choices: COLORS, type: "string", default: "", defaultText: "the higher weight", description: "With `failover`: the color that serves while healthy." },
   { path: "blue.image", type: "string", default: "traefik/whoami:v1.10.1", allowed: "image reference", description: "The app image of a provisioned color." },
   { path: "green.image", type: "string", default: "traefik/whoami:v1.10.1", allowed: "image reference", description: "The app image of a provisioned color." },
   { path: "blue.replicas", range: [1, MAX_REPLICAS], type: "integer", default: 2, description: "Containers per color." },
@@ -103,10 +101,10 @@ export const SETTINGS_SCHEMA = [
   { path: "preview.greenPort", range: PORT, type: "integer", default: 8082, allowedNote: ", not 22 or 3389, not `listenPort`, `statsPort` or each other", description: "Ports of the previews on the Docker host or the Elastic IP." },
   { path: "preview.allowedCidrs", type: "array", default: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "fc00::/7", "::1/128"], allowed: "JSON list of CIDRs", description: "Who may reach the previews; any other source's connection is refused (aws: also the security group)." },
   { path: "drain.timeout", duration: [0, DAY], type: "string", default: "", defaultText: "`timeouts.drain`", description: "Before a replica (container or instance) is removed (a new image, fewer replicas), how long to wait for the distributor's connections to it to end; `0s`, no wait. See [Drain before removal](how-it-works.md#drain-before-removal)." },
-  { path: "distributorImage", key: "distributor.image", type: "string", default: "haproxy:3.4.7", allowed: "image reference", description: "The distributor's HAProxy." },
-  { path: "distributorMemoryMb", range: MEMORY_MB, key: "distributor.memoryMb", type: "integer", default: 256, scope: "docker", description: "Memory limit of the distributor container, in MiB; the connections are sized from it." },
-  { path: "distributorThreads", range: [1, MAX_THREADS], key: "distributor.threads", type: "string", default: "", defaultText: "one per CPU", description: "HAProxy threads of the distributor. Unset, HAProxy runs one per CPU it may use (the container's, the instance's). See [Capacity](#capacity)." },
-  { path: "distributorMaxConnections", range: [1, MAX_CONNECTIONS], key: "distributor.maxConnections", type: "string", default: "", defaultText: "what the memory holds", description: "Connections the distributor holds at once (HAProxy's `maxconn`), at most what its memory holds; a larger value is refused with the figures. See [Capacity](#capacity)." },
+  { path: "distributor.image", type: "string", default: "haproxy:3.4.7", allowed: "image reference", description: "The distributor's HAProxy." },
+  { path: "distributor.memoryMb", range: MEMORY_MB, type: "integer", default: 256, scope: "docker", description: "Memory limit of the distributor container, in MiB; the connections are sized from it." },
+  { path: "distributor.threads", range: [1, MAX_THREADS], type: "string", default: "", defaultText: "one per CPU", description: "HAProxy threads of the distributor. Unset, HAProxy runs one per CPU it may use (the container's, the instance's). See [Capacity](#capacity)." },
+  { path: "distributor.maxConnections", range: [1, MAX_CONNECTIONS], type: "string", default: "", defaultText: "what the memory holds", description: "Connections the distributor holds at once (HAProxy's `maxconn`), at most what its memory holds; a larger value is refused with the figures. See [Capacity](#capacity)." },
   { path: "docker.network", type: "string", default: "", scope: "docker", allowed: "Docker network name", defaultText: "a network of its own", description: "Join an existing network instead, e.g. another stack's, to reach its containers by name." },
   { path: "aws.vpcId", type: "string", default: "", scope: "aws", allowed: "`vpc-…`", defaultText: "the default VPC", description: "VPC of every instance. Needs `aws.subnetIds`." },
   { path: "aws.subnetIds", type: "array", default: [], scope: "aws", allowed: "JSON list of `subnet-…`", defaultText: "the default VPC's default subnets", description: "Subnets the app instances are spread over, in order. They need a route out (NAT gateway, or public IPs) to pull images and reach SSM." },

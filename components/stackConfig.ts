@@ -19,8 +19,8 @@ import { settingSpec } from "./settingsSchema";
 
 export const CONFIG_NAMESPACE = "traffic-distributor";
 
-/** Stack config keys (without the namespace) for each setting: the schema's key, else its path. */
-export const CONFIG_KEYS: Record<SettingPath, string> = settingLabels((path) => settingSpec(path).key ?? path);
+/** Stack config keys (without the namespace) for each setting: its path in the schema. */
+export const CONFIG_KEYS: Record<SettingPath, string> = settingLabels((path) => path);
 
 export const CONFIG_LABELS = Object.fromEntries(
   Object.entries(CONFIG_KEYS).map(([path, key]) => [path, `${CONFIG_NAMESPACE}:${key}`]),
@@ -232,15 +232,15 @@ export function readStackConfig(source: ConfigSource): StackSettings {
   const args: TrafficDistributorArgs = {
     ...(raw as TrafficDistributorArgs),
     target: settings.target,
-    weights: settings.weights,
+    weight: settings.weights,
     routing: settings.routing,
-    failoverPrimary: settings.routing === "failover" ? settings.failoverPrimary : undefined,
+    failover: settings.routing === "failover" ? { primary: settings.failoverPrimary } : undefined,
     blue: planToArgs(settings.colors.blue),
     green: planToArgs(settings.colors.green),
     listenPort: settings.listenPort,
     statsPort: settings.statsPort,
     statsPassword: undefined,
-    distributorImage: settings.distributorImage,
+    distributor: { ...(raw.distributor as TrafficDistributorArgs["distributor"]), image: settings.distributorImage },
     // Validated settings are valid args: the aws fields carry the same names.
     aws: settings.aws,
     // The caller passes the certificate and key back in as secrets.

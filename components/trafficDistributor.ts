@@ -8,7 +8,7 @@ import { X509Certificate } from "crypto";
 import { SelfSignedCertificate } from "./selfSignedCertificate";
 import { ACME_CHALLENGE_SERVER, ACME_CHALLENGE_SERVER_ON_HOST, certificateFile, checkCertificateAndKey } from "./tls";
 import { AWS_PROXIED_SOURCE } from "./preview";
-import { ARG_LABELS, checkServerList, TrafficDistributorArgs, validateTrafficDistributorArgs } from "./trafficDistributorArgs";
+import { ARG_LABELS, checkServerList, deprecatedArgsUsed, TrafficDistributorArgs, validateTrafficDistributorArgs } from "./trafficDistributorArgs";
 
 /**
  * Each target's module, loaded when a distributor is built on it: a program on docker needs
@@ -49,6 +49,19 @@ function claimHostPorts(name: string, settings: DistributorSettings): void {
   for (const [port] of wanted) dockerHostPorts.set(port, name);
 }
 
+
+/** A distributor's children with their target's types: narrow on `target`. */
+export type TrafficDistributorChildren =
+  | {
+      readonly target: "docker";
+      readonly distributor: dockerTarget.Distributor;
+      readonly environments: Partial<Record<Color, dockerTarget.Environment>>;
+    }
+  | {
+      readonly target: "aws";
+      readonly distributor: awsTarget.Distributor;
+      readonly environments: Partial<Record<Color, awsTarget.Environment>>;
+    };
 
 /**
  * Blue-green traffic distribution: two colors of an app behind an HAProxy that splits HTTP
@@ -91,10 +104,15 @@ export class TrafficDistributor extends pulumi.ComponentResource {
   public readonly haproxyConfig: pulumi.Output<string>;
   /** The distributor's container name (docker) or instance ID (aws). */
   public readonly distributorId: pulumi.Output<string>;
-  /** The provisioned environments, by color (absent for existing colors). */
+  /** The provisioned environments, by color (absent for existing colors); `children` has them typed by target. */
   public readonly environments: Partial<Record<Color, dockerTarget.Environment | awsTarget.Environment>>;
-  /** `instanceof` tells the target's class; their types are exported as DockerDistributor and AwsDistributor. */
+  /** The distributor's resources; `children` has them typed by target. */
   public readonly distributor: dockerTarget.Distributor | awsTarget.Distributor;
+  /**
+   * The children, typed by target: `if (d.children.target === "aws") d.children.distributor.instance`
+   * reaches the EC2 instance; on docker, `d.children.distributor.container` the container.
+   */
+  public readonly children: TrafficDistributorChildren;
   /** The HTTPS URL, with `tls`; undefined otherwise. */
   public readonly httpsUrl: pulumi.Output<string | undefined>;
   /** With `tls.mode` "selfSigned": the CA's certificate (PEM) clients trust, e.g. `curl --cacert`. */
@@ -109,6 +127,9 @@ export class TrafficDistributor extends pulumi.ComponentResource {
       awsModule().checkConfigFitsParameter(settings, (servers, password, fingerprint) => renderHaproxyConfig(renderInput(settings, servers, password, fingerprint)));
     }
     super("traffic-distributor:index:TrafficDistributor", name, {}, opts);
+    for (const [old, now] of deprecatedArgsUsed(args)) {
+      pulumi.log.warn(`${old} is deprecated: it is now ${now}, the name of its stack config key; ${old} is removed in the next major release (docs/upgrading.md)`, this);
+    }
     // The password is a secret, also when given as a plain string: the config that holds it is
     // then encrypted in state. One that arrives as an Output is checked when it resolves (a
     // plain one was checked with the other settings), without showing it.
@@ -138,6 +159,7 @@ export class TrafficDistributor extends pulumi.ComponentResource {
 
     this.environments = deployment.environments;
     this.distributor = deployment.distributor;
+    this.children = { target: settings.target, distributor: deployment.distributor, environments: deployment.environments } as TrafficDistributorChildren;
     this.haproxyConfig = deployment.config;
     this.distributorId = deployment.distributorId;
     this.publicAddress = deployment.publicAddress;

@@ -47,6 +47,7 @@ import {
   Target,
   TARGETS,
   Timeouts,
+  Weights,
 } from "./settings";
 import { TlsArgs, TlsSettings, validateTls } from "./tls";
 import { SettingPath, SETTINGS_SCHEMA } from "./settingsSchema";
@@ -128,11 +129,11 @@ export interface TrafficDistributorArgs {
    * Relative weights, integers 0–256; not both 0. Weight 0 sends a color no new traffic.
    * @default { blue: 50, green: 50 }
    */
-  readonly weights?: { readonly blue: number; readonly green: number };
+  readonly weight?: Weights;
   /** How requests are split. @default "round-robin" */
   readonly routing?: RoutingMode;
-  /** With `routing: "failover"`: the color that serves while healthy. @default the higher weight */
-  readonly failoverPrimary?: Color;
+  /** With `routing: "failover"`. */
+  readonly failover?: FailoverArgs;
   /** The blue color. @default a provisioned demo app */
   readonly blue?: ColorArgs;
   /** The green color. @default a provisioned demo app */
@@ -158,18 +159,8 @@ export interface TrafficDistributorArgs {
    * characters, no spaces or single quotes. A plain string is made a Pulumi secret.
    */
   readonly statsPassword?: pulumi.Input<string>;
-  /** HAProxy image of the distributor, Debian-based (the delivery and the gate need its perl). @default "haproxy:3.4.7" */
-  readonly distributorImage?: string;
-  /** Memory limit of the distributor container in MiB, 16–1048576 (`docker` target). @default 256 */
-  readonly distributorMemoryMb?: number;
-  /** HAProxy threads of the distributor, 1–64. @default one per CPU the distributor has */
-  readonly distributorThreads?: number;
-  /**
-   * Connections the distributor holds at once (HAProxy's `maxconn`), 1–250000, at most what its
-   * memory holds. @default what its memory holds: `distributorMemoryMb` on docker, the instance
-   * type's on aws (docs/configuration.md, "Capacity")
-   */
-  readonly distributorMaxConnections?: number;
+  /** The distributor's HAProxy: its image and capacity. */
+  readonly distributor?: DistributorArgs;
   /** Settings of the `aws` target; only allowed with `target: "aws"`. */
   readonly aws?: AwsTargetArgs;
   /** Settings of the `docker` target; only allowed with `target: "docker"`. */
@@ -180,8 +171,45 @@ export interface TrafficDistributorArgs {
   readonly preview?: PreviewArgs;
   /** Removing replicas (containers on `docker`, instances on `aws`). */
   readonly drain?: DrainArgs;
+
+  /** @deprecated Use `weight`, the name of its stack config key (`weight.blue`). Removed in the next major release. */
+  readonly weights?: Weights;
+  /** @deprecated Use `failover.primary`. Removed in the next major release. */
+  readonly failoverPrimary?: Color;
+  /** @deprecated Use `distributor.image`. Removed in the next major release. */
+  readonly distributorImage?: string;
+  /** @deprecated Use `distributor.memoryMb`. Removed in the next major release. */
+  readonly distributorMemoryMb?: number;
+  /** @deprecated Use `distributor.threads`. Removed in the next major release. */
+  readonly distributorThreads?: number;
+  /** @deprecated Use `distributor.maxConnections`. Removed in the next major release. */
+  readonly distributorMaxConnections?: number;
 }
 
+export interface FailoverArgs {
+  /** The color that serves while it is healthy; the other serves only when it is not. @default the higher weight */
+  readonly primary?: Color;
+}
+
+export interface DistributorArgs {
+  /** HAProxy image of the distributor, Debian-based (the delivery and the gate need its perl). @default "haproxy:3.4.7" */
+  readonly image?: string;
+  /** Memory limit of the distributor container in MiB, 16–1048576 (`docker` target). @default 256 */
+  readonly memoryMb?: number;
+  /** HAProxy threads of the distributor, 1–64. @default one per CPU the distributor has */
+  readonly threads?: number;
+  /**
+   * Connections the distributor holds at once (HAProxy's `maxconn`), 1–250000, at most what its
+   * memory holds. @default what its memory holds: `memoryMb` on docker, the instance type's on
+   * aws (docs/configuration.md, "Capacity")
+   */
+  readonly maxConnections?: number;
+}
+
+/**
+ * Not `timeouts.drain`: that bounds the distributor's own connections after a release step (its
+ * previous workers); this bounds the wait for a replica's connections before the replica goes.
+ */
 export interface DrainArgs {
   /**
    * Before a replica is removed (a new image, fewer replicas), how long to wait for the
@@ -293,6 +321,21 @@ export function isPlain<T>(value: pulumi.Input<T> | undefined): value is T {
   return value !== undefined && !pulumi.Output.isInstance(value) && !(value instanceof Promise);
 }
 
+/**
+ * Arg names of the previous release and the names that replaced them, which are the stack config
+ * keys. Each old name still works, with a warning (docs/upgrading.md), until the next major release.
+ */
+export const DEPRECATED_ARGS = {
+  weights: "weight",
+  failoverPrimary: "failover.primary",
+  distributorImage: "distributor.image",
+  distributorMemoryMb: "distributor.memoryMb",
+  distributorThreads: "distributor.threads",
+  distributorMaxConnections: "distributor.maxConnections",
+} as const;
+
+type DeprecatedArg = keyof typeof DEPRECATED_ARGS;
+
 /** The shape of the args: each object's allowed keys, derived from the setting paths. */
 type ArgTree = { [key: string]: ArgTree | true };
 const ARG_TREE: ArgTree = (() => {
@@ -303,8 +346,44 @@ const ARG_TREE: ArgTree = (() => {
     parts.slice(0, -1).forEach((part) => (node = (node[part] ??= {}) as ArgTree));
     node[parts[parts.length - 1]] = true;
   }
+  for (const old of Object.keys(DEPRECATED_ARGS)) tree[old] = old === "weights" ? { blue: true, green: true } : true;
   return tree;
 })();
+
+
+/** The deprecated arg names `args` uses, each with its new name. */
+export function deprecatedArgsUsed(args: TrafficDistributorArgs): Array<[DeprecatedArg, string]> {
+  return (Object.keys(DEPRECATED_ARGS) as DeprecatedArg[]).filter((old) => args[old] !== undefined).map((old) => [old, DEPRECATED_ARGS[old]]);
+}
+
+/**
+ * Moves each deprecated arg to its new name; errors then name it as the user wrote it. Both names
+ * at once is refused: which one is meant cannot be guessed.
+ */
+function withCurrentNames(args: TrafficDistributorArgs, labels: SettingLabels): { args: TrafficDistributorArgs; labels: SettingLabels } {
+  const used = deprecatedArgsUsed(args);
+  if (used.length === 0) return { args, labels };
+  const { weights, failoverPrimary, distributorImage, distributorMemoryMb, distributorThreads, distributorMaxConnections, ...current } = args;
+  const previous: Record<Exclude<DeprecatedArg, "weights">, unknown> = { failoverPrimary, distributorImage, distributorMemoryMb, distributorThreads, distributorMaxConnections };
+  const renamed: Record<string, unknown> = { ...current, failover: { ...current.failover }, distributor: { ...current.distributor } };
+  const relabeled: Record<string, string> = { ...labels };
+  for (const [old, now] of used) {
+    const [group, field] = now.split(".");
+    const given = field === undefined ? current.weight : (current[group as "failover" | "distributor"] as Record<string, unknown> | undefined)?.[field];
+    if (given !== undefined) {
+      throw new SettingsError(`${old} and ${now} are both set: ${old} is the previous name of ${now}; keep ${now} only`);
+    }
+    if (old === "weights") {
+      renamed.weight = weights;
+      relabeled["weight.blue"] = "weights.blue";
+      relabeled["weight.green"] = "weights.green";
+    } else {
+      (renamed[group] as Record<string, unknown>)[field] = previous[old];
+      relabeled[now] = old;
+    }
+  }
+  return { args: renamed as TrafficDistributorArgs, labels: relabeled as SettingLabels };
+}
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === "object" && !Array.isArray(value) && !pulumi.Output.isInstance(value) && !(value instanceof Promise);
@@ -315,7 +394,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  * and args built from data get no compiler to catch `weigths` or `blue.imgae`.
  */
 export function checkKnownArgs(args: unknown, tree: ArgTree = ARG_TREE, at = ""): void {
-  const allowed = Object.keys(tree);
+  const allowed = Object.keys(tree).filter((key) => at !== "" || !(key in DEPRECATED_ARGS));
   if (!isRecord(args)) {
     throw new SettingsError(`${at || "the args"} is ${args === null ? "null" : typeof args}: must be an object with ${allowed.join(", ")}`);
   }
@@ -404,7 +483,7 @@ function validateAws(aws: AwsTargetArgs, labels: SettingLabels): AwsSettings {
 }
 
 function parseMemoryMb(label: string, value: unknown): number {
-  return parseIntegerSetting("distributorMemoryMb", label, value);
+  return parseIntegerSetting("distributor.memoryMb", label, value);
 }
 
 function isExisting(color: ColorArgs | undefined): color is ExistingColorArgs {
@@ -494,7 +573,7 @@ function validateDocker(args: TrafficDistributorArgs, labels: SettingLabels): Do
     ...(network === undefined
       ? {}
       : { network: isPlain(network) ? parseDockerNetwork(labels["docker.network"], network) : network }),
-    distributorMemoryMb: parseMemoryMb(labels.distributorMemoryMb, args.distributorMemoryMb ?? DEFAULTS.distributorMemoryMb),
+    distributorMemoryMb: parseMemoryMb(labels["distributor.memoryMb"], args.distributor?.memoryMb ?? DEFAULTS.distributorMemoryMb),
   };
 }
 
@@ -508,15 +587,15 @@ function validateCapacity(
   context: { docker?: DockerSettings; aws?: AwsSettings; tls: boolean; image: string },
 ): CapacitySettings {
   const threads =
-    args.distributorThreads === undefined ? undefined : parseIntegerSetting("distributorThreads", labels.distributorThreads, args.distributorThreads);
+    args.distributor?.threads === undefined ? undefined : parseIntegerSetting("distributor.threads", labels["distributor.threads"], args.distributor.threads);
   const given =
-    args.distributorMaxConnections === undefined
+    args.distributor?.maxConnections === undefined
       ? undefined
-      : parseIntegerSetting("distributorMaxConnections", labels.distributorMaxConnections, args.distributorMaxConnections);
+      : parseIntegerSetting("distributor.maxConnections", labels["distributor.maxConnections"], args.distributor.maxConnections);
   let memory: DistributorMemory | undefined;
   if (context.docker) {
     const mib = context.docker.distributorMemoryMb;
-    memory = { mib, source: `${labels.distributorMemoryMb} (${mib} MiB)` };
+    memory = { mib, source: `${labels["distributor.memoryMb"]} (${mib} MiB)` };
   } else if (context.aws) {
     const type = context.aws.distributorInstanceType;
     const total = instanceTypeMemoryMiB(type);
@@ -525,7 +604,7 @@ function validateCapacity(
       memory = { mib, source: `${labels["aws.distributorInstanceType"]} ${type} (${total} MiB, ${mib} MiB after the system's ${AWS_SYSTEM_MIB})` };
     }
   }
-  const maxConnections = resolveMaxConnections(labels.distributorMaxConnections, given, memory, connectionCost(context.image, context.tls));
+  const maxConnections = resolveMaxConnections(labels["distributor.maxConnections"], given, memory, connectionCost(context.image, context.tls));
   return { ...(threads === undefined ? {} : { threads }), maxConnections };
 }
 
@@ -576,7 +655,7 @@ function parseDistributorImage(label: string, value: unknown): string {
 function checkTargetSpecific(args: TrafficDistributorArgs, target: Target, labels: SettingLabels): void {
   const dockerOnly: Array<[unknown, string]> = [
     [args.docker?.network, labels["docker.network"]],
-    [args.distributorMemoryMb, labels.distributorMemoryMb],
+    [args.distributor?.memoryMb, labels["distributor.memoryMb"]],
     ...COLORS.map((c): [unknown, string] => [(args[c] as ProvisionedColorArgs | undefined)?.memoryMb, labels[`${c}.memoryMb`]]),
   ];
   for (const [value, label] of dockerOnly) {
@@ -634,31 +713,32 @@ function checkSecurityGroupRules(aws: AwsSettings, preview: PreviewSettings | un
  * component args both come through here.
  */
 export function validateTrafficDistributorArgs(
-  args: TrafficDistributorArgs,
-  labels: SettingLabels = ARG_LABELS,
+  given: TrafficDistributorArgs,
+  givenLabels: SettingLabels = ARG_LABELS,
 ): DistributorSettings {
-  checkKnownArgs(args);
+  checkKnownArgs(given);
+  const { args, labels } = withCurrentNames(given, givenLabels);
   const target = parseChoice(labels.target, args.target ?? DEFAULTS.target, TARGETS);
   checkTargetSpecific(args, target, labels);
   const weights = checkWeights(
-    { blue: labels["weights.blue"], green: labels["weights.green"] },
+    { blue: labels["weight.blue"], green: labels["weight.green"] },
     {
-      blue: parseWeight(labels["weights.blue"], args.weights?.blue ?? DEFAULTS.weight),
-      green: parseWeight(labels["weights.green"], args.weights?.green ?? DEFAULTS.weight),
+      blue: parseWeight(labels["weight.blue"], args.weight?.blue ?? DEFAULTS.weight),
+      green: parseWeight(labels["weight.green"], args.weight?.green ?? DEFAULTS.weight),
     },
   );
   const routing = parseChoice(labels.routing, args.routing ?? DEFAULTS.routing, ROUTING_MODES);
   const namedPrimary =
-    args.failoverPrimary === undefined ? undefined : parseChoice(labels.failoverPrimary, args.failoverPrimary, COLORS);
+    args.failover?.primary === undefined ? undefined : parseChoice(labels["failover.primary"], args.failover.primary, COLORS);
   if (namedPrimary !== undefined && routing !== "failover") {
     throw new SettingsError(
-      `${labels.failoverPrimary} is set but ${labels.routing} is "${routing}": a primary color applies only to routing "failover"`,
+      `${labels["failover.primary"]} is set but ${labels.routing} is "${routing}": a primary color applies only to routing "failover"`,
     );
   }
   const failoverPrimary =
     routing === "failover"
       ? resolveFailoverPrimary(
-          { primary: labels.failoverPrimary, blue: labels["weights.blue"], green: labels["weights.green"] },
+          { primary: labels["failover.primary"], blue: labels["weight.blue"], green: labels["weight.green"] },
           weights,
           namedPrimary,
         )
@@ -690,7 +770,7 @@ export function validateTrafficDistributorArgs(
     gate: validateGate(args.gate, labels),
     accessLog: parseBoolean(labels.accessLog, args.accessLog ?? DEFAULTS.accessLog),
     drainTimeout: validateDrainTimeout(args, labels),
-    distributorImage: parseDistributorImage(labels.distributorImage, args.distributorImage ?? DEFAULTS.distributorImage),
+    distributorImage: parseDistributorImage(labels["distributor.image"], args.distributor?.image ?? DEFAULTS.distributorImage),
     docker: target === "docker" ? validateDocker(args, labels) : undefined,
   };
   const capacity = validateCapacity(args, labels, { docker: checked.docker, aws, tls: tls !== undefined, image: checked.distributorImage });

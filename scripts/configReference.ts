@@ -41,9 +41,9 @@ function rows(specs: readonly SettingSpec[]): string[] {
   const pairOf = (key: string) => key.replace(/\bblue\b|\bgreen\b|Blue|Green/g, "·");
   for (let i = 0; i < specs.length; i++) {
     const spec = specs[i];
-    const key = spec.key ?? spec.path;
+    const key = spec.path;
     const next = specs[i + 1];
-    const nextKey = next && (next.key ?? next.path);
+    const nextKey = next?.path;
     const paired = next && key !== nextKey && pairOf(key) === pairOf(nextKey!) && next.description === spec.description;
     const keys = paired ? `\`${key}\`, \`${nextKey}\`` : `\`${key}\``;
     const defaults = paired && defaultText(next) !== defaultText(spec) ? `${defaultText(spec)}, ${defaultText(next)}` : defaultText(spec);

@@ -22,7 +22,7 @@ export function plainDescription(spec: SettingSpec): string {
 }
 
 function entry(spec: SettingSpec): string {
-  const lines = [...(spec.note ? [`  # ${spec.note}`] : []), `  ${spec.key ?? spec.path}:`, `    type: ${spec.type}`];
+  const lines = [...(spec.note ? [`  # ${spec.note}`] : []), `  ${spec.path}:`, `    type: ${spec.type}`];
   if (spec.type === "array") lines.push("    items:", "      type: string");
   if (spec.secret && spec.default === undefined) lines.push("    secret: true");
   lines.push(`    description: ${scalar(plainDescription(spec))}`);

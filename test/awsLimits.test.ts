@@ -11,7 +11,7 @@ import * as aws from "../components/aws";
 import { TrafficDistributor } from "../components";
 import { configSourceFromMap, CONFIG_LABELS, readStackConfig } from "../components/stackConfig";
 import { validateTrafficDistributorArgs } from "../components/trafficDistributorArgs";
-import { promiseOf, registered } from "./mocks";
+import { childrenOn, promiseOf, registered } from "./mocks";
 import { deployOnAws } from "./awsDeploy";
 import { tempDir } from "./haproxy";
 import { unwrapSecrets } from "./tlsProvider";
@@ -125,7 +125,7 @@ describe("aws: the distributor's user data stays within EC2's 16 KB", () => {
 });
 
 describe("aws: a generated certificate too large for its SSM parameter names tls.domains", () => {
-  const certificateValue = (td: TrafficDistributor) => (td.distributor as aws.Distributor).certificateFile!;
+  const certificateValue = (td: TrafficDistributor) => childrenOn(td, "aws").distributor.certificateFile!;
 
   it("acme: a placeholder for 100 names too large is refused as tls.domains, not tls.certificate (never set)", async () => {
     // With acme the names also fill the user data, whose check refuses such a list first: the

@@ -6,7 +6,7 @@ import { gunzipSync } from "zlib";
 import * as aws from "../components/aws";
 import { TrafficDistributor, TrafficDistributorArgs } from "../components";
 import { deployOnAws } from "./awsDeploy";
-import { AWS_FIXTURES, dependenciesOf, invoked, promiseOf, RecordedResource, registered, settled, only, STATS_PASSWORD } from "./mocks";
+import { AWS_FIXTURES, childrenOn, dependenciesOf, invoked, promiseOf, RecordedResource, registered, settled, only, STATS_PASSWORD } from "./mocks";
 
 const INSTANCE = "aws:ec2/instance:Instance";
 const INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
@@ -82,8 +82,8 @@ describe("TrafficDistributor on AWS (mocks)", () => {
     const td = await deployOnAws("shop");
     const urnTail = async (r: pulumi.Resource) => (await promiseOf(r.urn)).split("::").slice(2).join("::");
     const root = "traffic-distributor:index:TrafficDistributor";
-    const distributor = td.distributor as aws.Distributor;
-    const blue = td.environments.blue as aws.Environment;
+    const distributor = childrenOn(td, "aws").distributor;
+    const blue = childrenOn(td, "aws").environments.blue!;
     assert.strictEqual(await urnTail(blue), `${root}$traffic-distributor:aws:Environment::shop-blue`);
     assert.strictEqual(await urnTail(distributor), `${root}$traffic-distributor:aws:Distributor::shop-distributor`);
     assert.strictEqual(await urnTail(blue.instances[1]), `traffic-distributor:aws:Environment$${INSTANCE}::shop-blue-1`);
@@ -303,7 +303,7 @@ describe("TrafficDistributor on AWS (mocks)", () => {
         "shop-green-1-drain",
         "shop-green-2-drain",
       ]);
-      const green = td.environments.green as aws.Environment;
+      const green = childrenOn(td, "aws").environments.green!;
       const drain = only(DRAIN, "shop-green-2-drain").inputs;
       assert.deepStrictEqual(
         Object.fromEntries(Object.entries(drain).filter(([key]) => key !== "__provider")),
@@ -334,8 +334,8 @@ describe("TrafficDistributor on AWS (mocks)", () => {
 
     it("depends on its instance, the delivery and the distributor, so Pulumi deletes it (and waits) before them", async () => {
       const td = await deployOnAws("shop");
-      const blue = td.environments.blue as aws.Environment;
-      const distributor = td.distributor as aws.Distributor;
+      const blue = childrenOn(td, "aws").environments.blue!;
+      const distributor = childrenOn(td, "aws").distributor;
       const [replica, otherReplica, delivery, distributorInstance] = await Promise.all(
         [blue.instances[1], blue.instances[0], distributor.configDelivery, distributor.instance].map((r) => promiseOf(r.urn)),
       );
@@ -355,7 +355,7 @@ describe("TrafficDistributor on AWS (mocks)", () => {
   it("renders the servers from the instances' private addresses", async () => {
     const td = await deployOnAws("shop", { green: { port: 8081, replicas: 3 } });
     const servers = await promiseOf(td.servers);
-    const blue = td.environments.blue as aws.Environment;
+    const blue = childrenOn(td, "aws").environments.blue!;
     const ips = await promiseOf(pulumi.all(blue.instances.map((i) => i.privateIp)));
     assert.deepStrictEqual(servers.blue, ips.map((ip) => `${ip}:80`));
     assert.strictEqual(servers.green.length, 3);

@@ -36,6 +36,7 @@ describe("package entry (components/index.ts)", () => {
         "AwsTargetArgs",
         "Color",
         "ColorArgs",
+        "DistributorArgs",
         "DnsArgs",
         "DnsRecordType",
         "DockerDistributor",
@@ -43,6 +44,7 @@ describe("package entry (components/index.ts)", () => {
         "DockerTargetArgs",
         "DrainArgs",
         "ExistingColorArgs",
+        "FailoverArgs",
         "GateArgs",
         "HealthCheckArgs",
         "PreviewArgs",
@@ -54,9 +56,56 @@ describe("package entry (components/index.ts)", () => {
         "TlsArgs",
         "TlsMode",
         "TrafficDistributorArgs",
+        "TrafficDistributorChildren",
         "Weights",
       ],
     });
+  });
+
+  it("exports every named type the args and the outputs use, however deep", function () {
+    this.timeout(60_000);
+    const program = ts.createProgram([ENTRY], { strict: true, target: ts.ScriptTarget.ES2020, module: ts.ModuleKind.CommonJS, skipLibCheck: true, types: ["node"] });
+    const checker = program.getTypeChecker();
+    const entryExports = checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(ENTRY)!)!);
+    const resolve = (symbol: ts.Symbol) => (symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol);
+    const exported = new Set(entryExports.map(resolve));
+    const ours = (node: ts.Node) => path.resolve(node.getSourceFile().fileName).startsWith(path.dirname(ENTRY));
+    // Each named type of this package that a property's declared type mentions, then its own members.
+    const used = new Map<ts.Symbol, string>();
+    const visitDeclaration = (symbol: ts.Symbol, at: string): void => {
+      if (used.has(symbol)) return;
+      used.set(symbol, at);
+      for (const declaration of symbol.declarations ?? []) {
+        if (ts.isClassDeclaration(declaration)) continue; // a class is exported or not; its members are its own
+        if (ts.isTypeAliasDeclaration(declaration)) visitTypeNode(declaration.type, at);
+        if (ts.isInterfaceDeclaration(declaration)) for (const member of declaration.members) visitMember(member, at);
+      }
+    };
+    const visitMember = (member: ts.Node, at: string): void => {
+      if ((ts.isPropertySignature(member) || ts.isPropertyDeclaration(member)) && member.type) visitTypeNode(member.type, `${at}.${member.name.getText()}`);
+    };
+    const visitTypeNode = (node: ts.Node, at: string): void => {
+      if (ts.isTypeReferenceNode(node)) {
+        const symbol = checker.getSymbolAtLocation(node.typeName);
+        const target = symbol && resolve(symbol);
+        const declaration = target?.declarations?.[0];
+        if (target && declaration && ours(declaration) && !ts.isTypeParameterDeclaration(declaration)) visitDeclaration(target, at);
+      }
+      if (ts.isTypeLiteralNode(node)) for (const member of node.members) visitMember(member, at);
+      else ts.forEachChild(node, (child) => visitTypeNode(child, at));
+    };
+    const named = (name: string) => resolve(entryExports.find((symbol) => symbol.name === name)!);
+    visitDeclaration(named("TrafficDistributorArgs"), "args");
+    for (const member of (named("TrafficDistributor").declarations![0] as ts.ClassDeclaration).members) {
+      const isPublic = !ts.getCombinedModifierFlags(member as ts.Declaration) || ts.getCombinedModifierFlags(member as ts.Declaration) & ts.ModifierFlags.Public;
+      if (isPublic) visitMember(member, "output");
+    }
+    const missing = [...used].filter(([symbol]) => !exported.has(symbol)).map(([symbol, at]) => `${symbol.name} (at ${at})`);
+    // Can fail: the walk reaches the deep ones (a color's args, the ACME settings, the children's classes).
+    for (const deep of ["ProvisionedColorArgs", "AcmeArgs", "TlsMode", "Color", "RoutingMode", "DockerDistributor", "AwsEnvironment"]) {
+      assert.ok(used.has(named(deep)), `${deep} not reached: found ${[...used.keys()].map((s) => s.name).join(", ")}`);
+    }
+    assert.deepStrictEqual(missing, [], "named types the args or outputs use but the entry does not export");
   });
 
   it("has the same values at run time, and they are the real ones", async () => {

@@ -3,7 +3,7 @@
 import * as assert from "assert";
 import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { resetHostPortClaims } from "../components/trafficDistributor";
+import { resetHostPortClaims, TrafficDistributor, TrafficDistributorChildren } from "../components/trafficDistributor";
 import { secretInputNames, tlsProviderState, unwrapSecrets } from "./tlsProvider";
 
 export interface RecordedResource {
@@ -132,6 +132,13 @@ monitor.registerResource = (request: any, callback: unknown) => {
 };
 
 /** Resolves an Output in a test (its value, unknown in preview, is always known under these mocks). */
+/** The children of a distributor on `target`, narrowed by the discriminant users narrow on. */
+export function childrenOn<T extends TrafficDistributorChildren["target"]>(td: TrafficDistributor, target: T): Extract<TrafficDistributorChildren, { target: T }> {
+  const children = td.children;
+  assert.strictEqual(children.target, target);
+  return children as Extract<TrafficDistributorChildren, { target: T }>;
+}
+
 export function promiseOf<T>(output: pulumi.Output<T>): Promise<T> {
   return new Promise((resolve) => output.apply(resolve));
 }

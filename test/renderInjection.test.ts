@@ -14,10 +14,10 @@ import { argsAtPaths, SETTING_PATHS, SettingPath, TrafficDistributorArgs, valida
 /** A value of every setting that is valid, for the known-good render and for injections to extend. */
 const VALID: Record<SettingPath, unknown> = {
   target: "docker",
-  "weights.blue": 30,
-  "weights.green": 70,
+  "weight.blue": 30,
+  "weight.green": 70,
   routing: "round-robin",
-  failoverPrimary: "blue",
+  "failover.primary": "blue",
   "blue.image": "nginx:1.27",
   "blue.replicas": 2,
   "blue.port": 8080,
@@ -46,10 +46,10 @@ const VALID: Record<SettingPath, unknown> = {
   listenPort: 8080,
   statsPort: 8404,
   statsPassword: "s3cret-pass!",
-  distributorImage: "haproxy:3.2.9",
-  distributorMemoryMb: 256,
-  distributorThreads: 2,
-  distributorMaxConnections: 2000,
+  "distributor.image": "haproxy:3.2.9",
+  "distributor.memoryMb": 256,
+  "distributor.threads": 2,
+  "distributor.maxConnections": 2000,
   "docker.network": "shared-net",
   "aws.vpcId": "vpc-0123456789abcdef0",
   "aws.subnetIds": ["subnet-0123456789abcdef0"],
@@ -87,7 +87,7 @@ function baseArgs(path: SettingPath): Array<[SettingPath, unknown]> {
     base.push(["target", "aws"], ["aws.vpcId", VALID["aws.vpcId"]], ["aws.subnetIds", VALID["aws.subnetIds"]]);
     if (path.startsWith("dns.")) base.push(["dns.zoneId", VALID["dns.zoneId"]], ["dns.name", VALID["dns.name"]]);
   }
-  if (path === "failoverPrimary") base.push(["routing", "failover"]);
+  if (path === "failover.primary") base.push(["routing", "failover"]);
   // Each HTTPS key with the mode it belongs to (and what that mode needs).
   if (path === "tls.certificate" || path === "tls.privateKey") {
     base.push(["tls.mode", "provided"], ...(["tls.certificate", "tls.privateKey"] as const).filter((p) => p !== path).map((p): [SettingPath, unknown] => [p, VALID[p]]));

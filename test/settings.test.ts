@@ -135,7 +135,7 @@ describe("settings validation", () => {
           .failoverPrimary,
         "blue",
       );
-      assert.throws(() => validateTrafficDistributorArgs({ routing: "failover" }), /needs a primary color: set failoverPrimary/);
+      assert.throws(() => validateTrafficDistributorArgs({ routing: "failover" }), /needs a primary color: set failover.primary/);
     });
     it("a color is either existing servers or provisioned", () => {
       assert.throws(

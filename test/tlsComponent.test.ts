@@ -7,7 +7,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { TrafficDistributor } from "../components/trafficDistributor";
 import * as dockerTarget from "../components/docker";
-import { only, promiseOf, registered, settled, STATS_PASSWORD } from "./mocks";
+import { childrenOn, only, promiseOf, registered, settled, STATS_PASSWORD } from "./mocks";
 import { unwrapSecrets } from "./tlsProvider";
 
 const pem = (name: string) => fs.readFileSync(path.join(__dirname, "fixtures", "tls", name), "utf8");
@@ -60,7 +60,7 @@ describe("TrafficDistributor with HTTPS (mocks)", () => {
 
   it("provided: a valid chain and key are delivered as a secret; the config carries only the fingerprint", async () => {
     const td = new TrafficDistributor("shop", { statsPassword: STATS_PASSWORD, tls: { mode: "provided", certificate: pulumi.secret(pem("chain.pem")), privateKey: pulumi.secret(pem("key.pem")) } });
-    const stdin = (td.distributor as dockerTarget.Distributor).certificateDelivery!.stdin;
+    const stdin = childrenOn(td, "docker").distributor.certificateDelivery!.stdin;
     assert.strictEqual(await (stdin as any).isSecret, true);
     assert.strictEqual(await promiseOf(stdin), `${pem("chain.pem")}${pem("key.pem")}`);
     const config = await promiseOf(td.haproxyConfig);
@@ -93,7 +93,7 @@ describe("TrafficDistributor with HTTPS (mocks)", () => {
     const distributor = only("docker:index/container:Container", "shop-distributor");
     assert.deepStrictEqual(distributor.inputs.volumes, [{ volumeName: volume.inputs.name, containerPath: "/var/lib/haproxy" }]);
     const client = only("docker:index/container:Container", "shop-acme");
-    const distributorId = await promiseOf((td.distributor as dockerTarget.Distributor).container.id);
+    const distributorId = await promiseOf(childrenOn(td, "docker").distributor.container.id);
     assert.strictEqual(client.inputs.networkMode, `container:${distributorId}`);
     assert.deepStrictEqual(client.inputs.volumes, [{ volumeName: volume.inputs.name, containerPath: "/var/lib/haproxy" }]);
     assert.strictEqual(client.inputs.user, "99:99");

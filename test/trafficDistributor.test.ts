@@ -6,7 +6,7 @@ import { DELIVER_CONFIG_SCRIPT, Distributor, DRAIN_REPLICA_SCRIPT, Environment }
 import { replicaContainerName } from "../components/naming";
 import { configSourceFromMap, readStackConfig } from "../components/stackConfig";
 import { loadStackConfig, renderStack } from "../scripts/render";
-import { promiseOf, registered, RecordedResource, settled, only, STATS_PASSWORD } from "./mocks";
+import { childrenOn, promiseOf, registered, RecordedResource, settled, only, STATS_PASSWORD } from "./mocks";
 
 const CONTAINER = "docker:index/container:Container";
 const COMMAND = "command:local:Command";
@@ -65,7 +65,7 @@ describe("TrafficDistributor on Docker (mocks)", () => {
     assert.strictEqual(await urnTail(td.environments.blue!), `${root}$traffic-distributor:docker:Environment::shop-blue`);
     assert.strictEqual(await urnTail(td.distributor), `${root}$traffic-distributor:docker:Distributor::shop-distributor`);
     assert.strictEqual(
-      await urnTail((td.environments.blue as Environment).containers[1]),
+      await urnTail(childrenOn(td, "docker").environments.blue!.containers[1]),
       `traffic-distributor:docker:Environment$${CONTAINER}::shop-blue-1`,
     );
     assert.strictEqual(

@@ -3,7 +3,7 @@
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { TrafficDistributor } from "../components/trafficDistributor";
-import { ARG_LABELS, argsAtPaths, SettingPath, TrafficDistributorArgs } from "../components/trafficDistributorArgs";
+import { ARG_LABELS, argsAtPaths, SettingPath, TrafficDistributorArgs, validateTrafficDistributorArgs } from "../components/trafficDistributorArgs";
 import { CONFIG_KEYS, CONFIG_LABELS, configSourceFromMap, readStackConfig } from "../components/stackConfig";
 import { SettingsError } from "../components/settings";
 import { registered, settled, STATS_PASSWORD } from "./mocks";
@@ -34,10 +34,10 @@ const badDurations = ["5", "0s", "1 s", "1e3ms", "2d", "1.5s", "s", "-1s", "10se
 const injections = ["x\nstats admin if TRUE", "x'\n  program evil", "x # y", "x\r\ny", "a b"];
 
 const cases: BadInput[] = [
-  ...(["weights.blue", "weights.green"] as const).flatMap((path) => badWeights.map((value) => ({ path, value, allowed: WHOLE(0, 256) }))),
+  ...(["weight.blue", "weight.green"] as const).flatMap((path) => badWeights.map((value) => ({ path, value, allowed: WHOLE(0, 256) }))),
   ...["random", "Round-Robin", "sticky ", 5, "failover\nx"].map((value) => ({ path: "routing" as const, value, allowed: CHOICE("round-robin", "sticky", "failover") })),
-  ...["red", "BLUE", 1].map((value) => ({ path: "failoverPrimary" as const, value, allowed: CHOICE("blue", "green"), with: { routing: "failover" } })),
-  { path: "failoverPrimary", value: "blue", allowed: /a primary color applies only to routing "failover"$/ },
+  ...["red", "BLUE", 1].map((value) => ({ path: "failover.primary" as const, value, allowed: CHOICE("blue", "green"), with: { routing: "failover" } })),
+  { path: "failover.primary", value: "blue", allowed: /a primary color applies only to routing "failover"$/ },
   ...["kubernetes", "AWS", 1, "docker\n"].map((value) => ({ path: "target" as const, value, allowed: CHOICE("docker", "aws") })),
   ...(["blue", "green"] as const).flatMap((color) => [
     ...["UPPER/case:1", "a b", "nginx:", "-bad", "nginx:1.27\nprogram x", "nginx:1.27 #", "Nginx:1.27", "localhost:x/app"].map((value) => ({
@@ -103,31 +103,31 @@ const cases: BadInput[] = [
     secret: true,
     allowed: /is not allowed \(value hidden\): it must be 8 to 128 printable ASCII characters without spaces or single quotes$/,
   })),
-  ...["Haproxy", "haproxy:2.6 ", "haproxy:3.2\nx", "a//b"].map((value) => ({ path: "distributorImage" as const, value, allowed: /must be a Docker image reference/ })),
-  ...[8, "big", 2_000_000].map((value) => ({ path: "distributorMemoryMb" as const, value, allowed: WHOLE(16, 1048576) })),
-  ...[0, 65, -1, 1.5, "all", "2\nnbthread 1"].map((value) => ({ path: "distributorThreads" as const, value, allowed: WHOLE(1, 64) })),
-  ...[0, -1, 2.5, 250_001, "many", "100\nmaxconn 1"].map((value) => ({ path: "distributorMaxConnections" as const, value, allowed: WHOLE(1, 250000) })),
+  ...["Haproxy", "haproxy:2.6 ", "haproxy:3.2\nx", "a//b"].map((value) => ({ path: "distributor.image" as const, value, allowed: /must be a Docker image reference/ })),
+  ...[8, "big", 2_000_000].map((value) => ({ path: "distributor.memoryMb" as const, value, allowed: WHOLE(16, 1048576) })),
+  ...[0, 65, -1, 1.5, "all", "2\nnbthread 1"].map((value) => ({ path: "distributor.threads" as const, value, allowed: WHOLE(1, 64) })),
+  ...[0, -1, 2.5, 250_001, "many", "100\nmaxconn 1"].map((value) => ({ path: "distributor.maxConnections" as const, value, allowed: WHOLE(1, 250000) })),
   // More than the memory holds, with the figures: docker's limit, the instance type's memory, TLS's and an earlier HAProxy's larger cost.
   {
-    path: "distributorMaxConnections",
+    path: "distributor.maxConnections",
     value: 20_000,
     allowed:
       /is 20000: \S*distributor.?[mM]emoryMb \(256 MiB\) holds 12288 connections at 16 KiB each \(a request in flight\) beside 64 MiB for HAProxy's master and two workers; 20000 need 377 MiB: give the distributor more memory or allow at most 12288$/,
   },
-  { path: "distributorMaxConnections", value: 6000, with: { distributorMemoryMb: 128 }, allowed: /\(128 MiB\) holds 4096 connections at 16 KiB each/ },
+  { path: "distributor.maxConnections", value: 6000, with: { "distributor.memoryMb": 128 }, allowed: /\(128 MiB\) holds 4096 connections at 16 KiB each/ },
   {
-    path: "distributorMaxConnections",
+    path: "distributor.maxConnections",
     value: 50_000,
     with: { ...AWS, "aws.distributorInstanceType": "t3.micro" },
     allowed: /distributorInstanceType t3\.micro \(1024 MiB, 640 MiB after the system's 384\) holds 36864 connections at 16 KiB each/,
   },
-  { path: "distributorMaxConnections", value: 5000, with: { "tls.mode": "selfSigned" }, allowed: /holds 4282 connections at 44 KiB each \(a request in flight\) beside 72 MiB/ },
-  { path: "distributorMaxConnections", value: 10_000, with: { distributorImage: "haproxy:3.2.26" }, allowed: /holds 6144 connections at 32 KiB each/ },
-  { path: "distributorMemoryMb", value: 64, allowed: /\(64 MiB\) holds 0 connections at 16 KiB each \(a request in flight\) beside 64 MiB for HAProxy's master and two workers: give the distributor more memory$/ },
+  { path: "distributor.maxConnections", value: 5000, with: { "tls.mode": "selfSigned" }, allowed: /holds 4282 connections at 44 KiB each \(a request in flight\) beside 72 MiB/ },
+  { path: "distributor.maxConnections", value: 10_000, with: { "distributor.image": "haproxy:3.2.26" }, allowed: /holds 6144 connections at 32 KiB each/ },
+  { path: "distributor.memoryMb", value: 64, allowed: /\(64 MiB\) holds 0 connections at 16 KiB each \(a request in flight\) beside 64 MiB for HAProxy's master and two workers: give the distributor more memory$/ },
 
   ...["bad name", "-x", "a;rm -rf /", "net\nx"].map((value) => ({ path: "docker.network" as const, value, allowed: /must be the name of an existing Docker network/ })),
   { path: "docker.network", value: "shared", with: AWS, allowed: /it applies only to target "docker"$/ },
-  { path: "distributorMemoryMb", value: 512, with: AWS, allowed: /it applies only to target "docker"$/ },
+  { path: "distributor.memoryMb", value: 512, with: AWS, allowed: /it applies only to target "docker"$/ },
   ...["vpc-123", "vpc-XYZ0123456789abcd", "subnet-0123456789abcdef0"].map((value) => ({
     path: "aws.vpcId" as const,
     value,
@@ -290,11 +290,11 @@ const cases: BadInput[] = [
   },
   ...["host", "none", "bridge"].map((value) => ({ path: "docker.network" as const, value, allowed: /name a user-defined network \(`docker network create`\), or leave it unset/ })),
   ...["haproxy:3.2-alpine", "haproxy:alpine", "registry.example.com/ops/haproxy:3.2.26-alpine3.22", "haproxy:lts-alpine@sha256:" + "a".repeat(64)].map((value) => ({
-    path: "distributorImage" as const,
+    path: "distributor.image" as const,
     value,
     allowed: /an Alpine-based image has no perl, which the delivery and the release gate use to reach HAProxy's runtime API; use a Debian-based tag/,
   })),
-  { path: "distributorImage", value: `haproxy/${"h".repeat(250)}:3.2`, allowed: /names a repository of 258 characters/ },
+  { path: "distributor.image", value: `haproxy/${"h".repeat(250)}:3.2`, allowed: /names a repository of 258 characters/ },
   { path: "tls.port", value: 8081, with: { "tls.mode": "selfSigned", "preview.enabled": true }, allowed: /preview\.bluePort and \S*tls\.port are both 8081: they must differ$/ },
   { path: "preview.greenPort", value: 8443, with: { "tls.mode": "selfSigned", "preview.enabled": true }, allowed: /preview\.greenPort and \S*tls\.port are both 8443: they must differ$/ },
   ...["https://acme.example:99999/dir", "https://acme.example:0/dir"].map((value) => ({
@@ -436,7 +436,7 @@ describe("secrets never appear in an error", () => {
 describe("input checks beyond single values", () => {
   it("rejects unknown argument names at run time, at every level", () => {
     const unknown: Array<[unknown, RegExp]> = [
-      [{ weigths: { blue: 1 } }, /^unknown argument weigths: the arguments are target, weights, /],
+      [{ weigths: { blue: 1 } }, /^unknown argument weigths: the arguments are target, weight, routing, failover, /],
       [{ blue: { imgae: "nginx:1.27" } }, /^unknown argument blue.imgae: the arguments of blue are image, replicas, port, servers, memoryMb$/],
       [{ timeouts: { sever: "5s" } }, /^unknown argument timeouts.sever: the arguments of timeouts are connect, client, server, tunnel, drain$/],
       [{ target: "aws", aws: { dns: { zone: "Z1" } } }, /^unknown argument aws.dns.zone: the arguments of aws.dns are zoneId, name, ttl, aliases, recordType, takeOver$/],
@@ -488,6 +488,70 @@ describe("input checks beyond single values", () => {
     await settled();
     assert.strictEqual(registered.length, before);
     assert.doesNotThrow(() => new TrafficDistributor("four", { statsPassword: STATS_PASSWORD, listenPort: 8093, statsPort: 8493 }));
+  });
+});
+
+describe("the previous release's arg names", () => {
+  const PASSWORD = { statsPassword: STATS_PASSWORD };
+  const renamed: Array<[TrafficDistributorArgs, TrafficDistributorArgs]> = [
+    [{ weights: { blue: 0, green: 7 } }, { weight: { blue: 0, green: 7 } }],
+    [{ routing: "failover", failoverPrimary: "green" }, { routing: "failover", failover: { primary: "green" } }],
+    [{ distributorImage: "haproxy:3.2.26" }, { distributor: { image: "haproxy:3.2.26" } }],
+    [{ distributorMemoryMb: 512 }, { distributor: { memoryMb: 512 } }],
+    [{ distributorThreads: 3 }, { distributor: { threads: 3 } }],
+    [{ distributorMaxConnections: 999 }, { distributor: { maxConnections: 999 } }],
+  ];
+
+  it("each old name gives the settings its new name gives", () => {
+    for (const [old, now] of renamed) {
+      const settings = validateTrafficDistributorArgs({ ...PASSWORD, ...old });
+      assert.deepStrictEqual(settings, validateTrafficDistributorArgs({ ...PASSWORD, ...now }), JSON.stringify(old));
+      assert.notDeepStrictEqual(settings, validateTrafficDistributorArgs(PASSWORD), `${JSON.stringify(old)} changed nothing`);
+    }
+  });
+
+  it("an error names the setting as the program wrote it", () => {
+    const wrong: Array<[TrafficDistributorArgs, RegExp]> = [
+      [{ weights: { blue: 300, green: 1 } }, /^weights\.blue is 300: /],
+      [{ weight: { blue: 300, green: 1 } }, /^weight\.blue is 300: /],
+      [{ weights: { blue: 0, green: 0 } }, /^weights\.blue and weights\.green are both 0/],
+      [{ failoverPrimary: "red" as "blue", routing: "failover" }, /^failoverPrimary is "red": /],
+      [{ failover: { primary: "red" as "blue" }, routing: "failover" }, /^failover\.primary is "red": /],
+      [{ distributorImage: "haproxy:3.4-alpine" }, /^distributorImage is "haproxy:3\.4-alpine": an Alpine-based image/],
+      [{ distributor: { image: "haproxy:3.4-alpine" } }, /^distributor\.image is "haproxy:3\.4-alpine": an Alpine-based image/],
+      [{ distributorMemoryMb: 8 }, /^distributorMemoryMb is 8: /],
+      [{ distributor: { threads: 65 } }, /^distributor\.threads is 65: /],
+      [{ distributorMaxConnections: 20_000 }, /^distributorMaxConnections is 20000: distributor\.memoryMb \(256 MiB\) holds 12288/],
+    ];
+    for (const [args, message] of wrong) {
+      assert.throws(() => validateTrafficDistributorArgs({ ...PASSWORD, ...args }), (e: Error) => e instanceof SettingsError && message.test(e.message), JSON.stringify(args));
+    }
+  });
+
+  it("refuses an old name beside its new one, and the component warns for each old name", async () => {
+    for (const [old, now] of renamed) {
+      const [oldName] = Object.keys(old).filter((key) => key !== "routing");
+      assert.throws(
+        () => validateTrafficDistributorArgs({ ...PASSWORD, ...now, ...old }),
+        (e: Error) => e instanceof SettingsError && e.message.startsWith(`${oldName} and `) && /is the previous name of \S+; keep \S+ only$/.test(e.message),
+        oldName,
+      );
+    }
+    const warnings: string[] = [];
+    const warn = pulumi.log.warn;
+    pulumi.log.warn = (message: string) => {
+      warnings.push(message);
+      return Promise.resolve();
+    };
+    try {
+      new TrafficDistributor("renamed", { ...PASSWORD, weights: { blue: 1, green: 2 }, distributorMemoryMb: 300, listenPort: 18280, statsPort: 18281 });
+      new TrafficDistributor("current", { ...PASSWORD, weight: { blue: 1, green: 2 }, distributor: { memoryMb: 300 }, listenPort: 18282, statsPort: 18283 });
+      await settled();
+    } finally {
+      pulumi.log.warn = warn;
+    }
+    assert.deepStrictEqual(warnings.map((w) => w.split(":")[0]), ["weights is deprecated", "distributorMemoryMb is deprecated"]);
+    assert.match(warnings[0], /it is now weight, the name of its stack config key/);
   });
 });
 

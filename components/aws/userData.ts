@@ -199,10 +199,10 @@ export function checkDistributorUserDataFits(settings: DistributorSettings, labe
   const size = Buffer.byteLength(userData);
   if (size <= USER_DATA_MAX_BYTES) return;
   const acme = tls?.acme !== undefined;
-  const keys = acme ? `${labels["tls.domains"]} (with ${labels["tls.acme.email"]} and ${labels["tls.acme.directory"]})` : labels.distributorImage;
+  const keys = acme ? `${labels["tls.domains"]} (with ${labels["tls.acme.email"]} and ${labels["tls.acme.directory"]})` : labels["distributor.image"];
   const remedy = acme
     ? `list fewer or shorter names in ${labels["tls.domains"]} (${tls!.domains.length} names of ${tls!.domains.reduce((sum, name) => sum + name.length, 0)} characters now)`
-    : `use a shorter ${labels.distributorImage}`;
+    : `use a shorter ${labels["distributor.image"]}`;
   throw new SettingsError(
     `aws: ${keys} make the distributor's user data ${size} bytes, more than the ${USER_DATA_MAX_BYTES} EC2 takes (before base64): ${remedy}`,
   );

@@ -11,7 +11,7 @@ const statsPassword = config.requireSecret("statsPassword");
 const shop = new TrafficDistributor("shop", {
   blue: { image: "nginx:1.27", replicas: 2 },
   green: { image: "nginx:1.27", replicas: 2 },
-  weights: { blue: 50, green: 50 },
+  weight: { blue: 50, green: 50 },
   listenPort: 8080,
   statsPort: 8404,
   statsPassword,

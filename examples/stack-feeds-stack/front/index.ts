@@ -13,7 +13,7 @@ const front = new TrafficDistributor("front", {
   blue: { image: "registry.example.com/api:3.2", port: 8080 },
   // Checked when the reference resolves, like any list of "host:port".
   green: { servers: backendServers.apply((s) => s.blue) },
-  weights: { blue: 10, green: 90 },
+  weight: { blue: 10, green: 90 },
   docker: { network: backend.requireOutput("networkName") as pulumi.Output<string> },
   listenPort: 8080,
   statsPort: 8404,
