@@ -54,7 +54,7 @@ export interface ServerStatus {
 export interface ColorStatus {
   /** The configured weight; undefined with `failover`. */
   readonly weight?: number;
-  /** Share of new traffic in percent, as configured. */
+  /** Share of new traffic in percent (two decimals), as the running worker's weights give it. */
   readonly share: number;
   readonly serversUp: number;
   readonly servers: readonly ServerStatus[];
@@ -108,21 +108,38 @@ export function parseShowTable(text: string): Map<string, Record<string, number>
   return entries;
 }
 
-/** The renderer's summary line: `# routing round-robin: blue 50 (50%), green 50 (50%)` or failover's. */
-export function parseSummary(line: string): { routing: string; colors: Record<Color, { weight?: number; share: number }> } {
-  const weighted = /^# routing (\S+): blue (\d+) \((\d+)%\), green (\d+) \((\d+)%\)$/.exec(line);
-  if (weighted) {
-    return {
-      routing: weighted[1],
-      colors: { blue: { weight: Number(weighted[2]), share: Number(weighted[3]) }, green: { weight: Number(weighted[4]), share: Number(weighted[5]) } },
-    };
-  }
-  const failover = /^# routing failover: primary (blue|green), backup (blue|green)$/.exec(line);
-  if (failover) {
-    const primary = failover[1] as Color;
-    return { routing: "failover", colors: { blue: { share: primary === "blue" ? 100 : 0 }, green: { share: primary === "green" ? 100 : 0 } } };
-  }
+/**
+ * The routing mode and the colors' configured weights, from the renderer's summary line:
+ * `# routing round-robin: blue 1 (33.33%), green 2 (66.67%)` or failover's. The shares are
+ * not read from it: the running worker's weights say them (sharesFromStat).
+ */
+export function parseSummary(line: string): { routing: string; weights?: Record<Color, number> } {
+  const weighted = /^# routing (\S+): blue (\d+) \([\d.]+%\), green (\d+) \([\d.]+%\)$/.exec(line);
+  if (weighted) return { routing: weighted[1], weights: { blue: Number(weighted[2]), green: Number(weighted[3]) } };
+  if (/^# routing failover: primary (blue|green), backup (blue|green)$/.test(line)) return { routing: "failover" };
   throw new Error(`the distributor's config has no routing summary line (found ${JSON.stringify(line.slice(0, 120))}): is it a traffic-distributor config?`);
+}
+
+/**
+ * Each color's share of new traffic in percent (two decimals), from the weights the running
+ * worker applies: the `colors` backend's servers (two levels), else the replicas' in `app`,
+ * where backup servers (failover) take nothing while a primary is listed.
+ */
+export function sharesFromStat(rows: ReadonlyArray<Record<string, string>>): Record<Color, number> {
+  const weight = (row: Record<string, string>) => Number(row.uweight ?? row.weight) || 0;
+  const totals: Record<Color, number> = { blue: 0, green: 0 };
+  const firstLevel = rows.filter((row) => row.pxname === "colors" && (COLORS as readonly string[]).includes(row.svname));
+  if (firstLevel.length > 0) {
+    for (const row of firstLevel) totals[row.svname as Color] += row.bck === "1" ? 0 : weight(row);
+  } else {
+    for (const row of rows) {
+      const color = row.pxname === "app" ? colorOfServer(row.svname) : undefined;
+      if (color !== undefined && row.bck !== "1") totals[color] += weight(row);
+    }
+  }
+  const sum = totals.blue + totals.green;
+  if (sum === 0) throw new Error("show stat lists no weighted server of either color: is it a traffic-distributor's HAProxy?");
+  return { blue: Math.round((totals.blue * 10_000) / sum) / 100, green: Math.round((totals.green * 10_000) / sum) / 100 };
 }
 
 /** The backends whose servers are replicas: `app` (one level) or the colors' own (two levels). */
@@ -151,11 +168,13 @@ export function distributorStatus(text: string): DistributorStatusReport {
   const summary = parseSummary(probe.summary);
   const stat = probe.answers[PROBE_COMMANDS[0]];
   if (stat === undefined) throw new Error("the probe printed no show stat");
+  const rows = parseShowStat(stat);
+  const shares = sharesFromStat(rows);
   const rates = parseShowTable(probe.answers[PROBE_COMMANDS[1]] ?? "");
   const answersKey = `gpc0_rate(${SERVER_RATE_WINDOWS.answersMs})`;
   const errorsKey = `gpc1_rate(${SERVER_RATE_WINDOWS.errorsMs})`;
   const servers: Record<Color, ServerStatus[]> = { blue: [], green: [] };
-  for (const row of parseShowStat(stat)) {
+  for (const row of rows) {
     const color = colorOfServer(row.svname);
     if (!REPLICA_BACKENDS.has(row.pxname) || color === undefined) continue;
     const rate = rates.get(row.svname) ?? {};
@@ -178,7 +197,8 @@ export function distributorStatus(text: string): DistributorStatusReport {
     const list = servers[color];
     const sum = (field: "currentSessions" | "requestsPerSecond" | "errors5xxLastMinute") => list.reduce((total, s) => total + s[field], 0);
     colors[color] = {
-      ...summary.colors[color],
+      ...(summary.weights === undefined ? {} : { weight: summary.weights[color] }),
+      share: shares[color],
       serversUp: list.filter((s) => s.state === "UP").length,
       servers: list,
       currentSessions: sum("currentSessions"),

@@ -4,7 +4,7 @@ import * as assert from "assert";
 import { spawn } from "child_process";
 import * as path from "path";
 import { distributorStatus, DistributorStatusReport, formatStatus, parseSummary, probeArgv } from "../components/distributorStatus";
-import { colorStateServers, HaproxyConfigInput, renderHaproxyConfig, serverName, DEFAULT_HEALTH_CHECK } from "../components/haproxyConfig";
+import { colorStateServers, HaproxyConfigInput, layoutOf, renderHaproxyConfig, serverName, DEFAULT_HEALTH_CHECK } from "../components/haproxyConfig";
 import { Color, COLORS } from "../components/settings";
 import { App, apps, startApp, stopApps } from "./appRig";
 import { Haproxy, loopbackPlacement, request, startHaproxy, stopAll, waitForColor, waitForStatus } from "./harness";
@@ -115,7 +115,47 @@ describe("distributor status (real HAProxy)", function () {
       COLORS.map((c) => [report.colors[c].share, report.colors[c].servers.map((s) => s.name)]),
       COLORS.map((c) => [c === "blue" ? 25 : 75, sticky.fleet[c].map((a, i) => serverName(c, i, a.server))]),
     );
-    assert.deepStrictEqual(parseSummary("# routing failover: primary green, backup blue").colors, { blue: { share: 0 }, green: { share: 100 } });
+    assert.deepStrictEqual(parseSummary("# routing failover: primary green, backup blue"), { routing: "failover" });
+  });
+
+  it("reads every split the renderer accepts, from the weights the running worker applies", async function () {
+    this.timeout(180_000);
+    const percent = (part: number, whole: number) => Math.round((part * 10_000) / whole) / 100;
+    const splits: Array<{ weights: { blue: number; green: number }; routing: HaproxyConfigInput["routing"]; failoverPrimary?: Color; replicas?: number }> = [
+      { weights: { blue: 1, green: 2 }, routing: "round-robin" },
+      { weights: { blue: 256, green: 1 }, routing: "round-robin" },
+      { weights: { blue: 1, green: 2 }, routing: "sticky" },
+      { weights: { blue: 0, green: 7 }, routing: "round-robin" },
+      { weights: { blue: 255, green: 254 }, routing: "round-robin", replicas: 3 },
+      { weights: { blue: 10, green: 90 }, routing: "failover", failoverPrimary: "green" },
+    ];
+    for (const split of splits) {
+      const fleet: Record<Color, App[]> = { blue: [], green: [] };
+      for (const color of COLORS) for (let i = 0; i < (color === "blue" ? 2 : split.replicas ?? 2); i++) fleet[color].push(await startApp(color, String(i)));
+      const placement = await loopbackPlacement();
+      const input: HaproxyConfigInput = {
+        weights: split.weights,
+        routing: split.routing,
+        ...(split.failoverPrimary ? { failoverPrimary: split.failoverPrimary } : {}),
+        servers: { blue: fleet.blue.map((a) => a.server), green: fleet.green.map((a) => a.server) },
+        healthCheck: { ...DEFAULT_HEALTH_CHECK, path: "/healthz" },
+      };
+      const haproxy = await startHaproxy(renderHaproxyConfig(input, placement), placement);
+      const report = distributorStatus(await runProbe(haproxy));
+      const total = split.weights.blue + split.weights.green;
+      const expected =
+        split.routing === "failover"
+          ? { blue: split.failoverPrimary === "blue" ? 100 : 0, green: split.failoverPrimary === "green" ? 100 : 0 }
+          : { blue: percent(split.weights.blue, total), green: percent(split.weights.green, total) };
+      const label = `${split.routing} ${split.weights.blue}/${split.weights.green} (${layoutOf(input)})`;
+      assert.strictEqual(report.routing, split.routing, label);
+      assert.deepStrictEqual({ blue: report.colors.blue.share, green: report.colors.green.share }, expected, label);
+      if (split.routing !== "failover") assert.deepStrictEqual({ blue: report.colors.blue.weight, green: report.colors.green.weight }, split.weights, label);
+      assert.deepStrictEqual(COLORS.map((c) => report.colors[c].servers.length), [2, split.replicas ?? 2], label);
+      console.log(`      ${label}: ${formatStatus(report).split("\n").filter((line) => /^(blue|green):/.test(line)).map((line) => line.split(", ").slice(0, 2).join(", ")).join("; ")}`);
+      stopApps();
+      await stopAll();
+    }
   });
 
   it("refuses output that is not a traffic-distributor's", () => {
