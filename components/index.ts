@@ -4,6 +4,7 @@
 // export here is a conscious decision.
 export { TrafficDistributor } from "./trafficDistributor";
 export type { TrafficDistributorChildren } from "./trafficDistributor";
+export { stackConfigArgs } from "./stackConfig";
 export type {
   AwsTargetArgs,
   ColorArgs,

@@ -3,6 +3,7 @@
 //   pulumi config set --path weight.blue 0   -> object key "traffic-distributor:weight" = {"blue": 0}
 // Pulumi.yaml defaults arrive in the object form: the flat key wins over a default, and two
 // different values set by hand are an error.
+import * as pulumi from "@pulumi/pulumi";
 import {
   argsAtPaths,
   PROVISIONED_COLOR_FIELDS,
@@ -39,11 +40,19 @@ const SECRET_KEYS = new Set(SECRET_SETTING_PATHS.map((path) => CONFIG_KEYS[path]
 
 const DEFAULT_BY_KEY = new Map(SETTING_PATHS.map((path) => [CONFIG_KEYS[path], CONFIG_DEFAULTS[path]]));
 
+/** The labels of the keys in a namespace: this project's, or a user's project name. */
+export function configLabels(namespace: string): SettingLabels {
+  if (namespace === CONFIG_NAMESPACE) return CONFIG_LABELS;
+  return Object.fromEntries(Object.entries(CONFIG_KEYS).map(([path, key]) => [path, `${namespace}:${key}`])) as SettingLabels;
+}
+
 /**
  * Raw stack config of the project namespace. Values are what the CLI stores: strings, with
  * objects and lists as JSON text (the Pulumi runtime), or already-parsed YAML values.
  */
 export interface ConfigSource {
+  /** The namespace its keys are read from, which messages name. @default CONFIG_NAMESPACE */
+  readonly namespace?: string;
   /** The value of a key without the namespace, e.g. "weight.blue" or "weight"; undefined if unset. */
   get(key: string): unknown;
   /** Every key set in the namespace, without the namespace. */
@@ -57,7 +66,7 @@ export function configSourceFromMap(values: Record<string, unknown>, namespace =
   for (const [key, value] of Object.entries(values)) {
     if (key.startsWith(prefix)) own.set(key.slice(prefix.length), value);
   }
-  return { get: (key) => own.get(key), keys: () => [...own.keys()] };
+  return { namespace, get: (key) => own.get(key), keys: () => [...own.keys()] };
 }
 
 function asObject(value: unknown): Record<string, unknown> | undefined {
@@ -116,10 +125,11 @@ export function readConfigValue(source: ConfigSource, key: string): unknown {
   if (nested === undefined || sameValue(flat, nested)) return flat;
   if (projectDefault !== undefined && sameValue(nested, projectDefault)) return flat;
   const root = key.split(".")[0];
+  const namespace = source.namespace ?? CONFIG_NAMESPACE;
   const shown = (value: unknown) => (SECRET_KEYS.has(key) ? "a value (hidden)" : describe(value));
   throw new SettingsError(
-    `${CONFIG_NAMESPACE}:${key} is set twice with different values: ${shown(flat)} as a flat key and ` +
-      `${shown(nested)} inside ${CONFIG_NAMESPACE}:${root} (set with --path). Keep one: ` +
+    `${namespace}:${key} is set twice with different values: ${shown(flat)} as a flat key and ` +
+      `${shown(nested)} inside ${namespace}:${root} (set with --path). Keep one: ` +
       `\`pulumi config rm ${key}\` or \`pulumi config rm --path ${key}\``,
   );
 }
@@ -147,7 +157,7 @@ export function checkKnownKeys(source: ConfigSource): void {
   }
   if (unknown.length > 0) {
     throw new SettingsError(
-      `unknown config ${unknown.map((k) => `${CONFIG_NAMESPACE}:${k}`).join(", ")}: ` +
+      `unknown config ${unknown.map((k) => `${source.namespace ?? CONFIG_NAMESPACE}:${k}`).join(", ")}: ` +
         `the keys this project reads are ${[...KNOWN_KEYS].sort().join(", ")}`,
     );
   }
@@ -187,6 +197,7 @@ const DOCKER_ONLY = (path: SettingPath) => settingSpec(path).scope === "docker";
  */
 export function readStackConfig(source: ConfigSource): StackSettings {
   checkKnownKeys(source);
+  const labels = configLabels(source.namespace ?? CONFIG_NAMESPACE);
   const read = (path: SettingPath): unknown => {
     const key = CONFIG_KEYS[path];
     const value = readConfigValue(source, key);
@@ -195,7 +206,7 @@ export function readStackConfig(source: ConfigSource): StackSettings {
     const setFlat = source.get(key) !== undefined;
     if (path.endsWith(".servers") && setFlat && isEmptyList(value)) {
       throw new SettingsError(
-        `${CONFIG_LABELS[path]} is ${describe(value)}: list at least one "host:port", ` +
+        `${labels[path]} is ${describe(value)}: list at least one "host:port", ` +
           `or remove it (\`pulumi config rm ${key}\`) to provision the color`,
       );
     }
@@ -212,7 +223,7 @@ export function readStackConfig(source: ConfigSource): StackSettings {
     if (DOCKER_ONLY(path) && (target ?? DEFAULTS.target) !== "docker" && sameValue(value, CONFIG_DEFAULTS[path])) continue;
     // An HTTPS key at Pulumi.yaml's default says nothing: the mode decides whether it applies.
     if (path.startsWith("tls.") && path !== "tls.mode" && sameValue(value, CONFIG_DEFAULTS[path])) continue;
-    entries.push([path, path.endsWith(".servers") ? parseJsonList(path, value) : value]);
+    entries.push([path, path.endsWith(".servers") ? parseJsonList(labels[path], value) : value]);
   }
   const raw = argsAtPaths(entries);
   // A color given as servers ignores the provisioned keys Pulumi.yaml fills in.
@@ -220,7 +231,7 @@ export function readStackConfig(source: ConfigSource): StackSettings {
     const args = raw[color] as Record<string, unknown> | undefined;
     if (args?.servers !== undefined) for (const field of PROVISIONED_COLOR_FIELDS) delete args[field];
   }
-  const settings = validateTrafficDistributorArgs(raw as TrafficDistributorArgs, CONFIG_LABELS);
+  const settings = validateTrafficDistributorArgs(raw as TrafficDistributorArgs, labels);
   const statsPassword = settings.statsPassword as string;
   const rawTls = raw.tls as Record<string, unknown> | undefined;
   const tlsSecrets =
@@ -250,13 +261,13 @@ export function readStackConfig(source: ConfigSource): StackSettings {
 }
 
 // `pulumi config set blue.servers '["a:1"]'` stores JSON text; the validator wants a list.
-function parseJsonList(path: SettingPath, value: unknown): unknown {
+function parseJsonList(label: string, value: unknown): unknown {
   if (typeof value !== "string") return value;
   try {
     return JSON.parse(value);
   } catch {
     throw new SettingsError(
-      `${CONFIG_LABELS[path]} is ${describe(value)}: must be a JSON list of "host:port" strings, e.g. ["10.0.0.5:8080"]`,
+      `${label} is ${describe(value)}: must be a JSON list of "host:port" strings, e.g. ["10.0.0.5:8080"]`,
     );
   }
 }
@@ -265,4 +276,21 @@ function planToArgs(plan: DistributorSettings["colors"]["blue"]) {
   return plan.kind === "existing"
     ? { servers: plan.servers }
     : { image: plan.image, replicas: plan.replicas, port: plan.port, ...(plan.memoryMb === undefined ? {} : { memoryMb: plan.memoryMb }) };
+}
+
+/**
+ * The component's args from the running stack's config (`pulumi.runtime.allConfig()`), keys in
+ * `namespace` (default: the project's name, so `pulumi config set weight.blue 0` reaches it),
+ * validated as readStackConfig does; the stats password and a provided certificate and key come
+ * back as secrets. A program: `new TrafficDistributor(pulumi.getStack(), stackConfigArgs())`.
+ */
+export function stackConfigArgs(namespace: string = pulumi.getProject()): TrafficDistributorArgs {
+  const { args, statsPassword, tlsSecrets } = readStackConfig(configSourceFromMap(pulumi.runtime.allConfig(), namespace));
+  return {
+    ...args,
+    statsPassword: pulumi.secret(statsPassword),
+    ...(tlsSecrets === undefined
+      ? {}
+      : { tls: { ...args.tls, certificate: pulumi.secret(tlsSecrets.certificate), privateKey: pulumi.secret(tlsSecrets.privateKey) } }),
+  };
 }

@@ -1,18 +1,10 @@
 // The program: read stack config, build the distributor, export what operators need.
 import * as pulumi from "@pulumi/pulumi";
-import { TrafficDistributor } from "../components";
-import { configSourceFromMap, readStackConfig } from "../components/stackConfig";
-
-const { args, statsPassword, tlsSecrets } = readStackConfig(configSourceFromMap(pulumi.runtime.allConfig()));
+import { stackConfigArgs, TrafficDistributor } from "../components";
 
 // Named after the stack: Docker names are global to the host, so two stacks never collide.
-const distributor = new TrafficDistributor(pulumi.getStack(), {
-  ...args,
-  statsPassword: pulumi.secret(statsPassword),
-  ...(tlsSecrets === undefined
-    ? {}
-    : { tls: { ...args.tls, certificate: pulumi.secret(tlsSecrets.certificate), privateKey: pulumi.secret(tlsSecrets.privateKey) } }),
-});
+// The keys are the project's (`traffic-distributor:`), the secrets stay secrets.
+const distributor = new TrafficDistributor(pulumi.getStack(), stackConfigArgs());
 
 export const url = distributor.url;
 export const httpsUrl = distributor.httpsUrl;

@@ -5,6 +5,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as ts from "typescript";
+import * as pulumi from "@pulumi/pulumi";
+import { promiseOf, STATS_PASSWORD } from "./mocks";
 
 const ENTRY = path.join(__dirname, "..", "components", "index.ts");
 
@@ -26,9 +28,9 @@ function exportedNames(file: string): { values: string[]; types: string[] } {
 }
 
 describe("package entry (components/index.ts)", () => {
-  it("exports exactly the component, its args, and the types and constants they use", () => {
+  it("exports exactly the component, its args, the types and constants they use, and the reader of stack config", () => {
     assert.deepStrictEqual(exportedNames(ENTRY), {
-      values: ["COLORS", "DNS_RECORD_TYPES", "ROUTING_MODES", "SettingsError", "TARGETS", "TLS_MODES", "TrafficDistributor"],
+      values: ["COLORS", "DNS_RECORD_TYPES", "ROUTING_MODES", "SettingsError", "TARGETS", "TLS_MODES", "TrafficDistributor", "stackConfigArgs"],
       types: [
         "AcmeArgs",
         "AwsDistributor",
@@ -115,6 +117,34 @@ describe("package entry (components/index.ts)", () => {
     assert.strictEqual(entry.SettingsError, settings.SettingsError);
     assert.deepStrictEqual(entry.COLORS, ["blue", "green"]);
     assert.strictEqual(typeof entry.TrafficDistributor, "function");
+  });
+
+  it("stackConfigArgs reads the project's namespace (or the one given), keeps the secrets secret, and names the keys it refuses", async () => {
+    const { stackConfigArgs } = await import("../components");
+    try {
+      // The mocks' project is "traffic-distributor"; a user's program reads its own project's keys.
+      pulumi.runtime.setAllConfig({
+        "traffic-distributor:listenPort": "8000",
+        "traffic-distributor:statsPassword": STATS_PASSWORD,
+        "shop:listenPort": "9000",
+        "shop:routing": "sticky",
+        "shop:statsPassword": "shop-pass-1",
+        "aws:region": "eu-west-1",
+      });
+      const own = stackConfigArgs();
+      assert.deepStrictEqual([own.listenPort, own.routing], [8000, "round-robin"]);
+      assert.ok(pulumi.Output.isInstance(own.statsPassword) && (await pulumi.isSecret(own.statsPassword as pulumi.Output<string>)));
+      assert.strictEqual(await promiseOf(own.statsPassword as pulumi.Output<string>), STATS_PASSWORD);
+      const shop = stackConfigArgs("shop");
+      assert.deepStrictEqual([shop.listenPort, shop.routing], [9000, "sticky"]);
+      assert.strictEqual(await promiseOf(shop.statsPassword as pulumi.Output<string>), "shop-pass-1");
+      pulumi.runtime.setAllConfig({ "shop:weight.blue": "lots", "shop:statsPassword": "shop-pass-1" });
+      assert.throws(() => stackConfigArgs("shop"), /^SettingsError: shop:weight\.blue is "lots"/);
+      pulumi.runtime.setAllConfig({ "shop:weight.bleu": "1", "shop:statsPassword": "shop-pass-1" });
+      assert.throws(() => stackConfigArgs("shop"), /unknown config shop:weight\.bleu/);
+    } finally {
+      pulumi.runtime.setAllConfig({});
+    }
   });
 
   it("the syntax check can fail: `export *` and local code are refused", () => {

@@ -5,7 +5,7 @@ import { TrafficDistributor, TrafficDistributorArgs } from "../components";
 import { DELIVER_CONFIG_SCRIPT, Distributor, DRAIN_REPLICA_SCRIPT, Environment } from "../components/docker";
 import { replicaContainerName } from "../components/naming";
 import { configSourceFromMap, readStackConfig } from "../components/stackConfig";
-import { loadStackConfig, renderStack } from "../scripts/render";
+import { loadStackConfig, renderStack } from "../components/cli/render";
 import { childrenOn, promiseOf, registered, RecordedResource, settled, only, STATS_PASSWORD } from "./mocks";
 
 const CONTAINER = "docker:index/container:Container";
@@ -234,13 +234,13 @@ describe("TrafficDistributor on Docker (mocks)", () => {
     assert.strictEqual(await promiseOf(td.metricsUrl), "http://127.0.0.1:8404/metrics");
   });
 
-  it("deploys exactly the config `npm run render` prints for the same stack", async () => {
+  it("deploys exactly the config `traffic-distributor render` prints for the same stack", async () => {
     const stacksDir = path.join(__dirname, "..", "stacks");
     const values = loadStackConfig("local", stacksDir);
     values["traffic-distributor:weight.blue"] = "0";
     values["traffic-distributor:statsPassword"] = STATS_PASSWORD;
     const { args, statsPassword } = readStackConfig(configSourceFromMap(values));
     const td = await deploy("local", { ...args, statsPassword });
-    assert.strictEqual(await promiseOf(td.haproxyConfig), renderStack({ stack: "local", set: ["weight.blue=0", `statsPassword=${STATS_PASSWORD}`], stacksDir }));
+    assert.strictEqual(await promiseOf(td.haproxyConfig), renderStack({ stack: "local", set: ["weight.blue=0", `statsPassword=${STATS_PASSWORD}`], cwd: path.join(__dirname, "..") }));
   });
 });
