@@ -1,9 +1,10 @@
 // Threads and connections: the memory model's figures, the instance types it knows, the
 // defaults each target gets, and the lines the renderer writes (checked by the HAProxy on PATH).
 import * as assert from "assert";
-import { AWS_SYSTEM_MIB, CONNECTION_COSTS, connectionCost, connectionsHeldBy, hasSmallBuffers, instanceTypeMemoryMiB, MAX_CONNECTIONS, UNSIZED_MAX_CONNECTIONS } from "../components/capacity";
-import { DEFAULT_MAX_CONNECTIONS, renderHaproxyConfig } from "../components/haproxyConfig";
-import { DEFAULTS } from "../components/settings";
+import * as fs from "fs";
+import * as path from "path";
+import { CONNECTION_COSTS, connectionCost, connectionsHeldBy, hasSmallBuffers, instanceTypeMemoryMiB, MAX_CONNECTIONS } from "../components/capacity";
+import { renderHaproxyConfig } from "../components/haproxyConfig";
 import { renderInput } from "../components/trafficDistributor";
 import { TrafficDistributorArgs, validateTrafficDistributorArgs } from "../components/trafficDistributorArgs";
 import { checkConfig, tempDir } from "./haproxy";
@@ -15,6 +16,17 @@ const globalLines = (config: string) => /\nglobal\n((?: {4}.*\n)+)/.exec(config)
 function settingsOf(args: TrafficDistributorArgs) {
   return validateTrafficDistributorArgs({ statsPassword: STATS_PASSWORD, ...args });
 }
+
+/**
+ * The table of docs/configuration.md ("Capacity") users size their distributors by: each row's
+ * connections with plain HTTP, with TLS, and on `haproxy:3.2.26` (plain), and the args that give it.
+ */
+const DOCUMENTED_CONNECTIONS: Array<[string, TrafficDistributorArgs, readonly [number, number, number]]> = [
+  ["docker, 256 MiB (the default)", {}, [12_288, 4_282, 6_144]],
+  ["docker, 512 MiB", { distributor: { memoryMb: 512 } }, [28_672, 10_240, 14_336]],
+  ["aws `t3.micro` (1 GiB)", { target: "aws", aws: { distributorInstanceType: "t3.micro" } }, [36_864, 13_218, 18_432]],
+  ["aws `t3.small` (2 GiB)", { target: "aws", aws: { distributorInstanceType: "t3.small" } }, [102_400, 37_050, 51_200]],
+];
 
 describe("capacity: threads and connections", () => {
   it("knows the memory of the burstable and the m, c, r families from the 5th generation, and no other", () => {
@@ -48,33 +60,37 @@ describe("capacity: threads and connections", () => {
     const plain34 = connectionCost("haproxy:3.4.7", false);
     assert.deepStrictEqual(plain34, CONNECTION_COSTS.plain.smallBuffers);
     assert.deepStrictEqual(connectionCost("haproxy:3.2.26", true), CONNECTION_COSTS.tls.wholeBuffers);
-    assert.strictEqual(connectionsHeldBy(256, plain34), Math.floor(((256 - plain34.workersMiB) * 1024) / plain34.perConnectionKiB));
+    // (256 − 64) MiB at 16 KiB each: the documented figure of the default distributor.
+    assert.strictEqual(connectionsHeldBy(256, plain34), 12_288);
     // Small buffers hold more in the same memory; TLS holds fewer.
     assert.ok(connectionsHeldBy(256, plain34) > connectionsHeldBy(256, connectionCost("haproxy:3.2.26", false)));
     assert.ok(connectionsHeldBy(256, connectionCost("haproxy:3.4.7", true)) < connectionsHeldBy(256, plain34));
     assert.strictEqual(connectionsHeldBy(plain34.workersMiB, plain34), 0);
     assert.strictEqual(connectionsHeldBy(16, plain34), 0);
     assert.strictEqual(connectionsHeldBy(1_048_576, plain34), MAX_CONNECTIONS);
-    // The default distributor holds more than the 4,096 of earlier releases, over TLS too.
-    assert.ok(DEFAULT_MAX_CONNECTIONS > UNSIZED_MAX_CONNECTIONS, String(DEFAULT_MAX_CONNECTIONS));
-    assert.ok(connectionsHeldBy(DEFAULTS.distributorMemoryMb, connectionCost(DEFAULTS.distributorImage, true)) > UNSIZED_MAX_CONNECTIONS);
-    assert.strictEqual(DEFAULT_MAX_CONNECTIONS, connectionsHeldBy(DEFAULTS.distributorMemoryMb, connectionCost(DEFAULTS.distributorImage, false)));
+    // A config rendered with no capacity given holds what the default distributor does: the
+    // documented 12,288, more than the 4,096 of earlier releases (over TLS, 4,282: the table below).
+    const bare = renderHaproxyConfig({ weights: { blue: 1, green: 1 }, routing: "round-robin", servers });
+    assert.deepStrictEqual(globalLines(bare).filter((l) => l.startsWith("maxconn ")), ["maxconn 12288"]);
   });
 
-  it("defaults: every CPU, and the connections the distributor's memory holds, per target, image and TLS", () => {
-    const image = DEFAULTS.distributorImage;
-    const docker = settingsOf({});
-    assert.deepStrictEqual(docker.capacity, { maxConnections: connectionsHeldBy(DEFAULTS.distributorMemoryMb, connectionCost(image, false)) });
-    assert.strictEqual(settingsOf({ distributorMemoryMb: 1024 }).capacity.maxConnections, connectionsHeldBy(1024, connectionCost(image, false)));
-    assert.strictEqual(settingsOf({ tls: { mode: "selfSigned" } }).capacity.maxConnections, connectionsHeldBy(DEFAULTS.distributorMemoryMb, connectionCost(image, true)));
-    assert.strictEqual(settingsOf({ distributorImage: "haproxy:3.2.26" }).capacity.maxConnections, connectionsHeldBy(DEFAULTS.distributorMemoryMb, connectionCost("haproxy:3.2.26", false)));
+  it("defaults: every CPU, and the connections docs/configuration.md's table gives per target, memory, image and TLS", () => {
+    const docs = fs.readFileSync(path.join(__dirname, "..", "docs", "configuration.md"), "utf8").split("\n");
+    const figure = (n: number) => n.toLocaleString("en-US");
+    for (const [row, args, [plain, tls, wholeBuffers]] of DOCUMENTED_CONNECTIONS) {
+      assert.ok(docs.includes(`| ${row} | ${figure(plain)} | ${figure(tls)} | ${figure(wholeBuffers)} |`), `docs/configuration.md's row "${row}" differs`);
+      // No thread count: HAProxy runs one per CPU.
+      assert.deepStrictEqual(settingsOf(args).capacity, { maxConnections: plain }, row);
+      assert.strictEqual(settingsOf({ ...args, tls: { mode: "selfSigned", domains: ["app.example.com"] } }).capacity.maxConnections, tls, `${row}, TLS`);
+      assert.strictEqual(settingsOf({ ...args, distributor: { ...args.distributor, image: "haproxy:3.2.26" } }).capacity.maxConnections, wholeBuffers, `${row}, 3.2`);
+    }
     const aws = (type: string) => settingsOf({ target: "aws", aws: { distributorInstanceType: type } }).capacity.maxConnections;
-    assert.strictEqual(aws("t3.micro"), connectionsHeldBy(1024 - AWS_SYSTEM_MIB, connectionCost(image, false)));
-    assert.strictEqual(aws("m7g.xlarge"), connectionsHeldBy(16_384 - AWS_SYSTEM_MIB, connectionCost(image, false)));
-    // A type whose memory is unknown keeps the fixed figure of earlier releases, or the one given.
-    assert.strictEqual(aws("x2gd.large"), UNSIZED_MAX_CONNECTIONS);
-    assert.strictEqual(settingsOf({ target: "aws", aws: { distributorInstanceType: "x2gd.large" }, distributorMaxConnections: 200_000 }).capacity.maxConnections, 200_000);
-    assert.deepStrictEqual(settingsOf({ distributorThreads: 2, distributorMaxConnections: 1000 }).capacity, { threads: 2, maxConnections: 1000 });
+    // 16 GiB hold more than the largest maxConnections allowed (250,000): that one.
+    assert.strictEqual(aws("m7g.xlarge"), 250_000);
+    // A type whose memory is unknown keeps the fixed figure of earlier releases (4,096), or the one given.
+    assert.strictEqual(aws("x2gd.large"), 4_096);
+    assert.strictEqual(settingsOf({ target: "aws", aws: { distributorInstanceType: "x2gd.large" }, distributor: { maxConnections: 200_000 } }).capacity.maxConnections, 200_000);
+    assert.deepStrictEqual(settingsOf({ distributor: { threads: 2, maxConnections: 1000 } }).capacity, { threads: 2, maxConnections: 1000 });
   });
 
   it("renders no nbthread line by default, a pinned count when set, and the maxconn; HAProxy accepts both", () => {
@@ -83,7 +99,7 @@ describe("capacity: threads and connections", () => {
       renderHaproxyConfig(renderInput(settingsOf({ blue: { servers: ["127.0.0.1:19001"] }, green: { servers: ["127.0.0.1:19002"] }, ...args }), servers, STATS_PASSWORD), placement);
     const all = render({});
     assert.ok(!globalLines(all).some((l) => l.startsWith("nbthread")), globalLines(all).join("\n"));
-    assert.ok(globalLines(all).includes(`maxconn ${DEFAULT_MAX_CONNECTIONS}`));
+    assert.ok(globalLines(all).includes("maxconn 12288"), globalLines(all).join("\n"));
     const pinned = render({ distributorThreads: 2, distributorMaxConnections: 3000 });
     assert.ok(globalLines(pinned).includes("nbthread 2"));
     assert.ok(globalLines(pinned).includes("maxconn 3000"));

@@ -18,7 +18,6 @@ import {
   SMALL_BUFFER_BYTES,
   replicaWeights,
   statsFrontend,
-  STICKY_COOKIE,
 } from "../components/haproxyConfig";
 import { spawnSync } from "child_process";
 import { SMALL_BUFFERS_SINCE, versionAtLeast } from "../components/capacity";
@@ -92,7 +91,8 @@ describe("HAProxy config renderer", () => {
     const version = /version (\S+)/i.exec(spawnSync("haproxy", ["-v"], { encoding: "utf8" }).stdout)![1];
     const from34 = versionAtLeast(version, SMALL_BUFFERS_SINCE);
     const rendered = renderHaproxyConfig(input(), loopback());
-    assert.match(rendered, new RegExp(`\\.if version_atleast\\(3\\.4\\)\\n {4}tune\\.bufsize\\.small ${SMALL_BUFFER_BYTES}\\n {4}\\.endif`));
+    // 4 kB: the small buffer the documented per-connection costs were measured with (docs/configuration.md, "Capacity").
+    assert.match(rendered, /\.if version_atleast\(3\.4\)\n {4}tune\.bufsize\.small 4096\n {4}\.endif/);
     assert.match(rendered, /\.if version_atleast\(3\.4\)\n {4}option use-small-buffers l7-retries\n {4}\.endif/);
     // A value only a reader refuses: 3.4 must refuse it, an earlier release must not see it.
     const broken = resealed(rendered, (body) => body.replace(`tune.bufsize.small ${SMALL_BUFFER_BYTES}`, "tune.bufsize.small lots"));
@@ -284,7 +284,8 @@ describe("HAProxy config renderer", () => {
   it("sticky: a cookie per color, not per container", () => {
     const config = renderHaproxyConfig(input({ routing: "sticky", weights: { blue: 0, green: 9 } }), named());
     const lines = sectionLines(config, "backend colors");
-    assert.ok(lines.includes(`cookie ${STICKY_COOKIE} insert indirect nocache httponly`));
+    // The cookie's name is documented (docs/how-it-works.md, "sticky"): clients and caches see it.
+    assert.ok(lines.includes("cookie td_color insert indirect nocache httponly"));
     assert.ok(lines.includes("server blue unix@/run/td/check-blue.sock weight 0 check inter 200ms fall 1 rise 1 cookie blue"));
     assert.ok(lines.includes("server green unix@/run/td/check-green.sock weight 9 check inter 200ms fall 1 rise 1 cookie green"));
     assert.ok(!sectionLines(config, "backend blue").some((l) => l.includes("cookie")));

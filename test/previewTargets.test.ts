@@ -3,7 +3,6 @@
 import * as assert from "assert";
 import * as aws from "../components/aws";
 import { TrafficDistributor, TrafficDistributorArgs } from "../components";
-import { DEFAULT_PREVIEW_CIDRS } from "../components/preview";
 import { deployOnAws } from "./awsDeploy";
 import { promiseOf, registered, settled, only, STATS_PASSWORD } from "./mocks";
 
@@ -81,7 +80,10 @@ describe("preview per color on the targets (mocks)", () => {
 
   it("aws without dns: the preview ports on the Elastic IP, no record", async () => {
     const td = await deployOnAws("shop", { preview: { enabled: true } });
-    assert.strictEqual(registered.filter((r) => r.type === INGRESS && r.name.includes("-preview-")).length, 2 * DEFAULT_PREVIEW_CIDRS.length);
+    // Each preview port open to the documented default: the private and loopback ranges, and no other source.
+    const ranges = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "fc00::/7", "::1/128"];
+    const rules = registered.filter((r) => r.type === INGRESS && r.name.includes("-preview-")).map((r) => [r.inputs.fromPort, r.inputs.toPort, r.inputs.cidrIpv4 ?? r.inputs.cidrIpv6]);
+    assert.deepStrictEqual(rules, [8081, 8082].flatMap((port) => ranges.map((range) => [port, port, range])));
     assert.strictEqual(registered.filter((r) => r.type === RECORD).length, 0);
     const urls = await promiseOf(td.previewUrls);
     const ip = await promiseOf(td.publicIp);

@@ -1,8 +1,6 @@
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { replicaContainerName } from "../components/naming";
-import { DEFAULTS } from "../components/settings";
-import { promiseOf, registered, settled } from "./mocks";
+import { only, promiseOf, registered, settled } from "./mocks";
 
 describe("infra program (mocks)", () => {
   after(() => pulumi.runtime.setAllConfig({}));
@@ -22,16 +20,19 @@ describe("infra program (mocks)", () => {
     assert.strictEqual(await promiseOf(program.routing), "sticky");
     assert.strictEqual(await promiseOf(program.url), "http://localhost:8080/");
     assert.strictEqual(await promiseOf(program.distributorId), "test-distributor");
-    assert.strictEqual((await promiseOf(program.servers)).green.length, 3);
-    assert.deepStrictEqual((await promiseOf(program.servers)).blue, [
-      `${replicaContainerName("test-blue", 0, DEFAULTS.image)}:80`,
-      `${replicaContainerName("test-blue", 1, DEFAULTS.image)}:80`,
-    ]);
     assert.strictEqual(await promiseOf(program.networkName), "test-net");
     // The password from config reaches the config as a secret.
     assert.strictEqual(await pulumi.isSecret(program.haproxyConfig), true);
     assert.match(await promiseOf(program.haproxyConfig), /stats auth admin:'s3cret-pass'/);
     await settled();
+    // The exported servers are the containers the program runs (replica i is test-<color>-i), by
+    // the name Docker gives them, on the app port: the default 2 blue and the 3 green configured.
+    const servers = await promiseOf(program.servers);
+    const containers = (color: string, count: number) =>
+      Array.from({ length: count }, (_, i) => `${only("docker:index/container:Container", `test-${color}-${i}`).inputs.name}:80`);
+    assert.deepStrictEqual(servers.blue, containers("blue", 2));
+    assert.deepStrictEqual(servers.green, containers("green", 3));
+    assert.ok(!registered.some((r) => r.name === "test-blue-2" || r.name === "test-green-3"), "more replicas than configured");
     assert.ok(registered.some((r) => r.type === "traffic-distributor:index:TrafficDistributor" && r.name === "test"));
   });
 });

@@ -105,11 +105,15 @@ describe("release gate: pure parts", () => {
       "# traffic-distributor servers green in app: green_ipv6_0=[::1]:80 green_10.0.0.7=10.0.0.7:80",
       "# traffic-distributor gate: timeout 90000 minHealthy 50% bake 60000 maxErrorRate 250",
     ]);
+    // The longest gate and bake a user can set: a second more of either is refused.
     const longest = gate({ timeout: "15m", bake: "30m" });
-    assert.strictEqual(GATE_MAX_SECONDS, 2700);
-    assert.ok(DELIVERY_TIMEOUT_SECONDS >= 900 + GATE_MAX_SECONDS);
-    assert.ok(deliverySeconds(longest) >= 120 + GATE_MAX_SECONDS, `${deliverySeconds(longest)}`);
-    assert.ok(JSON.parse(renderDeliveryDocument()).mainSteps[0].inputs.timeoutSeconds >= 900 + GATE_MAX_SECONDS);
+    assert.throws(() => parseGateTimeout("gate.timeout", "901s"), /^SettingsError: gate\.timeout is "901s": .* from 1s to 15m$/);
+    assert.throws(() => parseBake("gate.bake", "1801s"), /^SettingsError: gate\.bake is "1801s": .* from 0s to 30m$/);
+    const longestSeconds = (longest.timeout + longest.bake) / 1000;
+    assert.strictEqual(GATE_MAX_SECONDS, longestSeconds);
+    assert.ok(DELIVERY_TIMEOUT_SECONDS >= 900 + longestSeconds);
+    assert.ok(deliverySeconds(longest) >= 120 + longestSeconds, `${deliverySeconds(longest)}`);
+    assert.ok(JSON.parse(renderDeliveryDocument()).mainSteps[0].inputs.timeoutSeconds >= 900 + longestSeconds);
     // The delivery judges a bake on this many requests before its end, as documented.
     assert.match(DELIVER_CONFIG_SCRIPT, new RegExp(`\\[ "\\$requests" -ge ${BAKE_MIN_REQUESTS} \\]`));
   });

@@ -4,7 +4,6 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
-import { DEFAULTS } from "../components/settings";
 import { STATS_PASSWORD } from "./mocks";
 import {
   CONFIG_KEYS,
@@ -31,7 +30,8 @@ describe("stack config", () => {
     const { settings } = readStackConfig(ns({}));
     assert.deepStrictEqual(settings.weights, { blue: 50, green: 50 });
     assert.strictEqual(settings.routing, "round-robin");
-    assert.deepStrictEqual(settings.colors.blue, { kind: "provisioned", image: DEFAULTS.image, replicas: 2, port: 80 });
+    // The documented demo: two containers per color of an image that answers with its hostname.
+    assert.deepStrictEqual(settings.colors.blue, { kind: "provisioned", image: "traefik/whoami:v1.10.1", replicas: 2, port: 80 });
   });
 
   it("reads the flat key `pulumi config set weight.blue 0` writes", () => {
