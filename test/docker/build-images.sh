@@ -11,8 +11,9 @@
 # over it with apt in the chroot; the build fails when the mirror no longer has HAPROXY_DEB.
 # Prints "distributor=TAG", "app=TAG", "acme=TAG" and "haproxy=VERSION" on stdout.
 # With --rootfs NAME, only builds that root filesystem and prints its tarball's path:
-# distributor (also haproxy-3.4), app, acme, or haproxy-3.2 (the untrimmed sid one with
-# Debian unstable's HAProxy 3.2, which the config compatibility check runs).
+# distributor (also haproxy-3.4), app, acme, haproxy-3.2 (the untrimmed sid one with
+# Debian unstable's HAProxy 3.2, which the config compatibility check runs), or trixie (Debian 13
+# minbase, trimmed like debian:trixie-slim: the base the tests build images/acme-client on).
 #
 # Environment: DOCKER_HOST (the engine), TD_LABEL (label KEY=VALUE put on every image),
 # TD_IMAGE_CACHE (default ~/.cache/traffic-distributor), DEBIAN_MIRROR.
@@ -31,16 +32,17 @@ hash_of() { cat "$@" | sha256sum | cut -c1-12; }
 # Says why the build stops, removes the build directory at hand and exits.
 fail() { say "$*"; rm -rf "${dir:?}"; exit 1; }
 
-# Debian unstable minbase with PACKAGES, as a tarball cached under a key of its inputs.
+# Debian SUITE (default unstable) minbase with PACKAGES (comma-separated, may be empty), as a
+# tarball cached under a key of its inputs.
 debootstrapped() {
-  packages=$1
-  key=$(printf '%s\n' sid minbase "$packages" "$mirror" | sha256sum | cut -c1-12)
+  packages=$1 suite=${2:-sid}
+  key=$(printf '%s\n' "$suite" minbase "$packages" "$mirror" | sha256sum | cut -c1-12)
   tarball="$cache/debootstrap-$key.tar"
   if [ ! -f "$tarball" ]; then
     dir=$(mktemp -d "$cache/build-XXXXXX")
-    say "debootstrap sid with $packages from $mirror"
-    # Debian 12's keyring verifies unstable's Release file; nothing of the system's apt changes.
-    debootstrap --variant=minbase --include="$packages" sid "$dir/root" "$mirror" >"$dir/log" 2>&1 ||
+    say "debootstrap $suite with ${packages:-nothing more} from $mirror"
+    # Debian 12's keyring verifies unstable's and trixie's Release files; nothing of the system's apt changes.
+    debootstrap --variant=minbase ${packages:+"--include=$packages"} "$suite" "$dir/root" "$mirror" >"$dir/log" 2>&1 ||
       { tail -n 20 "$dir/log" >&2; rm -rf "$dir"; exit 1; }
     tar -C "$dir/root" --numeric-owner -cf "$dir/rootfs.tar" .
     mv "$dir/rootfs.tar" "$tarball"
@@ -61,11 +63,37 @@ rootfs() {
     mkdir "$dir/root"
     tar -C "$dir/root" -xf "$raw"
     "prepare_$name" "$dir/root"
-    # Docs, manuals, locales and apt's lists are of no use in a container and cost copies on vfs.
-    rm -rf "$dir/root/usr/share/doc" "$dir/root/usr/share/man" "$dir/root/usr/share/info" \
-      "$dir/root/usr/share/locale" "$dir/root/var/cache/apt"/* "$dir/root/var/lib/apt/lists"/*
+    trim "$dir/root"
     tar -C "$dir/root" --numeric-owner -cf "$dir/rootfs.tar" .
     rm -f "$cache/rootfs-$name-"*.tar
+    mv "$dir/rootfs.tar" "$tarball"
+    rm -rf "$dir"
+  fi
+  echo "$tarball"
+}
+
+# Docs, manuals, locales and apt's lists are of no use in a container and cost copies on vfs.
+trim() {
+  rm -rf "$1/usr/share/doc" "$1/usr/share/man" "$1/usr/share/info" \
+    "$1/usr/share/locale" "$1/var/cache/apt"/* "$1/var/lib/apt/lists"/*
+}
+
+# Debian 13 minbase, trimmed as debian:trixie-slim is: what the ACME client's Dockerfile
+# (images/acme-client, `ARG BASE=debian:trixie-slim`) is built on in the tests. Its apt sources
+# name the mirror, so the Dockerfile's own apt-get installs from it; a stable release's Release
+# file does not expire (unstable's does on a snapshot mirror), so that apt-get needs no option.
+# Cached under a key of the debootstrapped tarball and this script.
+trixie_rootfs() {
+  raw=$(debootstrapped "" trixie)
+  key=$(printf '%s\n' "$raw" | cat - "$0" | sha256sum | cut -c1-12)
+  tarball="$cache/rootfs-trixie-$key.tar"
+  if [ ! -f "$tarball" ]; then
+    dir=$(mktemp -d "$cache/build-trixie-XXXXXX")
+    mkdir "$dir/root"
+    tar -C "$dir/root" -xf "$raw"
+    trim "$dir/root"
+    tar -C "$dir/root" --numeric-owner -cf "$dir/rootfs.tar" .
+    rm -f "$cache/rootfs-trixie-"*.tar
     mv "$dir/rootfs.tar" "$tarball"
     rm -rf "$dir"
   fi
@@ -162,7 +190,8 @@ if [ "${1:-}" = --rootfs ]; then
     haproxy-3.2) debootstrapped haproxy ;;
     app) rootfs app nodejs ;;
     acme) rootfs acme "$ACME_PACKAGES" ;;
-    *) echo "build-images: --rootfs takes distributor (or haproxy-${HAPROXY_DEB%.*}), haproxy-3.2, app or acme" >&2; exit 2 ;;
+    trixie) trixie_rootfs ;;
+    *) echo "build-images: --rootfs takes distributor (or haproxy-${HAPROXY_DEB%.*}), haproxy-3.2, app, acme or trixie" >&2; exit 2 ;;
   esac
   exit 0
 fi
