@@ -530,7 +530,7 @@ function headerServers(input: HaproxyConfigInput, layout: Layout): Record<Color,
 /** The split, the servers and the gate, for the delivery; see releaseGate.ts. */
 function releaseHeaderOf(input: HaproxyConfigInput): string[] {
   const shares = splitShares(input.routing, input.weights, input.failoverPrimary);
-  return releaseHeader(shares, input.routing, headerServers(input, layoutOf(input)), input.gate ?? DEFAULT_GATE);
+  return releaseHeader(shares, input.routing, headerServers(input, layoutOf(input)), input.gate ?? DEFAULT_GATE, input.healthCheck ?? DEFAULT_HEALTH_CHECK);
 }
 
 /**

@@ -7,7 +7,7 @@
 // servers in the two-level layout with the running split), waits until enough of the receiving
 // color's servers pass the distributor's own checks, then shifts; with a bake, it then watches
 // the receiving color's errors and puts the previous config back above the threshold.
-import { Color, COLORS, describe, GateSettings, MinHealthy, parseDurationSetting, RoutingMode, SettingsError, Weights } from "./settings";
+import { Color, COLORS, describe, GateSettings, HealthCheckSettings, MinHealthy, parseDurationSetting, RoutingMode, SettingsError, Weights } from "./settings";
 import { boundsOf } from "./settingsSchema";
 
 function limits(path: "gate.timeout" | "gate.bake"): { min: number; max: number } {
@@ -111,27 +111,51 @@ export interface HeaderServers {
  * validated values only (routing from a closed set, integers, server names and addresses
  * that passed parseServer), so each line is one line of known words.
  */
-export function releaseHeader(shares: Weights, routing: RoutingMode, servers: Record<Color, HeaderServers>, gate: GateSettings): string[] {
+export function releaseHeader(
+  shares: Weights,
+  routing: RoutingMode,
+  servers: Record<Color, HeaderServers>,
+  gate: GateSettings,
+  check: Pick<HealthCheckSettings, "interval" | "timeout">,
+): string[] {
   return [
     `${HEADER.split}${routing} blue ${shares.blue} green ${shares.green}`,
     ...COLORS.map(
       (color) => `${HEADER.servers}${color} in ${servers[color].backend}: ${servers[color].entries.map((e) => `${e.name}=${e.address}`).join(" ")}`,
     ),
-    `${HEADER.gate}timeout ${gate.timeout} minHealthy ${formatMinHealthy(gate.minHealthy)} bake ${gate.bake} maxErrorRate ${gate.maxErrorRateBasisPoints}`,
+    `${HEADER.gate}timeout ${gateWaitMs(gate, check)} minHealthy ${formatMinHealthy(gate.minHealthy)} bake ${gate.bake} maxErrorRate ${gate.maxErrorRateBasisPoints} fresh ${freshCheckMs(check)}`,
   ];
+}
+
+/**
+ * How long after a step begins every server has had a check that started after it and
+ * finished (passed, failed or timed out): a check starts within one interval and ends within
+ * its timeout. The gate counts a server only from then, so a check from before the step (a
+ * server frozen just before it) never passes it.
+ */
+export function freshCheckMs(check: Pick<HealthCheckSettings, "interval" | "timeout">): number {
+  return check.interval + check.timeout + 200;
 }
 
 /** Prefix of the hold template's lines: every variant, one routing variant, or a color's servers. */
 export const HOLD_PREFIX = "# hold";
 
 /** The longest a gate and a bake can take together, in seconds: what every delivery timeout allows on top. */
-export const GATE_MAX_SECONDS = (GATE_LIMITS.timeout.max + GATE_LIMITS.bake.max) / 1000;
+export const GATE_MAX_SECONDS =
+  (Math.max(GATE_LIMITS.timeout.max, freshCheckMs({ interval: boundsOf("healthCheck.interval")[1], timeout: boundsOf("healthCheck.timeout")[1] }) + 1000) +
+    GATE_LIMITS.bake.max) /
+  1000;
+
+/** How long the gate waits at most: gate.timeout, but at least until fresh checks have run, and a second more. */
+export function gateWaitMs(gate: GateSettings, check: Pick<HealthCheckSettings, "interval" | "timeout">): number {
+  return Math.max(gate.timeout, freshCheckMs(check) + 1000);
+}
 
 /**
  * Seconds one delivery to a running distributor may take with these settings: the delivery
  * lock (120 s), the reloads of the hold, the new and perhaps the previous config (40 s at most
  * each), the gate and the bake, and a margin.
  */
-export function deliverySeconds(gate: GateSettings): number {
-  return 120 + 3 * 40 + Math.ceil((gate.timeout + gate.bake) / 1000) + 120;
+export function deliverySeconds(gate: GateSettings, check: Pick<HealthCheckSettings, "interval" | "timeout">): number {
+  return 120 + 3 * 40 + Math.ceil((gateWaitMs(gate, check) + gate.bake) / 1000) + 120;
 }

@@ -103,16 +103,21 @@ describe("release gate: pure parts", () => {
       "# traffic-distributor split: round-robin blue 30 green 70",
       "# traffic-distributor servers blue in app: blue_app-blue.internal:8080=app-blue.internal:8080",
       "# traffic-distributor servers green in app: green_ipv6_0=[::1]:80 green_10.0.0.7=10.0.0.7:80",
-      "# traffic-distributor gate: timeout 90000 minHealthy 50% bake 60000 maxErrorRate 250",
+      // fresh: the default checks' interval (500 ms) and timeout (1 s), and 200 ms.
+      "# traffic-distributor gate: timeout 90000 minHealthy 50% bake 60000 maxErrorRate 250 fresh 1700",
     ]);
     // The longest gate and bake a user can set: a second more of either is refused.
     const longest = gate({ timeout: "15m", bake: "30m" });
     assert.throws(() => parseGateTimeout("gate.timeout", "901s"), /^SettingsError: gate\.timeout is "901s": .* from 1s to 15m$/);
     assert.throws(() => parseBake("gate.bake", "1801s"), /^SettingsError: gate\.bake is "1801s": .* from 0s to 30m$/);
     const longestSeconds = (longest.timeout + longest.bake) / 1000;
-    assert.strictEqual(GATE_MAX_SECONDS, longestSeconds);
+    assert.ok(GATE_MAX_SECONDS >= longestSeconds);
     assert.ok(DELIVERY_TIMEOUT_SECONDS >= 900 + longestSeconds);
-    assert.ok(deliverySeconds(longest) >= 120 + longestSeconds, `${deliverySeconds(longest)}`);
+    const slowest = { interval: 3_600_000, timeout: 60_000 };
+    assert.ok(deliverySeconds(longest, slowest) >= 120 + longestSeconds, `${deliverySeconds(longest, slowest)}`);
+    // With the slowest checks, the gate waits past gate.timeout for one fresh check: the timeouts allow it.
+    assert.ok(deliverySeconds(gate({ timeout: "1s" }), slowest) >= 120 + 3661, `${deliverySeconds(gate({ timeout: "1s" }), slowest)}`);
+    assert.ok(GATE_MAX_SECONDS >= 3661 + 1800, `${GATE_MAX_SECONDS}`);
     assert.ok(JSON.parse(renderDeliveryDocument()).mainSteps[0].inputs.timeoutSeconds >= 900 + longestSeconds);
     // The delivery judges a bake on this many requests before its end, as documented.
     assert.match(DELIVER_CONFIG_SCRIPT, new RegExp(`\\[ "\\$requests" -ge ${BAKE_MIN_REQUESTS} \\]`));

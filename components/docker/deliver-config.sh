@@ -319,17 +319,43 @@ STAT_AWK='
     if (running) result = (($1 "/" $2) in before) ? before[$1 "/" $2] : check " (running)"
     lines = lines sprintf("  %s: %s, check %s\n", $1 "/" $2, status, result)
     requests += field("stot"); e5 += field("hrsp_5xx"); econ += field("econ"); eresp += field("eresp")
+    mine[$1] = 1
   }
-  END { printf "%d %d %d %d %d %d %d\n%s", up + 0, seen + 0, requests + 0, e5 + 0, econ + 0, eresp + 0, e5 + econ + eresp, lines }'
-server_report() { runtime show stat 2>/dev/null | KNOWN="${2:-}" awk -F, -v ids="$1" "$STAT_AWK"; }
+  # HAProxy answers some requests itself (503 when no server is available, 504 when one times
+  # out): the backend counts them, no server does. Those of a backend that holds the servers
+  # named count as theirs.
+  $2 == "BACKEND" { backend5xx[$1] = field("hrsp_5xx"); backendSessions[$1] = field("stot"); next }
+  $2 != "FRONTEND" { server5xx[$1] += field("hrsp_5xx") }
+  END {
+    for (b in mine) { own = backend5xx[b] - server5xx[b]; if (own > 0) { e5 += own; requests += own } }
+    printf "%d %d %d %d %d %d %d\n%s", up + 0, seen + 0, requests + 0, e5 + 0, econ + 0, eresp + 0, e5 + econ + eresp, lines
+  }'
+# Prints "unreadable" when the runtime API does not answer with `show stat`.
+server_report() {
+  if ! stat=$(runtime show stat 2>/dev/null) || [ "${stat#"# pxname,"}" = "$stat" ]; then
+    echo unreadable
+    return 0
+  fi
+  printf '%s\n' "$stat" | KNOWN="${2:-}" awk -F, -v ids="$1" "$STAT_AWK"
+}
+# The SHA-256 a config's trailer names.
+sealed_sha() { in_container tail -n 1 "$1" | sed -n "s/^$trailer_prefix//p"; }
 
 # Ids (backend/server) of a color's servers in a header's servers value "in <backend>: n=a ...".
 server_ids() { printf '%s\n' "$1" | awk '{ b = $2; sub(/:$/, "", b); for (i = 3; i <= NF; i++) { s = $i; sub(/=.*/, "", s); printf "%s%s/%s", (i > 3 ? " " : ""), b, s } }'; }
 entries_of() { printf '%s\n' "$1" | cut -d' ' -f3- | tr ' ' '\n' | sort; }
 percent() { printf '%d.%02d%%' $(($1 / 100)) $(($1 % 100)); }
 
+# A config on probation of its bake: the marker holds its SHA-256, the receiving color and its
+# server ids; the config before it is kept beside it. A delivery killed during the bake leaves
+# both, and the next delivery of the same config bakes it.
+unbaked="$CONFIG_PATH.unbaked"
+unbaked_previous="$CONFIG_PATH.unbaked-previous"
+forget_unbaked() { in_container rm -f "$unbaked" "$unbaked_previous" >/dev/null 2>&1 || true; }
+
 # Puts the config that served before this delivery back and reloads it.
 restore_previous() {
+  forget_unbaked
   # shellcheck disable=SC2016
   in_container sh -c "$COPY"'; replace "$2" "$1"' sh "$CONFIG_PATH" "$previous"
   before=$(haproxy_pids)
@@ -340,6 +366,83 @@ restore_previous() {
     say "the previous config is back in $CONFIG_PATH; its reload did not confirm, see 'docker logs $CONTAINER'"
   fi
 }
+
+# The bake: the receiving color's requests and errors (5xx answers, HAProxy's own included,
+# failed connections, failed responses) since $1 (the counters line at its start), polled until
+# bake_ms has passed; above max_error_bp, or when the runtime API does not answer, the previous
+# config goes back and the delivery fails. Fewer than 20 requests are judged only at the end.
+bake() {
+  # shellcheck disable=SC2086 # the counters line is numbers only
+  set -- $1
+  base_requests=$3 base_e5=$4 base_econ=$5 base_eresp=$6
+  bake_started=$(date +%s)
+  unanswered=0
+  while :; do
+    line=$(server_report "$ids" | sed -n 1p)
+    waited=$(($(date +%s) - bake_started))
+    if [ "$line" = unreadable ]; then
+      unanswered=$((unanswered + 1))
+      if [ "$unanswered" -ge 3 ]; then
+        say "bake: the runtime API at $socket did not answer after ${waited}s, so $receiving's errors cannot be counted; putting the previous config back"
+        restore_previous
+        exit 1
+      fi
+      sleep 0.5
+      continue
+    fi
+    unanswered=0
+    # shellcheck disable=SC2086
+    set -- $line
+    requests=$((${3:-0} - base_requests)) e5=$((${4:-0} - base_e5)) econ=$((${5:-0} - base_econ)) eresp=$((${6:-0} - base_eresp))
+    errors=$((e5 + econ + eresp))
+    rate=0
+    if [ "$requests" -gt 0 ]; then rate=$((errors * 10000 / requests)); fi
+    figures="$requests requests to $receiving, $errors errors ($e5 5xx, $econ connection, $eresp response): $(percent "$rate") against $(percent "$max_error_bp") allowed"
+    if [ "$requests" -gt 0 ] && [ $((errors * 10000)) -gt $((requests * max_error_bp)) ] &&
+      { [ "$requests" -ge 20 ] || [ $((waited * 1000)) -ge "$bake_ms" ]; }; then
+      say "bake: $figures after ${waited}s; putting the previous config back"
+      restore_previous
+      exit 1
+    fi
+    if [ $((waited * 1000)) -ge "$bake_ms" ]; then break; fi
+    sleep 0.5
+  done
+  on_probation=''
+  forget_unbaked
+  echo "traffic-distributor: bake passed: $figures over ${waited}s"
+  exit 0
+}
+
+# A config left on probation by a delivery killed during its bake: delivered again as it is,
+# it is baked now, against the config before it; any other config replaces it as usual.
+# shellcheck disable=SC2016
+if marker=$(in_container sh -c '[ -s "$1" ] && [ -s "$2" ] && cat "$1"' sh "$unbaked" "$unbaked_previous" 2>/dev/null); then
+  running_sha=$(sealed_sha "$CONFIG_PATH")
+  # shellcheck disable=SC2086 # sha, color and server ids, written above
+  set -- $marker
+  if [ "$1" = "$running_sha" ] && [ "$(sealed_sha "$next")" = "$running_sha" ]; then
+    gate_line=$(header_value "$(read_header "$next")" 'gate: ')
+    receiving=$2
+    shift 2
+    ids=$*
+    socket=$(admin_socket)
+    # shellcheck disable=SC2086 # validated when the marker was written, and again here
+    set -- $gate_line
+    if printf '%s\n' "$gate_line" | grep -Eqx 'timeout [0-9]{1,9} minHealthy [0-9]{1,3}%? bake [0-9]{1,9} maxErrorRate [0-9]{1,5} fresh [0-9]{1,9}' &&
+      [ "$6" -gt 0 ] && printf '%s\n' "$receiving" | grep -Eqx 'blue|green'; then
+      bake_ms=$6 max_error_bp=$8
+      echo "traffic-distributor: the running config of $CONTAINER was not baked (a delivery stopped during its bake); baking it now"
+      in_container rm -f "$next"
+      previous="$CONFIG_PATH.previous"
+      # shellcheck disable=SC2016
+      in_container sh -c "$COPY"'; copy "$1" "$2"' sh "$unbaked_previous" "$previous"
+      on_probation=yes
+      # The worker has served since its reload: count from now.
+      bake "$(server_report "$ids" | sed -n 1p | sed 's/^unreadable$/0 0 0 0 0 0 0/')"
+    fi
+  fi
+  forget_unbaked
+fi
 
 receiving=''
 held=''
@@ -361,16 +464,20 @@ if valid_split "$running_split" && valid_split "$target_split"; then
   if [ $(($5 * running_total)) -gt $((running_green * target_total)) ]; then receiving=green; fi
 fi
 if [ -n "$receiving" ]; then
-  if ! printf '%s\n' "$gate_line" | grep -Eqx 'timeout [0-9]{1,9} minHealthy [0-9]{1,3}%? bake [0-9]{1,9} maxErrorRate [0-9]{1,5}'; then
+  if ! printf '%s\n' "$gate_line" | grep -Eqx 'timeout [0-9]{1,9} minHealthy [0-9]{1,3}%? bake [0-9]{1,9} maxErrorRate [0-9]{1,5} fresh [0-9]{1,9}'; then
     say "refused the new config for $CONTAINER: its gate line is missing or malformed; the running config is unchanged"
     exit 1
   fi
   # shellcheck disable=SC2086
   set -- $gate_line
-  gate_timeout_ms=$2 min_healthy=$4 bake_ms=$6 max_error_bp=$8
+  gate_timeout_ms=$2 min_healthy=$4 bake_ms=$6 max_error_bp=$8 fresh_ms=${10}
   target_servers=$(header_value "$target_header" "servers $receiving ")
   running_servers=$(header_value "$running_header" "servers $receiving ")
   socket=$(admin_socket)
+  if [ -n "$socket" ] && ! in_container test -S "$socket"; then
+    say "refused the new config for $CONTAINER: the runtime API socket $socket is missing (removed while HAProxy runs), and the release gate reads the servers' checks through it; restart the distributor container to recreate it; the running config is unchanged"
+    exit 1
+  fi
   if ! valid_servers "$target_servers" || [ -z "$socket" ]; then
     say "refused the new config for $CONTAINER: no runtime API or no list of $receiving's servers to gate on; the running config is unchanged"
     exit 1
@@ -484,29 +591,44 @@ if [ -n "$receiving" ]; then
   esac
   gate_started=$(date +%s)
   report=''
+  # Only checks that ran after the step began count: none before fresh_ms (each poll sleeps
+  # at least 0.5 s, so polls × 500 ms is a lower bound of the time waited). The gate's timeout
+  # allows for that (components/releaseGate.ts, gateWaitMs).
+  polled_ms=0
   while :; do
     report=$(server_report "$ids" "$(printf '%s\n' "${report:-}" | sed 1d)")
     up=$(printf '%s\n' "$report" | awk 'NR == 1 { print $1 + 0 }')
     waited=$(($(date +%s) - gate_started))
-    if [ "${up:-0}" -ge "$required" ]; then
+    if [ "${up:-0}" -ge "$required" ] && [ "$polled_ms" -ge "$fresh_ms" ]; then
       echo "traffic-distributor: gate passed: $up of $listed $receiving servers UP (need $required) after ${waited}s"
       on_probation=''
       break
     fi
     if [ $((waited * 1000)) -ge "$gate_timeout_ms" ]; then
       say "gate: ${up:-0} of $listed $receiving servers UP after ${waited}s, $required needed; the new split is not applied. Each server:"
-      if [ -n "$report" ]; then printf '%s\n' "$report" | sed 1d | scrub >&2; else say "  the runtime API at $socket did not answer"; fi
+      if [ -n "$report" ] && [ "$report" != unreadable ]; then printf '%s\n' "$report" | sed 1d | scrub >&2; else say "  the runtime API at $socket did not answer"; fi
       if [ -n "$held" ]; then restore_previous; fi
       in_container rm -f "$next" "$previous" || true
       exit 1
     fi
     sleep 0.5
+    polled_ms=$((polled_ms + 500))
   done
   # From here the config to put back on any failure is the one that served before the hold,
   # also when the delivery is interrupted before the new config is confirmed and baked.
   # shellcheck disable=SC2016
   in_container sh -c "$COPY"'; replace "$2" "$1"' sh "$rollback" "$previous"
   on_probation=yes
+fi
+
+# On probation until the bake passes, from before the swap: a delivery killed from here on
+# leaves the marker, and the next delivery of this config bakes it.
+if [ -n "$receiving" ] && [ "$bake_ms" -gt 0 ]; then
+  ids=$(server_ids "$target_servers")
+  # shellcheck disable=SC2016
+  in_container sh -c "$COPY"'; copy "$1" "$2"' sh "$previous" "$unbaked_previous"
+  # shellcheck disable=SC2016
+  printf '%s %s %s\n' "$(sealed_sha "$next")" "$receiving" "$ids" | docker exec -i -u "0:$group" "$CONTAINER" sh -c 'umask 027 && cat > "$1"' sh "$unbaked"
 fi
 
 # Swap. The rollback copy is the config that serves now; one left by a delivery killed before
@@ -520,35 +642,15 @@ in_container sh -c "$COPY"'
 
 if reload_or_roll_back "the new config"; then
   echo "traffic-distributor: $CONTAINER reloaded ($reloaded)"
-  if [ -z "$receiving" ] || [ "$bake_ms" -eq 0 ]; then on_probation=''; fi
-  if [ -n "$receiving" ] && [ "$bake_ms" -gt 0 ]; then
-    # The bake: the receiving color's requests and errors (5xx answers, failed connections,
-    # failed responses) on the new worker, whose counters start at the reload. Fewer than 20
-    # requests are judged only when the bake ends.
-    ids=$(server_ids "$target_servers")
-    bake_started=$(date +%s)
-    while :; do
-      # shellcheck disable=SC2046 # the counters line is numbers only
-      set -- $(server_report "$ids" | sed -n 1p)
-      requests=${3:-0} e5=${4:-0} econ=${5:-0} eresp=${6:-0} errors=${7:-0}
-      waited=$(($(date +%s) - bake_started))
-      rate=0
-      if [ "$requests" -gt 0 ]; then rate=$((errors * 10000 / requests)); fi
-      figures="$requests requests to $receiving, $errors errors ($e5 5xx, $econ connection, $eresp response): $(percent "$rate") against $(percent "$max_error_bp") allowed"
-      if [ "$requests" -gt 0 ] && [ $((errors * 10000)) -gt $((requests * max_error_bp)) ] &&
-        { [ "$requests" -ge 20 ] || [ $((waited * 1000)) -ge "$bake_ms" ]; }; then
-        say "bake: $figures after ${waited}s; putting the previous config back"
-        restore_previous
-        exit 1
-      fi
-      if [ $((waited * 1000)) -ge "$bake_ms" ]; then break; fi
-      sleep 0.5
-    done
+  if [ -z "$receiving" ] || [ "$bake_ms" -eq 0 ]; then
     on_probation=''
-    echo "traffic-distributor: bake passed: $figures over ${waited}s"
+    forget_unbaked
+    exit 0
   fi
-  exit 0
+  # The new worker's counters start at the reload.
+  bake "0 0 0 0 0 0 0"
 fi
 on_probation=''
+forget_unbaked
 say "the new config was not installed"
 exit 1

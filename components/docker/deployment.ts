@@ -63,6 +63,7 @@ export function deployOnDocker(context: DeploymentContext): Deployment<Environme
           }
         : {}),
       gate: settings.gate,
+      healthCheck: settings.healthCheck,
       previewPorts: settings.preview?.ports,
     },
     { parent },

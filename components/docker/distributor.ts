@@ -1,10 +1,10 @@
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { CONTAINER_CONFIG_PATH, CONTAINER_PLACEMENT, renderBootstrapConfig } from "../haproxyConfig";
+import { CONTAINER_CONFIG_PATH, CONTAINER_PLACEMENT, DEFAULT_HEALTH_CHECK, renderBootstrapConfig } from "../haproxyConfig";
 import { CERTIFICATE_FILE_NAME, CONTAINER_TLS_PLACEMENT } from "../tlsListener";
 import { DEFAULT_GATE, deliverySeconds } from "../releaseGate";
-import { Color, COLORS, GateSettings } from "../settings";
+import { Color, COLORS, GateSettings, HealthCheckSettings } from "../settings";
 import { LOG_ROTATION, NO_NEW_PRIVILEGES } from "./containerPolicy";
 
 import { DELIVER_CERTIFICATE_SCRIPT, DELIVER_CONFIG_SCRIPT } from "./scripts";
@@ -42,6 +42,8 @@ export interface DistributorArgs {
   readonly tls?: DistributorTlsArgs;
   /** The release gate the delivery applies: the delivery's timeout allows for it. @default DEFAULT_GATE */
   readonly gate?: GateSettings;
+  /** The replicas' health checks: the gate waits for checks that ran after the step began. @default DEFAULT_HEALTH_CHECK */
+  readonly healthCheck?: HealthCheckSettings;
   /**
    * Host ports of the colors' previews, published on every IPv4 interface (the config admits
    * only the allowed sources). Turning previews on or off replaces the container. @default none
@@ -125,7 +127,7 @@ export class Distributor extends pulumi.ComponentResource {
         )
       : undefined;
 
-    const deliveryTimeout = `${deliverySeconds(args.gate ?? DEFAULT_GATE)}s`;
+    const deliveryTimeout = `${deliverySeconds(args.gate ?? DEFAULT_GATE, args.healthCheck ?? DEFAULT_HEALTH_CHECK)}s`;
     this.configDelivery = new command.local.Command(
       `${name}-config`,
       {
