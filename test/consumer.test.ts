@@ -48,6 +48,7 @@ describe("the packed package in a user's project (docker peers only)", function 
     const installed = path.join(dir, "node_modules", "traffic-distributor");
     assert.ok(fs.existsSync(path.join(installed, "bin", "components", "index.d.ts")));
     assert.ok(fs.existsSync(path.join(installed, "docs", "configuration.md")));
+    assert.ok(fs.existsSync(path.join(installed, "images", "acme-client", "Dockerfile")), "the ACME client's Dockerfile");
     for (const absent of ["test", "bench", "infra"]) assert.ok(!fs.existsSync(path.join(installed, absent)), absent);
     assert.throws(() => require(require.resolve("traffic-distributor/bin/components/settings", { paths: [dir] })), /ERR_PACKAGE_PATH_NOT_EXPORTED|not exported/);
   });
