@@ -18,6 +18,7 @@ import { DEFAULT_GATE } from "../components/releaseGate";
 import { Weights } from "../components/settings";
 import { ConfigDelivery, DeliveryClock, deliverThroughSsm, SsmSender } from "../components/aws/configDelivery";
 import { DELIVERY_PARAMETERS, renderDeliveryDocument, renderDeliveryScript, substituteParameters } from "../components/aws/configDocument";
+import { deliveryPlan } from "../components/deliveryPlan";
 import { encodeConfigParameter } from "../components/aws/configParameter";
 import { renderDistributorUserData, renderEnvironmentUserData } from "../components/aws/userData";
 import { checkConfig, resealed, tempDir } from "./haproxy";
@@ -37,7 +38,7 @@ import {
   stopAll,
 } from "./harness";
 
-const PARAMETERS = { parameterName: "shop-distributor-config-a1b2c3d", parameterVersion: "7", region: "eu-west-1" };
+const PARAMETERS = { parameterName: "shop-distributor-config-a1b2c3d", parameterVersion: "7", region: "eu-west-1", planVersion: "1", planWeights: "" };
 
 /** Directories a test created; removed after its processes are stopped. */
 const createdDirs: string[] = [];
@@ -73,11 +74,14 @@ describe("SSM delivery document, run for real against HAProxy", function () {
    * store holding `config` as version `storedVersion` of the parameter, encoded as the
    * component stores it (gzip, then base64) unless `raw` is given: the value as it is.
    */
-  function runDocument(haproxy: Haproxy, config: string, storedVersion = PARAMETERS.parameterVersion, raw?: string): Promise<DeliveryResult> {
+  function runDocument(haproxy: Haproxy, config: string, storedVersion = PARAMETERS.parameterVersion, raw?: string, withPlan = true): Promise<DeliveryResult> {
     const dir = scratchDir("ssm");
     const scriptPath = path.join(dir, "deliver.sh");
     const parameterFile = path.join(dir, "parameter-value");
-    fs.writeFileSync(scriptPath, substituteParameters(renderDeliveryScript(), PARAMETERS));
+    // The plan the component passes with the config, as the document's parameters.
+    // The plan the component passes with the config, as the document's parameters (or none, as from an earlier release).
+    const plan = withPlan ? { planVersion: "1", planWeights: deliveryPlan(config).weights } : { planVersion: "", planWeights: "" };
+    fs.writeFileSync(scriptPath, substituteParameters(renderDeliveryScript(), { ...PARAMETERS, ...plan }));
     fs.writeFileSync(parameterFile, raw ?? encodeConfigParameter(config));
     // Not through deliveryEnv's CONTAINER: the document names the container itself.
     const { CONTAINER: _container, ...env } = deliveryEnv(haproxy, {
@@ -100,7 +104,8 @@ describe("SSM delivery document, run for real against HAProxy", function () {
     const { haproxy, render } = await setup({ blue: 100, green: 0 });
     assert.deepStrictEqual(await countColors(haproxy.url, 20), { blue: 20, green: 0, other: 0 });
 
-    const result = await runDocument(haproxy, render({ blue: 0, green: 100 }));
+    // Without a plan (as from an earlier release), a weight step reloads.
+    const result = await runDocument(haproxy, render({ blue: 0, green: 100 }), undefined, undefined, false);
     assert.strictEqual(result.status, 0, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
     assert.match(result.stdout, /reloaded \(attempt 1, new worker \d+\)/);
     assert.strictEqual(fs.readFileSync(haproxy.configPath, "utf8"), render({ blue: 0, green: 100 }));
@@ -183,7 +188,19 @@ describe("SSM delivery document, run for real against HAProxy", function () {
     assert.deepStrictEqual(await countColors(haproxy.url, 20), { blue: 20, green: 0, other: 0 });
   });
 
-  it("puts the previous config back when the new one cannot bind its port", async () => {
+  it("with the plan the component passes, a weight step sets the weights through the runtime API, without a reload", async () => {
+    const { haproxy, render } = await setup({ blue: 100, green: 0 });
+    const result = await runDocument(haproxy, render({ blue: 1, green: 3 }));
+    assert.strictEqual(result.status, 0, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
+    assert.match(result.stdout, /took the new weights through the runtime API, without a reload/);
+    assert.doesNotMatch(result.stdout, /reloaded/);
+    assert.strictEqual(fs.readFileSync(haproxy.configPath, "utf8"), render({ blue: 1, green: 3 }));
+    assert.deepStrictEqual(leftovers(haproxy), []);
+    const counts = await countColors(haproxy.url, 40);
+    assert.ok(counts.blue >= 5 && counts.blue <= 15 && counts.other === 0, JSON.stringify(counts));
+  });
+
+  it("refuses a new config whose port another process holds, before any reload", async () => {
     const { haproxy } = await setup({ blue: 100, green: 0 });
     const good = fs.readFileSync(haproxy.configPath, "utf8");
     const taken = await freePort();
@@ -196,8 +213,8 @@ describe("SSM delivery document, run for real against HAProxy", function () {
       );
       const result = await runDocument(haproxy, clash);
       assert.strictEqual(result.status, 1, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
-      assert.match(result.stderr, /putting the previous config back/);
-      assert.match(result.stderr, /Address already in use/);
+      assert.match(result.stderr, new RegExp(`it listens on 127\\.0\\.0\\.1:${taken}, which another process .* holds \\(address already in use\\)`));
+      assert.match(result.stderr, /nothing was reloaded and the running config is unchanged/);
       assert.strictEqual(fs.readFileSync(haproxy.configPath, "utf8"), good);
       assert.deepStrictEqual(leftovers(haproxy), []);
       assert.deepStrictEqual(await countColors(haproxy.url, 20), { blue: 20, green: 0, other: 0 });
@@ -227,10 +244,10 @@ describe("SSM delivery document, run for real against HAProxy", function () {
     assert.strictEqual(result.status, 0, `shellcheck:\n${result.stdout}${result.stderr}`);
   });
 
-  it("the document is schema 2.2 with three constrained parameters and one shell step running the script", () => {
+  it("the document is schema 2.2 with five constrained parameters and one shell step running the script", () => {
     const document = JSON.parse(renderDeliveryDocument());
     assert.strictEqual(document.schemaVersion, "2.2");
-    assert.deepStrictEqual(Object.keys(document.parameters).sort(), ["parameterName", "parameterVersion", "region"]);
+    assert.deepStrictEqual(Object.keys(document.parameters).sort(), ["parameterName", "parameterVersion", "planVersion", "planWeights", "region"]);
     for (const [name, spec] of Object.entries(DELIVERY_PARAMETERS)) {
       const parameter = document.parameters[name];
       assert.strictEqual(parameter.type, "String", name);
@@ -394,6 +411,7 @@ describe("deliverThroughSsm (fake SSM client)", () => {
     parameterName: PARAMETERS.parameterName,
     parameterVersion: 7,
     region: PARAMETERS.region,
+    plan: { version: 1 as const, weights: "app/blue_x=1 app/green_y=3" },
   };
   const COMMAND_ID = "5b2f6c1e-0000-4000-8000-1234567890ab";
 
@@ -466,6 +484,8 @@ describe("deliverThroughSsm (fake SSM client)", () => {
       parameterName: ["shop-distributor-config-a1b2c3d"],
       parameterVersion: ["7"],
       region: ["eu-west-1"],
+      planVersion: ["1"],
+      planWeights: ["app/blue_x=1 app/green_y=3"],
     });
     for (const get of client.named("GetCommandInvocationCommand")) {
       assert.deepStrictEqual(get, { CommandId: COMMAND_ID, InstanceId: INPUTS.instanceId });

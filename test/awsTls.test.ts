@@ -4,6 +4,7 @@
 // document that installs the certificate (with `aws`, `docker` and `cloud-init` stand-ins), the
 // lego installer against a local archive, and cloud-init's schema on the user data.
 import * as assert from "assert";
+import { deliveryPlan } from "../components/deliveryPlan";
 import { execFileSync, spawnSync } from "child_process";
 import { createHash, X509Certificate } from "crypto";
 import * as fs from "fs";
@@ -421,10 +422,11 @@ describe("the certificate's document, then the config's, against a real HAProxy"
   });
 
   /** Runs a document's script as SSM would, the parameter (version 5) holding `value`. */
-  function runDocument(haproxy: Haproxy, script: string, parameterName: string, value: string, certificateDir: string) {
+  function runDocument(haproxy: Haproxy, script: string, parameterName: string, value: string, certificateDir: string, planWeights = "") {
     const dir = tempDir("awstls-doc");
     dirs.push(dir);
-    const parameters = { parameterName, parameterVersion: "5", region: "eu-west-1" };
+    // The config document's plan parameters, as the component passes them (the certificate's document has none).
+    const parameters = { parameterName, parameterVersion: "5", region: "eu-west-1", planVersion: "1", planWeights };
     fs.writeFileSync(path.join(dir, "script.sh"), aws.substituteParameters(script, parameters));
     fs.writeFileSync(path.join(dir, "value"), value);
     const { CONTAINER: _container, ...env } = deliveryEnv(haproxy, {
@@ -449,7 +451,7 @@ describe("the certificate's document, then the config's, against a real HAProxy"
     dirs.push(pki.dir);
     const fingerprint = new X509Certificate(pki.chain).fingerprint256;
     const tlsConfig = renderHaproxyConfig({ ...base, tls: { publicPort: placement.tls.tlsPort, hsts: 0, certificateFingerprint: fingerprint } }, placement);
-    const configDocument = () => runDocument(haproxy, aws.renderDeliveryScript(), "shop-distributor-config-a1b2c3d", aws.encodeConfigParameter(tlsConfig), certificateDir);
+    const configDocument = () => runDocument(haproxy, aws.renderDeliveryScript(), "shop-distributor-config-a1b2c3d", aws.encodeConfigParameter(tlsConfig), certificateDir, deliveryPlan(tlsConfig).weights);
 
     // Without its certificate the config fails `haproxy -c`: the running one keeps serving.
     const early = await configDocument();

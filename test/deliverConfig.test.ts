@@ -24,6 +24,7 @@ import {
   startFleet,
   startHaproxy,
   loopbackPlacement,
+  startLoad,
   startRoundRobin,
   stopAll,
 } from "./harness";
@@ -80,11 +81,11 @@ describe("config delivery: validate in place, then reload (real HAProxy)", funct
     return { env: { FAKE_DOCKER_PAUSE: point, FAKE_DOCKER_PAUSED: marker }, marker };
   }
 
-  it("applies a weight change with a graceful reload", async () => {
+  it("applies a weight change with a graceful reload (a delivery without a plan, as from an earlier release)", async () => {
     const { haproxy, render } = await setup({ blue: 100, green: 0 });
     assert.deepStrictEqual(await countColors(haproxy.url, 20), { blue: 20, green: 0, other: 0 });
 
-    const result = await deliverConfig(haproxy, render({ blue: 0, green: 100 }));
+    const result = await deliverConfig(haproxy, render({ blue: 0, green: 100 }), { plan: false });
     assert.strictEqual(result.status, 0, show(result));
     assert.match(result.stdout, /reloaded \(attempt 1, new worker \d+\)/);
     assert.deepStrictEqual(await countColors(haproxy.url, 20), { blue: 0, green: 20, other: 0 });
@@ -205,35 +206,75 @@ describe("config delivery: validate in place, then reload (real HAProxy)", funct
     });
   });
 
-  describe("a reload that fails after haproxy -c passed", () => {
-    it("puts the previous file back, keeps it serving and fails with HAProxy's reason (a port in use)", async () => {
+  describe("a new listener that cannot bind", () => {
+    it("a port another process holds is refused before any reload: nothing serving is paused, 0 failed requests", async () => {
       const { haproxy, render } = await setup({ blue: 100, green: 0 });
       const good = onDisk(haproxy);
-      // Another process holds the port the new config binds: -c passes, the new worker cannot start.
+      // Another process holds the port the new config binds: -c passes, a new worker could not start.
       const taken = await freePort();
       const squatter = net.createServer();
       await new Promise<void>((resolve) => squatter.listen(taken, "127.0.0.1", resolve));
+      const load = startLoad(haproxy.url, { keepAliveClients: 2, newConnectionClients: 2, maxDurationMs: 30_000, maxRequestsPerClient: 20_000 });
       try {
-        const placement = { ...haproxy.placement, listenPort: taken };
         const clash = renderHaproxyConfig(
           { weights: { blue: 0, green: 100 }, routing: "round-robin", servers: fleetServers(backends), statsPassword: PASSWORD },
-          placement,
+          { ...haproxy.placement, listenPort: taken },
         );
         assert.ok(checkConfig(clash).ok, "the clashing config must pass haproxy -c");
-
+        await sleep(300);
         const result = await deliverConfig(haproxy, clash);
+        await sleep(300);
+        await load.stop();
         assert.strictEqual(result.status, 1, show(result));
-        assert.match(result.stderr, /did not start a worker with the new config within 10 s; putting the previous config back/);
-        assert.match(result.stderr, /cannot bind socket \(Address already in use\)/);
-        assert.match(result.stderr, /the previous config is back in .* and serving/);
-        assert.match(result.stderr, /the new config was not installed/);
+        assert.match(result.stderr, new RegExp(`refused the new config for distributor: it listens on 127\\.0\\.0\\.1:${taken}, which another process .* holds \\(address already in use\\)`));
+        assert.match(result.stderr, /nothing was reloaded and the running config is unchanged/);
+        assert.doesNotMatch(result.stdout, /reloaded/);
         assert.ok(!`${result.stdout}${result.stderr}`.includes(PASSWORD));
         assert.strictEqual(onDisk(haproxy), good);
         assert.deepStrictEqual(leftovers(haproxy), []);
-        assert.deepStrictEqual(await countColors(haproxy.url, 20), { blue: 20, green: 0, other: 0 });
+        assert.strictEqual(load.counts.errors + load.counts.non2xx, 0, load.counts.samples.join("\n"));
+        assert.ok(load.counts.ok > 100, `${load.counts.ok} requests`);
+        console.log(`      refused before any reload: ${load.counts.ok} requests meanwhile, 0 failed`);
       } finally {
+        await load.stop();
         await new Promise((resolve) => squatter.close(resolve));
       }
+      const next = await deliverConfig(haproxy, render({ blue: 0, green: 100 }));
+      assert.strictEqual(next.status, 0, show(next));
+      assert.deepStrictEqual(await countColors(haproxy.url, 20), { blue: 0, green: 20, other: 0 });
+    });
+
+    it("a reload that fails after haproxy -c and the bind check passed puts the previous file back in a bounded time, and keeps it serving", async () => {
+      const { haproxy, render } = await setup({ blue: 100, green: 0 });
+      const good = onDisk(haproxy);
+      // The new config's runtime API socket lies in a folder that does not exist: -c passes, the new worker cannot start.
+      const broken = renderHaproxyConfig(
+        { weights: { blue: 0, green: 100 }, routing: "round-robin", servers: fleetServers(backends), statsPassword: PASSWORD },
+        { ...haproxy.placement, runtimeDir: path.join(haproxy.placement.runtimeDir, "missing") },
+      );
+      assert.ok(checkConfig(broken).ok, "the broken config must pass haproxy -c");
+      const load = startLoad(haproxy.url, { keepAliveClients: 2, newConnectionClients: 2, maxDurationMs: 60_000, maxRequestsPerClient: 50_000 });
+      await sleep(300);
+      const started = Date.now();
+      const result = await deliverConfig(haproxy, broken);
+      const took = Date.now() - started;
+      await sleep(300);
+      await load.stop();
+      assert.strictEqual(result.status, 1, show(result));
+      assert.match(result.stderr, /did not start a worker with the new config \(HAProxy reported the failure\); putting the previous config back/);
+      assert.match(result.stderr, /\[ALERT\]/);
+      assert.match(result.stderr, /the previous config is back in .* and serving/);
+      assert.match(result.stderr, /the new config was not installed/);
+      assert.ok(!`${result.stdout}${result.stderr}`.includes(PASSWORD));
+      assert.strictEqual(onDisk(haproxy), good);
+      assert.deepStrictEqual(leftovers(haproxy), []);
+      assert.ok(took < 30_000, `the failed step took ${took} ms`);
+      const failed = load.counts.errors + load.counts.non2xx;
+      console.log(
+        `      a reload that could not start: rolled back in ${took} ms; ${failed} of ${load.counts.ok + failed} requests failed` +
+          (failed > 0 ? `, from ${load.counts.firstFailureMs} to ${load.counts.lastFailureMs} ms into the load` : ""),
+      );
+      assert.deepStrictEqual(await countColors(haproxy.url, 20), { blue: 20, green: 0, other: 0 });
       // HAProxy is not left stuck: the next delivery reloads as usual.
       const next = await deliverConfig(haproxy, render({ blue: 0, green: 100 }));
       assert.strictEqual(next.status, 0, show(next));
@@ -382,30 +423,31 @@ exec ${fixture} exec $flags -u 0 "$container" setpriv --reuid="$uid" --regid="$g
       const owned = `640 0:${HAPROXY_UID}`;
 
       // The split moves to green: the release gate reads HAProxy's runtime API as HAProxy's user.
-      const moved = await startDelivery(haproxy, render({ blue: 0, green: 100 }), { env }).result;
+      // Without a plan (as from an earlier release): a reload.
+      const moved = await startDelivery(haproxy, render({ blue: 0, green: 100 }), { env, plan: false }).result;
       assert.strictEqual(moved.status, 0, show(moved));
       assert.match(moved.stdout, /gate passed/);
       assert.match(moved.stdout, /reloaded \(attempt 1, new worker \d+\)/);
       assert.deepStrictEqual(configFiles(haproxy), { [base]: owned });
       assert.deepStrictEqual(await countColors(haproxy.url, 20), { blue: 0, green: 20, other: 0 });
 
-      // A reload that fails after haproxy -c passed (the new listen port is taken): the previous
-      // file comes back, 0640 and HAProxy's group's, and keeps serving.
+      // A weight step through the runtime API swaps the file in the same way.
+      const weights = await startDelivery(haproxy, render({ blue: 1, green: 3 }), { env }).result;
+      assert.strictEqual(weights.status, 0, show(weights));
+      assert.match(weights.stdout, /took the new weights through the runtime API/);
+      assert.deepStrictEqual(configFiles(haproxy), { [base]: owned });
+
+      // A reload that fails after haproxy -c passed (the new runtime API socket's folder does not
+      // exist): the previous file comes back, 0640 and HAProxy's group's, and keeps serving.
       const good = onDisk(haproxy);
-      const squatter = net.createServer();
-      const taken = await freePort();
-      await new Promise<void>((resolve) => squatter.listen(taken, "127.0.0.1", resolve));
-      try {
-        const clash = await startDelivery(haproxy, render({ blue: 0, green: 100 }, { ...haproxy.placement, listenPort: taken }), { env }).result;
-        assert.strictEqual(clash.status, 1, show(clash));
-        assert.match(clash.stderr, /the previous config is back in .* and serving/);
-        assert.ok(!`${clash.stdout}${clash.stderr}`.includes(PASSWORD));
-      } finally {
-        await new Promise((resolve) => squatter.close(resolve));
-      }
+      const clash = await startDelivery(haproxy, render({ blue: 0, green: 100 }, { ...haproxy.placement, runtimeDir: path.join(haproxy.placement.runtimeDir, "missing") }), { env }).result;
+      assert.strictEqual(clash.status, 1, show(clash));
+      assert.match(clash.stderr, /the previous config is back in .* and serving/);
+      assert.ok(!`${clash.stdout}${clash.stderr}`.includes(PASSWORD));
       assert.strictEqual(onDisk(haproxy), good);
       assert.deepStrictEqual(configFiles(haproxy), { [base]: owned });
-      assert.deepStrictEqual(await countColors(haproxy.url, 20), { blue: 0, green: 20, other: 0 });
+      const split = await countColors(haproxy.url, 40);
+      assert.ok(split.blue >= 5 && split.blue <= 15 && split.other === 0, JSON.stringify(split));
 
       // And the next delivery reloads as usual.
       const back = await startDelivery(haproxy, render({ blue: 100, green: 0 }), { env }).result;
@@ -423,7 +465,7 @@ exec ${fixture} exec $flags -u 0 "$container" setpriv --reuid="$uid" --regid="$g
       assert.strictEqual(result.status, 1, show(result));
       assert.match(
         result.stderr,
-        /the HAProxy image of distributor has no perl, .*: set distributor\.image \(stack config\) or distributorImage \(component argument\) to a Debian-based HAProxy image \(an official "haproxy" tag without "-alpine"\); the running config is unchanged/,
+        /the HAProxy image of distributor has no perl, .*: set distributor\.image \(the stack config key, and the component's distributor\.image argument\) to a Debian-based HAProxy image \(an official "haproxy" tag without "-alpine"\); the running config is unchanged/,
       );
       assert.strictEqual(onDisk(haproxy), good);
       assert.deepStrictEqual(fs.readdirSync(dir).sort(), before, "the delivery left a file behind (the lock, a copy)");
@@ -452,7 +494,8 @@ exec ${fixture} exec $flags -u 0 "$container" setpriv --reuid="$uid" --regid="$g
       const report: string[] = [];
       for (const [name, point] of POINTS) {
         const pause = pauseAt(point);
-        const delivery = startDelivery(haproxy, killed, { env: pause.env });
+        // Without a plan: the steps of a reload (the weight step has its own test below).
+        const delivery = startDelivery(haproxy, killed, { env: pause.env, plan: false });
         const call = await waitForFile(pause.marker);
         process.kill(-delivery.process.pid!, "SIGKILL");
         const result = await delivery.result;
@@ -480,6 +523,40 @@ exec ${fixture} exec $flags -u 0 "$container" setpriv --reuid="$uid" --regid="$g
         assert.strictEqual(back.status, 0, `${name}: ${show(back)}`);
       }
       console.log(`      killed at each step: ${report.join("; ")}`);
+    });
+
+    it("a weight step killed at each of its steps: the file on disk serves or the next delivery makes it so", async () => {
+      const { haproxy, render } = await setup({ blue: 100, green: 0 });
+      const old = render({ blue: 100, green: 0 });
+      const killed = render({ blue: 0, green: 100 });
+      const next = render({ blue: 1, green: 3 });
+      const points: Array<[string, string]> = [
+        ["after the first weight is set", "after exec .* perl .* set server .* weight"],
+        ["after the swap of the file", 'after exec .* sh -c mv "\\$1" "\\$2" && rm -f "\\$3"'],
+      ];
+      const report: string[] = [];
+      for (const [name, point] of points) {
+        const pause = pauseAt(point);
+        const delivery = startDelivery(haproxy, killed, { env: pause.env });
+        const call = await waitForFile(pause.marker);
+        process.kill(-delivery.process.pid!, "SIGKILL");
+        const result = await delivery.result;
+        assert.strictEqual(result.signal, "SIGKILL", `${name}: ${show(result)} (paused at ${call})`);
+        const counts = await countColors(haproxy.url, 20);
+        assert.strictEqual(counts.other, 0, `${name}: ${JSON.stringify(counts)}`);
+        report.push(`${name}: disk ${onDisk(haproxy) === killed ? "killed" : "old"}, serving ${JSON.stringify(counts)}`);
+        // The next delivery, a weight step too, leaves the file and the serving worker at its weights.
+        const after = await deliverConfig(haproxy, next);
+        assert.strictEqual(after.status, 0, `${name}: next delivery: ${show(after)}`);
+        assert.strictEqual(onDisk(haproxy), next, name);
+        const nextCounts = await countColors(haproxy.url, 40);
+        assert.ok(nextCounts.blue >= 5 && nextCounts.blue <= 15 && nextCounts.other === 0, `${name}: ${JSON.stringify(nextCounts)}`);
+        assert.deepStrictEqual(leftovers(haproxy), [], name);
+        const back = await deliverConfig(haproxy, old);
+        assert.strictEqual(back.status, 0, `${name}: ${show(back)}`);
+        assert.deepStrictEqual(await countColors(haproxy.url, 10), { blue: 10, green: 0, other: 0 }, name);
+      }
+      console.log(`      weight step killed: ${report.join("; ")}`);
     });
 
     it("a delivery waiting for the lock proceeds when the holder is killed", async () => {

@@ -8,6 +8,7 @@ import * as net from "net";
 import * as path from "path";
 import { Color, COLORS, ServerAddress } from "../components";
 import { HaproxyPlacement, renderHaproxyConfig } from "../components/haproxyConfig";
+import { deliveryPlan, deliveryPlanEnvironment } from "../components/deliveryPlan";
 import { Weights } from "../components/settings";
 import { tempDir } from "./haproxy";
 
@@ -268,13 +269,21 @@ export function runScript(
 export function startDelivery(
   haproxy: Haproxy,
   config: string,
-  options: { env?: Record<string, string>; cutAt?: number } = {},
+  options: { env?: Record<string, string>; cutAt?: number; plan?: boolean } = {},
 ): Delivery {
-  return runScript([DELIVER_SCRIPT], deliveryEnv(haproxy, options.env), config, { cutAt: options.cutAt });
+  // With its plan, as the component passes it; a config that cannot be read for one (a test's
+  // hand-made or cut one) goes without, as a delivery from an earlier release of the module does.
+  let plan: Record<string, string> = {};
+  try {
+    if (options.plan !== false) plan = deliveryPlanEnvironment(deliveryPlan(config));
+  } catch {
+    plan = {};
+  }
+  return runScript([DELIVER_SCRIPT], deliveryEnv(haproxy, { ...plan, ...options.env }), config, { cutAt: options.cutAt });
 }
 
-export function deliverConfig(haproxy: Haproxy, config: string): Promise<DeliveryResult> {
-  return startDelivery(haproxy, config).result;
+export function deliverConfig(haproxy: Haproxy, config: string, options: { plan?: boolean } = {}): Promise<DeliveryResult> {
+  return startDelivery(haproxy, config, options).result;
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });

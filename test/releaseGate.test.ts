@@ -389,6 +389,8 @@ describe("release gate and bake (real HAProxy)", function () {
         // The stand-in docker stops after the signal that reloads the new config.
         const delivery = startDelivery(haproxy, render({ weights: { blue: 0, green: 100 }, servers: fleet }), {
           env: { FAKE_DOCKER_PAUSE: "after ^kill", FAKE_DOCKER_PAUSED: marker },
+          // Without a plan: a reload (a weight step with one would send no signal).
+          plan: false,
         });
         for (let waited = 0; !fs.existsSync(marker) && waited < 30_000; waited += 50) await sleep(50);
         assert.ok(fs.existsSync(marker), "the delivery did not reach the reload");

@@ -135,9 +135,14 @@ describe("TrafficDistributor on Docker (mocks)", () => {
     assert.strictEqual(only(CONTAINER, "shop-distributor").inputs.image, "sha256:haproxy:3.4.7");
     const delivery = only(COMMAND, "shop-distributor-config");
     assert.strictEqual(delivery.inputs.create, DELIVER_CONFIG_SCRIPT);
+    // The plan beside the config: every replica's weight in the one-level backend, as the config has it.
+    const weighted = [...(delivery.inputs.stdin as string).matchAll(/^\s+server (\S+) .* weight (\d+)/gm)].map((m) => `app/${m[1]}=${m[2]}`);
+    assert.strictEqual(weighted.length, 4);
     assert.deepStrictEqual(delivery.inputs.environment, {
       CONTAINER: "shop-distributor-id",
       CONFIG_PATH: "/usr/local/etc/haproxy/haproxy.cfg",
+      PLAN_VERSION: "1",
+      PLAN_WEIGHTS: weighted.join(" "),
     });
     // Routed by the name the container has on the network.
     const greenName = only(CONTAINER, "shop-green-0").inputs.name as string;
@@ -230,6 +235,7 @@ describe("TrafficDistributor on Docker (mocks)", () => {
     // The delivery's stdin is the config: encrypted in state.
     const delivery = only("command:local:Command", "plain-distributor-config");
     assert.match(delivery.inputs.stdin, /stats auth admin:'plain-pass-123'/);
+    // The plan (server names and weights) is no secret.
     assert.deepStrictEqual(delivery.secretInputs, ["stdin"]);
   });
 

@@ -4,7 +4,7 @@
 // in the document or in plain state, and on the host it is written 0600 into HAProxy's
 // certificate directory, on the encrypted root volume.
 import { DELIVER_CERTIFICATE_SCRIPT } from "../docker/scripts";
-import { DELIVERY_PARAMETERS, WAIT_FOR_DISTRIBUTOR } from "./configDocument";
+import { PARAMETER_LOCATION, WAIT_FOR_DISTRIBUTOR } from "./configDocument";
 import { PARAMETER_MAX_BYTES } from "./configParameter";
 import { DISTRIBUTOR_CONTAINER } from "./userData";
 import { renderShellDocument } from "./shellDocument";
@@ -47,7 +47,7 @@ export function renderCertificateDocument(keepExisting: boolean): string {
   return renderShellDocument({
     description: "traffic-distributor: install the HTTPS certificate file HAProxy loads",
     parameters: Object.fromEntries(
-      Object.entries(DELIVERY_PARAMETERS).map(([name, spec]) => [name, { ...spec, description: spec.description.replace("the config", "the certificate") }]),
+      Object.entries(PARAMETER_LOCATION).map(([name, spec]) => [name, { ...spec, description: spec.description.replace("the config", "the certificate") }]),
     ),
     stepName: "installCertificate",
     timeoutSeconds: CERTIFICATE_TIMEOUT_SECONDS,

@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as ssm from "@aws-sdk/client-ssm";
 import { DELIVERY_TIMEOUT_SECONDS } from "./configDocument";
+import type { DeliveryPlan } from "../deliveryPlan";
 
 export interface ConfigDeliveryInputs {
   readonly instanceId: string;
@@ -14,6 +15,8 @@ export interface ConfigDeliveryInputs {
   readonly region: string;
   /** Named AWS profile for the SSM calls; absent, the AWS SDK's default credentials. */
   readonly profile?: string;
+  /** The delivery plan, passed as the document's planVersion and planWeights (the config document's). */
+  readonly plan?: DeliveryPlan;
 }
 
 /** The part of an SSM client the delivery uses (the tests pass a fake). */
@@ -57,6 +60,7 @@ export async function deliverThroughSsm(
             parameterName: [inputs.parameterName],
             parameterVersion: [String(inputs.parameterVersion)],
             region: [inputs.region],
+            ...(inputs.plan === undefined ? {} : { planVersion: [String(inputs.plan.version)], planWeights: [inputs.plan.weights] }),
           },
         }),
       );

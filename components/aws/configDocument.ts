@@ -3,6 +3,7 @@
 // release step updates the parameter and runs this document, and nothing else on AWS.
 import { DELIVER_CONFIG_SCRIPT } from "../docker/scripts";
 import { GATE_MAX_SECONDS } from "../releaseGate";
+import { PLAN_WEIGHTS_PATTERN } from "../deliveryPlan";
 import { DISTRIBUTOR_CONTAINER } from "./userData";
 import { renderShellDocument } from "./shellDocument";
 
@@ -60,15 +61,22 @@ fi
 cat > "$script" <<'DELIVER_CONFIG'
 ${DELIVER_CONFIG_SCRIPT.trimEnd()}
 DELIVER_CONFIG
-CONTAINER=${DISTRIBUTOR_CONTAINER} sh "$script" < "$decoded"
+CONTAINER=${DISTRIBUTOR_CONTAINER} PLAN_VERSION='{{ planVersion }}' PLAN_WEIGHTS='{{ planWeights }}' sh "$script" < "$decoded"
 `;
 }
 
-/** Document parameters, each constrained so that substituting it into the script is inert. */
-export const DELIVERY_PARAMETERS = {
+/** Where a document finds what it installs: each constrained so that substituting it into the script is inert. */
+export const PARAMETER_LOCATION = {
   parameterName: { pattern: "^[a-zA-Z0-9_.\\-/]{1,1011}$", description: "SSM parameter that holds the config" },
   parameterVersion: { pattern: "^[0-9]{1,10}$", description: "Version of that parameter to install" },
   region: { pattern: "^[a-z]{2}(-[a-z]+)+-[0-9]$", description: "Region of the parameter" },
+} as const;
+
+/** The config delivery's parameters: the config's location and the delivery plan. */
+export const DELIVERY_PARAMETERS = {
+  ...PARAMETER_LOCATION,
+  planVersion: { pattern: "^1?$", description: "Version of the delivery plan (components/deliveryPlan.ts); empty: none, every step reloads" },
+  planWeights: { pattern: PLAN_WEIGHTS_PATTERN, description: "Each weighted server's weight: the delivery sets them without a reload when only they change" },
 } as const;
 
 /** SSM Command document (schema 2.2) content, as JSON text. */
@@ -83,8 +91,12 @@ export function renderDeliveryDocument(): string {
 }
 
 /** The script as SSM runs it for the given parameter values (what the tests run and shellcheck). */
-export function substituteParameters(script: string, values: Record<keyof typeof DELIVERY_PARAMETERS, string>): string {
-  return substituteDocumentParameters(script, values, DELIVERY_PARAMETERS);
+export function substituteParameters(
+  script: string,
+  values: Record<keyof typeof PARAMETER_LOCATION, string> & Partial<Record<keyof typeof DELIVERY_PARAMETERS, string>>,
+): string {
+  const given = Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as Record<keyof typeof DELIVERY_PARAMETERS, string>;
+  return substituteDocumentParameters(script, given, DELIVERY_PARAMETERS);
 }
 
 /** Substitutes `{{ name }}` as SSM does, after checking each value against its allowed pattern. */

@@ -6,6 +6,7 @@ import { AcmeClientInput } from "./acmeClient";
 import { checkCertificateFitsParameter, renderCertificateDocument } from "./certificateDocument";
 import { renderDeliveryDocument } from "./configDocument";
 import { encodeConfigParameter } from "./configParameter";
+import { deliveryPlan } from "../deliveryPlan";
 import { ConfigDelivery } from "./configDelivery";
 import { certificateReadStatement, createInstanceRole, parameterReadStatements, SECURE_INSTANCE_DEFAULTS } from "./instanceSecurity";
 import { InstanceImage } from "./network";
@@ -199,6 +200,8 @@ export class Distributor extends pulumi.ComponentResource {
         parameterVersion: this.configParameter.version,
         region: args.region,
         profile: args.profile,
+        // Server names and weights, no secret: SSM keeps them in its command history.
+        plan: pulumi.unsecret(pulumi.output(args.config).apply(deliveryPlan)),
       },
       { parent: this, dependsOn: this.certificateDelivery ? [this.certificateDelivery] : [] },
     );

@@ -12,7 +12,9 @@
 # delivery releases it; each delivery's own temporary file; and CONFIG_PATH.rollback, the
 # last config known to serve, kept from the swap until the reload is confirmed.
 #
-# Environment: CONTAINER (container name or id), CONFIG_PATH (the config file the container runs).
+# Environment: CONTAINER (container name or id), CONFIG_PATH (the config file the container runs),
+# and the delivery plan (components/deliveryPlan.ts), both or neither: PLAN_VERSION (1) and
+# PLAN_WEIGHTS ("<backend>/<server>=<weight> ...", every weighted server of the new config).
 set -eu
 : "${CONTAINER:?CONTAINER must name the distributor container}"
 : "${CONFIG_PATH:=/usr/local/etc/haproxy/haproxy.cfg}"
@@ -41,6 +43,23 @@ scrub() {
     }'
 }
 say() { printf 'traffic-distributor: %s\n' "$*" | scrub >&2; }
+
+# The plan, checked before anything: it reaches the runtime API as it is.
+plan=''
+plan_weights=''
+if [ -n "${PLAN_VERSION:-}" ]; then
+  if [ "$PLAN_VERSION" != 1 ]; then
+    say "the delivery plan is version $PLAN_VERSION and this delivery reads version 1; the running config is unchanged"
+    exit 1
+  fi
+  # One line: grep matches line by line.
+  if [ "$(printf '%s' "${PLAN_WEIGHTS:-}" | wc -l)" -ne 0 ] ||
+    ! printf '%s\n' "${PLAN_WEIGHTS:-}" | grep -Eq '^([a-z_]+/[A-Za-z0-9_.:-]+=[0-9]{1,3}( [a-z_]+/[A-Za-z0-9_.:-]+=[0-9]{1,3})*)?$'; then
+    say "the delivery plan's PLAN_WEIGHTS is malformed; the running config is unchanged"
+    exit 1
+  fi
+  plan=yes plan_weights=$PLAN_WEIGHTS
+fi
 # As root, with HAProxy's group ($group, read below) as the primary one: every file it creates
 # belongs to that group. The Docker distributor drops every capability, so root there cannot
 # chown a file to HAProxy's user: group ownership needs no capability.
@@ -68,6 +87,11 @@ log_count() {
   fi
 }
 
+# What the master logs when a reload fails: 3.x "Failed to load worker", 2.6 "Loading failure!"
+# (grep -F takes each line as a pattern).
+load_failed='Failed to load worker
+Loading failure!'
+
 # SIGUSR2 makes the master re-read the config and start a new worker; old workers finish the
 # requests they hold. Success is a worker PID not in $before and, where the log can be read,
 # one more "Loading success." from the master: HAProxy 3.x starts the new worker before it
@@ -77,7 +101,7 @@ log_count() {
 reload() {
   for attempt in 1 2; do
     loaded=$(log_count "Loading success.")
-    failed=$(log_count "Failed to load worker")
+    failed=$(log_count "$load_failed")
     docker kill --signal USR2 "$CONTAINER" >/dev/null
     tries=0
     while [ "$tries" -lt 40 ]; do
@@ -86,7 +110,10 @@ reload() {
       if [ "$loaded" = "?" ]; then
         if [ -n "$new" ]; then confirmed=yes; fi
       else
-        if [ "$(log_count "Failed to load worker")" -gt "$failed" ]; then return 1; fi
+        if [ "$(log_count "$load_failed")" -gt "$failed" ]; then
+          reload_failure="HAProxy reported the failure"
+          return 1
+        fi
         if [ -n "$new" ] && [ "$(log_count "Loading success.")" -gt "$loaded" ]; then confirmed=yes; fi
       fi
       if [ -n "$confirmed" ]; then
@@ -123,11 +150,12 @@ reload_or_roll_back() {
   # The container's clock, not this machine's: a remote engine's may differ. A second early
   # is harmless, the counts are relative.
   since=$(($(docker exec "$CONTAINER" date +%s 2>/dev/null || date +%s) - 1))
+  reload_failure="no new worker within 10 s"
   if reload; then
     in_container rm -f "$rollback"
     return 0
   fi
-  say "HAProxy in $CONTAINER did not start a worker with $1 within 10 s; putting the previous config back. HAProxy said:"
+  say "HAProxy in $CONTAINER did not start a worker with $1 ($reload_failure); putting the previous config back. HAProxy said:"
   recent_alerts "$since"
   # shellcheck disable=SC2016 # expanded by the container's shell
   in_container sh -c "$COPY"'; replace "$2" "$1"' sh "$CONFIG_PATH" "$rollback"
@@ -186,7 +214,7 @@ if ! probe=$(docker exec "$CONTAINER" sh -c '
   exit 1
 fi
 if [ "$(printf '%s\n' "$probe" | sed -n 1p)" != perl ]; then
-  say "the HAProxy image of $CONTAINER has no perl, which the delivery needs to speak to HAProxy's runtime API (Alpine-based images have none): set distributor.image (stack config) or distributorImage (component argument) to a Debian-based HAProxy image (an official \"haproxy\" tag without \"-alpine\"); the running config is unchanged"
+  say "the HAProxy image of $CONTAINER has no perl, which the delivery needs to speak to HAProxy's runtime API (Alpine-based images have none): set distributor.image (the stack config key, and the component's distributor.image argument) to a Debian-based HAProxy image (an official \"haproxy\" tag without \"-alpine\"); the running config is unchanged"
   exit 1
 fi
 group=$(printf '%s\n' "$probe" | sed -n 2p)
@@ -269,6 +297,33 @@ if ! report=$(docker exec "$CONTAINER" haproxy -c -f "$next" 2>&1); then
   printf '%s\n' "$report" | scrub >&2
   exit 1
 fi
+
+# `haproxy -c` binds nothing. A reload whose new worker cannot bind fails only after the
+# serving listeners were paused for it (until the rollback): so each TCP address the new
+# config binds and the running one does not is tried first, in the container, and one that
+# another process holds is refused here, with nothing paused.
+# shellcheck disable=SC2016 # awk's fields
+binds_of() { in_container awk '$1 == "bind" && $2 ~ /^(\*|[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+):[0-9]+$/ { print $2 }' "$1" | sort -u; }
+running_binds=$(binds_of "$CONFIG_PATH" | tr '\n' ' ')
+for bind in $(binds_of "$next"); do
+  case " $running_binds " in *" $bind "*) continue ;; esac
+  address=${bind%:*} port=${bind##*:}
+  if [ "$address" = "*" ]; then address=0.0.0.0; fi
+  # Only "in use" refuses: another error (no permission for a low port as this user) is
+  # left to HAProxy, which may have the capability.
+  tried=0
+  # shellcheck disable=SC2016 # perl's variables
+  docker exec "$CONTAINER" perl -MIO::Socket::INET -e '
+    my $s = IO::Socket::INET->new(LocalAddr => $ARGV[0], LocalPort => $ARGV[1], Proto => "tcp", Listen => 1, ReuseAddr => 1);
+    exit 0 if $s;
+    exit($!{EADDRINUSE} ? 3 : 0);
+  ' "$address" "$port" || tried=$?
+  if [ "$tried" -eq 3 ]; then
+    in_container rm -f "$next" || true
+    say "refused the new config for $CONTAINER: it listens on $bind, which another process in $CONTAINER's network holds (address already in use); free the port or choose another; nothing was reloaded and the running config is unchanged"
+    exit 1
+  fi
+done
 
 wait_for_workers
 
@@ -442,6 +497,16 @@ if marker=$(in_container sh -c '[ -s "$1" ] && [ -s "$2" ] && cat "$1"' sh "$unb
     fi
   fi
   forget_unbaked
+fi
+
+# Only weights change when the new config is the running one but for its servers' weights (and
+# its comments): the runtime API sets them on the serving worker, and nothing reloads.
+# shellcheck disable=SC2016 # expanded by the container's shell
+layout_of() { in_container sed -e '/^[[:space:]]*#/d' -e 's/ weight [0-9][0-9]*/ weight _/g' "$1" | cksum; }
+weights_only=''
+if [ -n "$plan" ] && [ "$(sealed_sha "$next")" != "$(sealed_sha "$CONFIG_PATH")" ] &&
+  [ "$(layout_of "$next")" = "$(layout_of "$CONFIG_PATH")" ] && [ -n "$(admin_socket)" ]; then
+  weights_only=yes
 fi
 
 receiving=''
@@ -619,6 +684,47 @@ if [ -n "$receiving" ]; then
   # shellcheck disable=SC2016
   in_container sh -c "$COPY"'; replace "$2" "$1"' sh "$rollback" "$previous"
   on_probation=yes
+fi
+
+# A weight step: the bake's counters start before the weights change (the worker has served
+# since its reload), then each server's weight is set, then the file takes the new config so
+# that a later reload keeps them. A weight the runtime API refuses falls back to a reload.
+base_counters="0 0 0 0 0 0 0"
+if [ -n "$weights_only" ]; then
+  socket=$(admin_socket)
+  if [ -n "$receiving" ] && [ "$bake_ms" -gt 0 ]; then
+    base_counters=$(server_report "$(server_ids "$target_servers")" | sed -n 1p | sed 's/^unreadable$/0 0 0 0 0 0 0/')
+  fi
+  refused=''
+  for entry in $plan_weights; do
+    answer=$(runtime set server "${entry%=*}" weight "${entry##*=}" 2>&1) || answer="no answer from $socket"
+    if [ -n "$(printf '%s' "$answer" | tr -d '[:space:]')" ]; then
+      refused="${entry%=*}: $answer"
+      break
+    fi
+  done
+  if [ -n "$refused" ]; then
+    say "the runtime API refused a weight ($refused); reloading the new config instead"
+    weights_only=''
+  fi
+fi
+if [ -n "$weights_only" ]; then
+  if [ -n "$receiving" ] && [ "$bake_ms" -gt 0 ]; then
+    ids=$(server_ids "$target_servers")
+    # shellcheck disable=SC2016
+    in_container sh -c "$COPY"'; copy "$1" "$2"' sh "$previous" "$unbaked_previous"
+    # shellcheck disable=SC2016
+    printf '%s %s %s\n' "$(sealed_sha "$next")" "$receiving" "$ids" | docker exec -i -u "0:$group" "$CONTAINER" sh -c 'umask 027 && cat > "$1"' sh "$unbaked"
+    on_probation=yes
+  fi
+  # The rollback copy a gate may have left (the running config) is not needed: nothing reloads.
+  # shellcheck disable=SC2016
+  in_container sh -c 'mv "$1" "$2" && rm -f "$3"' sh "$next" "$CONFIG_PATH" "$rollback"
+  echo "traffic-distributor: $CONTAINER took the new weights through the runtime API, without a reload: $plan_weights"
+  if [ -n "$receiving" ] && [ "$bake_ms" -gt 0 ]; then bake "$base_counters"; fi
+  on_probation=''
+  forget_unbaked
+  exit 0
 fi
 
 # On probation until the bake passes, from before the swap: a delivery killed from here on

@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { CONTAINER_CONFIG_PATH, CONTAINER_PLACEMENT, DEFAULT_HEALTH_CHECK, renderBootstrapConfig } from "../haproxyConfig";
 import { CERTIFICATE_FILE_NAME, CONTAINER_TLS_PLACEMENT } from "../tlsListener";
 import { DEFAULT_GATE, deliverySeconds } from "../releaseGate";
+import { deliveryPlan, deliveryPlanEnvironment } from "../deliveryPlan";
 import { Color, COLORS, GateSettings, HealthCheckSettings } from "../settings";
 import { LOG_ROTATION, NO_NEW_PRIVILEGES } from "./containerPolicy";
 
@@ -133,7 +134,11 @@ export class Distributor extends pulumi.ComponentResource {
       {
         create: DELIVER_CONFIG_SCRIPT,
         // The container ID, not its name: a replaced container gets the config delivered again.
-        environment: { CONTAINER: this.container.id, CONFIG_PATH: CONTAINER_CONFIG_PATH },
+        // The plan (the servers' weights) rides along as explicit parameters.
+        // Server names and weights, no secret: unwrapped from the config's secrecy.
+        environment: pulumi
+          .all([this.container.id, pulumi.unsecret(pulumi.output(args.config).apply((config) => deliveryPlanEnvironment(deliveryPlan(config))))])
+          .apply(([container, plan]) => ({ CONTAINER: container, CONFIG_PATH: CONTAINER_CONFIG_PATH, ...plan })),
         stdin: args.config,
       },
       // A gated step waits for the checks and the bake before it ends.

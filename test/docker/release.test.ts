@@ -5,6 +5,7 @@ import * as assert from "assert";
 import * as path from "path";
 import { CONTAINER_CONFIG_PATH } from "../../components/haproxyConfig";
 import { resealed } from "../haproxy";
+import { deliveryPlan, deliveryPlanEnvironment } from "../../components/deliveryPlan";
 import { request, runScript, sleep, startLoad } from "../harness";
 import { labelled, removeLabelled } from "./engine";
 import { testEngine } from "./setup";
@@ -131,6 +132,43 @@ describe("the program on a real Docker engine", () => {
       await stack.step({ "weight.blue": "100", "weight.green": "0", "timeouts.server": "20s" });
       await load.stop();
       assertNoFailure(load);
+    });
+
+    it("a weight-only step sets the weights without a reload: its delivery time beside a reload's, under load, 0 failed", async () => {
+      const id = stack.deployment.realId(CONTAINER, "tdops-distributor");
+      const processes = async () => (await testEngine().docker(["top", id])).stdout.split("\n").filter((line) => line.includes("haproxy")).length;
+      const from = stack.last!.outputs.haproxyConfig as string;
+      const before = await processes();
+      let started = Date.now();
+      await stack.step({ "weight.blue": "30", "weight.green": "70" });
+      const stepMs = Date.now() - started;
+      const to = stack.last!.outputs.haproxyConfig as string;
+      assert.strictEqual(await processes(), before, "the weight step started a worker");
+      // The same two configs again and again, through the delivery script the step runs: with
+      // its plan (the runtime API) and without (a reload, as a delivery from an earlier release).
+      const script = path.join(__dirname, "..", "..", "components", "docker", "deliver-config.sh");
+      const env = { ...process.env, DOCKER_HOST: testEngine().host, CONTAINER: id, CONFIG_PATH: CONTAINER_CONFIG_PATH };
+      const took: Record<"runtime" | "reload", number[]> = { runtime: [], reload: [] };
+      for (const way of ["runtime", "reload", "runtime", "reload"] as const) {
+        for (const config of [from, to]) {
+          const plan = way === "runtime" ? deliveryPlanEnvironment(deliveryPlan(config)) : {};
+          started = Date.now();
+          const result = await runScript([script], { ...env, ...plan }, config, { timeoutMs: 120_000 }).result;
+          took[way].push(Date.now() - started);
+          assert.strictEqual(result.status, 0, result.stderr);
+          assert.match(result.stdout, way === "runtime" ? /took the new weights through the runtime API, without a reload/ : /reloaded/);
+        }
+      }
+      await sleep(1000);
+      await load.stop();
+      const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+      console.log(
+        `      weight step on Docker: pulumi step ${stepMs} ms; delivery median ${median(took.runtime)} ms through the runtime API ` +
+          `(${took.runtime.join(", ")}), ${median(took.reload)} ms by reload (${took.reload.join(", ")}); load ${JSON.stringify(load.counts.ok)} ok`,
+      );
+      assertNoFailure(load);
+      // Back to the stack's own config for the next tests.
+      await stack.step({ "weight.blue": "100", "weight.green": "0" });
     });
 
     it("docker restart of the distributor: it comes back serving the last delivered config", async () => {
