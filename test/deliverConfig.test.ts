@@ -531,7 +531,7 @@ exec ${fixture} exec $flags -u 0 "$container" setpriv --reuid="$uid" --regid="$g
       const killed = render({ blue: 0, green: 100 });
       const next = render({ blue: 1, green: 3 });
       const points: Array<[string, string]> = [
-        ["after the first weight is set", "after exec .* perl .* set server .* weight"],
+        ["after the weights are set", "after exec .* perl .* set server .* weight"],
         ["after the swap of the file", 'after exec .* sh -c mv "\\$1" "\\$2" && rm -f "\\$3"'],
       ];
       const report: string[] = [];

@@ -695,16 +695,15 @@ if [ -n "$weights_only" ]; then
   if [ -n "$receiving" ] && [ "$bake_ms" -gt 0 ]; then
     base_counters=$(server_report "$(server_ids "$target_servers")" | sed -n 1p | sed 's/^unreadable$/0 0 0 0 0 0 0/')
   fi
-  refused=''
+  # One line of commands, one call: HAProxy runs `;`-separated commands in turn and answers
+  # nothing to a weight it sets.
+  commands=''
   for entry in $plan_weights; do
-    answer=$(runtime set server "${entry%=*}" weight "${entry##*=}" 2>&1) || answer="no answer from $socket"
-    if [ -n "$(printf '%s' "$answer" | tr -d '[:space:]')" ]; then
-      refused="${entry%=*}: $answer"
-      break
-    fi
+    commands="$commands${commands:+; }set server ${entry%=*} weight ${entry##*=}"
   done
-  if [ -n "$refused" ]; then
-    say "the runtime API refused a weight ($refused); reloading the new config instead"
+  answer=$(runtime "$commands" 2>&1) || answer="no answer from $socket"
+  if [ -n "$(printf '%s' "$answer" | tr -d '[:space:]')" ]; then
+    say "the runtime API refused a weight ($(printf '%s' "$answer" | tr '\n' ' ')); reloading the new config instead"
     weights_only=''
   fi
 fi
