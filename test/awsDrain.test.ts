@@ -10,8 +10,8 @@ import { AddressInfo } from "net";
 import * as path from "path";
 import * as ssm from "@aws-sdk/client-ssm";
 import { DRAIN_PARAMETERS, renderDrainDocument, renderDrainScript, substituteDrainParameters } from "../components/aws/drainDocument";
-import { diffReplicaDrain, drainThroughSsm, ReplicaDrainInputs, SsmSender } from "../components/aws";
-import { DeliveryClock } from "../components/aws/configDelivery";
+import { diffReplicaDrain, drainThroughSsm, ReplicaDrainInputs } from "../components/aws";
+import { DeliveryClock, SsmSender } from "../components/aws/ssmCommand";
 import { tempDir } from "./haproxy";
 import { runScript, stopAll } from "./harness";
 

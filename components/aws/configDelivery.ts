@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as ssm from "@aws-sdk/client-ssm";
 import { DELIVERY_TIMEOUT_SECONDS } from "./configDocument";
+import { DeliveryClock, realClock, runSsmCommand, SsmCommandClasses, SsmSender } from "./ssmCommand";
 import type { DeliveryPlan } from "../deliveryPlan";
 
 export interface ConfigDeliveryInputs {
@@ -19,21 +20,6 @@ export interface ConfigDeliveryInputs {
   readonly plan?: DeliveryPlan;
 }
 
-/** The part of an SSM client the delivery uses (the tests pass a fake). */
-export interface SsmSender {
-  send(command: ssm.SendCommandCommand | ssm.GetCommandInvocationCommand): Promise<any>;
-}
-
-export interface DeliveryClock {
-  now(): number;
-  sleep(ms: number): Promise<void>;
-}
-
-const realClock: DeliveryClock = {
-  now: () => Date.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-};
-
 /**
  * Sends the document to the instance and waits for the outcome. A new instance is not yet
  * registered with SSM ("InvalidInstanceId"): that is retried until `timeoutSeconds`. Resolves
@@ -42,60 +28,36 @@ const realClock: DeliveryClock = {
 export async function deliverThroughSsm(
   inputs: ConfigDeliveryInputs,
   client: SsmSender,
-  sdk: Pick<typeof ssm, "SendCommandCommand" | "GetCommandInvocationCommand">,
+  sdk: SsmCommandClasses,
   clock: DeliveryClock = realClock,
   timeoutSeconds: number = DELIVERY_TIMEOUT_SECONDS + 300,
 ): Promise<string> {
-  const deadline = clock.now() + timeoutSeconds * 1000;
-  const where = `${inputs.instanceId} (${inputs.parameterName} version ${inputs.parameterVersion})`;
-  let commandId: string | undefined;
-  while (!commandId) {
-    try {
-      const sent = await client.send(
-        new sdk.SendCommandCommand({
-          InstanceIds: [inputs.instanceId],
-          DocumentName: inputs.documentName,
-          Comment: "traffic-distributor config delivery",
-          Parameters: {
-            parameterName: [inputs.parameterName],
-            parameterVersion: [String(inputs.parameterVersion)],
-            region: [inputs.region],
-            ...(inputs.plan === undefined ? {} : { planVersion: [String(inputs.plan.version)], planWeights: [inputs.plan.weights] }),
-          },
-        }),
-      );
-      commandId = sent.Command?.CommandId;
-      if (!commandId) throw new Error(`config delivery to ${where}: SSM accepted the command but returned no command ID`);
-    } catch (error) {
-      if ((error as Error).name !== "InvalidInstanceId") throw error;
-      if (clock.now() > deadline) {
-        throw new Error(`config delivery to ${where}: the instance did not register with SSM within ${timeoutSeconds} s`);
-      }
-      await clock.sleep(10_000);
-    }
-  }
-
-  for (;;) {
-    await clock.sleep(3_000);
-    let invocation: any;
-    try {
-      invocation = await client.send(new sdk.GetCommandInvocationCommand({ CommandId: commandId, InstanceId: inputs.instanceId }));
-    } catch (error) {
-      // The invocation shows up a moment after SendCommand returns.
-      if ((error as Error).name !== "InvocationDoesNotExist") throw error;
-      invocation = { Status: "Pending" };
-    }
-    const status = invocation.Status as string;
-    if (status === "Success") return String(invocation.StandardOutputContent ?? "").trim();
-    if (status === "Pending" || status === "InProgress" || status === "Delayed") {
-      if (clock.now() > deadline) {
-        throw new Error(`config delivery to ${where}: still ${status} after ${timeoutSeconds} s (SSM command ${commandId})`);
-      }
-      continue;
-    }
-    const detail = String(invocation.StandardErrorContent || invocation.StatusDetails || "").trim();
-    throw new Error(`config delivery to ${where} ended ${status} (SSM command ${commandId}):\n${detail}`);
-  }
+  const label = `config delivery to ${inputs.instanceId} (${inputs.parameterName} version ${inputs.parameterVersion})`;
+  const output = await runSsmCommand(
+    {
+      instanceId: inputs.instanceId,
+      documentName: inputs.documentName,
+      comment: "traffic-distributor config delivery",
+      parameters: {
+        parameterName: [inputs.parameterName],
+        parameterVersion: [String(inputs.parameterVersion)],
+        region: [inputs.region],
+        ...(inputs.plan === undefined ? {} : { planVersion: [String(inputs.plan.version)], planWeights: [inputs.plan.weights] }),
+      },
+      label,
+      pollMs: 3_000,
+      // One deadline for the instance's registration and the run.
+      wait: { seconds: timeoutSeconds, from: "call" },
+      unregistered: (waitedMs) => {
+        if (waitedMs > timeoutSeconds * 1000) throw new Error(`${label}: the instance did not register with SSM within ${timeoutSeconds} s`);
+        return undefined;
+      },
+    },
+    client,
+    sdk,
+    clock,
+  );
+  return output.trim();
 }
 
 async function deliver(inputs: ConfigDeliveryInputs): Promise<string> {

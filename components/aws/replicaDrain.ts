@@ -2,8 +2,8 @@
 // it runs the drain document on the distributor through SSM Run Command and waits for it.
 import * as pulumi from "@pulumi/pulumi";
 import type * as ssm from "@aws-sdk/client-ssm";
-import type { DeliveryClock, SsmSender } from "./configDelivery";
 import { DRAIN_MAX_SECONDS, DRAIN_PARAMETERS, DrainParameterValues } from "./drainDocument";
+import { DeliveryClock, realClock, runSsmCommand, SsmCommandClasses, SsmSender } from "./ssmCommand";
 
 export interface ReplicaDrainInputs {
   /** The app instance. A new instance (a replacement) means a new drain resource: see `diffReplicaDrain`. */
@@ -60,67 +60,39 @@ export function drainParameterValues(inputs: ReplicaDrainInputs): DrainParameter
 export async function drainThroughSsm(
   inputs: ReplicaDrainInputs,
   client: SsmSender,
-  sdk: Pick<typeof ssm, "SendCommandCommand" | "GetCommandInvocationCommand">,
+  sdk: SsmCommandClasses,
   clock: DeliveryClock,
   unreachableSeconds: number = UNREACHABLE_DISTRIBUTOR_SECONDS,
 ): Promise<string> {
   const parameters = drainParameterValues(inputs);
-  const where = `drain of ${inputs.replicaAddress}:${inputs.replicaPort} (instance ${inputs.replicaInstanceId}) on distributor ${inputs.distributorInstanceId}`;
-  const unreachableUntil = clock.now() + unreachableSeconds * 1000;
-  let commandId: string | undefined;
-  while (!commandId) {
-    let sent: any;
-    try {
-      sent = await client.send(
-        new sdk.SendCommandCommand({
-          InstanceIds: [inputs.distributorInstanceId],
-          DocumentName: inputs.documentName,
-          Comment: "traffic-distributor replica drain",
-          Parameters: Object.fromEntries(Object.entries(parameters).map(([name, value]) => [name, [value]])),
-          // A command the agent has not started by then never runs: an unreachable host.
-          TimeoutSeconds: 60,
-        }),
-      );
-    } catch (error) {
-      const { name, message } = error as Error;
-      if (name !== "InvalidInstanceId") throw new Error(`${where}: SSM refused the command (${name}): ${message}`);
-      if (clock.now() >= unreachableUntil) {
-        return `${where}: the distributor did not take commands for ${unreachableSeconds} s (gone or not registered with SSM); nothing to drain`;
-      }
-      await clock.sleep(10_000);
-      continue;
-    }
-    commandId = sent?.Command?.CommandId;
-    if (!commandId) throw new Error(`${where}: SSM accepted the command but returned no command ID`);
-  }
-
-  // The script ends by itself after timeoutSeconds; the margin covers delivery and polling.
-  const deadline = clock.now() + (inputs.timeoutSeconds + 180) * 1000;
-  for (;;) {
-    await clock.sleep(3_000);
-    let invocation: any;
-    try {
-      invocation = await client.send(new sdk.GetCommandInvocationCommand({ CommandId: commandId, InstanceId: inputs.distributorInstanceId }));
-    } catch (error) {
-      const { name, message } = error as Error;
-      // The invocation shows up a moment after SendCommand returns.
-      if (name !== "InvocationDoesNotExist") throw new Error(`${where}: reading SSM command ${commandId} failed (${name}): ${message}`);
-      invocation = { Status: "Pending" };
-    }
-    const status = String(invocation.Status);
-    if (status === "Success") return String(invocation.StandardOutputContent ?? "").trim();
-    if (status === "Undeliverable" || status === "DeliveryTimedOut") {
-      return `${where}: the distributor did not take the command (${status}); nothing to drain`;
-    }
-    if (status === "Pending" || status === "InProgress" || status === "Delayed") {
-      if (clock.now() > deadline) {
-        throw new Error(`${where}: still ${status} after ${inputs.timeoutSeconds + 180} s (SSM command ${commandId})`);
-      }
-      continue;
-    }
-    const detail = String(invocation.StandardErrorContent || invocation.StatusDetails || "").trim();
-    throw new Error(`${where} ended ${status} (SSM command ${commandId}):\n${detail}`);
-  }
+  const label = `drain of ${inputs.replicaAddress}:${inputs.replicaPort} (instance ${inputs.replicaInstanceId}) on distributor ${inputs.distributorInstanceId}`;
+  const output = await runSsmCommand(
+    {
+      instanceId: inputs.distributorInstanceId,
+      documentName: inputs.documentName,
+      comment: "traffic-distributor replica drain",
+      parameters: Object.fromEntries(Object.entries(parameters).map(([name, value]) => [name, [value]])),
+      // A command the agent has not started by then never runs: an unreachable host.
+      deliveryTimeoutSeconds: 60,
+      label,
+      messages: {
+        refused: ({ name, message }) => `${label}: SSM refused the command (${name}): ${message}`,
+        readFailed: (commandId, { name, message }) => `${label}: reading SSM command ${commandId} failed (${name}): ${message}`,
+      },
+      pollMs: 3_000,
+      // The script ends by itself after timeoutSeconds; the margin covers delivery and polling.
+      wait: { seconds: inputs.timeoutSeconds + 180, from: "accepted" },
+      unregistered: (waitedMs) =>
+        waitedMs >= unreachableSeconds * 1000
+          ? `${label}: the distributor did not take commands for ${unreachableSeconds} s (gone or not registered with SSM); nothing to drain`
+          : undefined,
+      undelivered: (status) => `${label}: the distributor did not take the command (${status}); nothing to drain`,
+    },
+    client,
+    sdk,
+    clock,
+  );
+  return output.trim();
 }
 
 /**
@@ -136,9 +108,8 @@ async function drain(inputs: ReplicaDrainInputs): Promise<string> {
   // Loaded here, not at the top: the provider is serialized and runs in Pulumi's provider host.
   const sdk: typeof ssm = require("@aws-sdk/client-ssm");
   const client = new sdk.SSMClient({ region: inputs.region, ...(inputs.profile ? { profile: inputs.profile } : {}) });
-  const clock = { now: () => Date.now(), sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)) };
   try {
-    return await drainThroughSsm(inputs, client, sdk, clock);
+    return await drainThroughSsm(inputs, client, sdk, realClock);
   } finally {
     client.destroy();
   }

@@ -7,6 +7,7 @@
 // program gives it. In a user's project, the program exports `distributorId` for it.
 import type * as ssm from "@aws-sdk/client-ssm";
 import { execFile } from "child_process";
+import { realClock, runSsmCommand, SsmCommandClasses, SsmSender } from "../aws/ssmCommand";
 import { DISTRIBUTOR_CONTAINER } from "../aws/userData";
 import { distributorStatus, DistributorStatusReport, formatStatus, probeArgv } from "../distributorStatus";
 import { parseComponentName, SettingsError } from "../settings";
@@ -135,44 +136,33 @@ export async function probeDocker(container: string): Promise<string> {
   return result.stdout;
 }
 
-/** The part of an SSM client the probe uses (the tests pass a fake). */
-export interface SsmClientLike {
-  send(command: ssm.SendCommandCommand | ssm.GetCommandInvocationCommand): Promise<any>;
-}
-
 /** Runs the probe on an aws distributor through SSM Run Command and waits for its output. */
 export async function probeThroughSsm(
   instanceId: string,
-  client: SsmClientLike,
-  sdk: Pick<typeof ssm, "SendCommandCommand" | "GetCommandInvocationCommand">,
-  sleep: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  client: SsmSender,
+  sdk: SsmCommandClasses,
+  sleep: (ms: number) => Promise<void> = realClock.sleep,
   attempts = 30,
 ): Promise<string> {
-  const sent = await client.send(
-    new sdk.SendCommandCommand({
-      InstanceIds: [instanceId],
-      DocumentName: "AWS-RunShellScript",
-      Comment: "traffic-distributor status",
-      Parameters: { commands: [ssmProbeCommand()], executionTimeout: ["30"] },
-    }),
+  return runSsmCommand(
+    {
+      instanceId,
+      documentName: "AWS-RunShellScript",
+      comment: "traffic-distributor status",
+      parameters: { commands: [ssmProbeCommand()], executionTimeout: ["30"] },
+      label: `the status command on ${instanceId}`,
+      messages: {
+        noCommandId: () => `SSM accepted the status command for ${instanceId} but returned no command ID`,
+        timedOut: (_status, commandId) => `the status command on ${instanceId} did not finish in ${attempts} s (SSM command ${commandId})`,
+        ended: (status, _commandId, detail) => `the status command on ${instanceId} ended ${status}: ${detail}`,
+      },
+      pollMs: 1000,
+      wait: { polls: attempts },
+    },
+    client,
+    sdk,
+    { now: realClock.now, sleep },
   );
-  const commandId = sent.Command?.CommandId;
-  if (!commandId) throw new Error(`SSM accepted the status command for ${instanceId} but returned no command ID`);
-  for (let i = 0; i < attempts; i++) {
-    await sleep(1000);
-    let invocation: any;
-    try {
-      invocation = await client.send(new sdk.GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }));
-    } catch (error) {
-      if ((error as Error).name !== "InvocationDoesNotExist") throw error;
-      continue;
-    }
-    if (invocation.Status === "Success") return String(invocation.StandardOutputContent ?? "");
-    if (!["Pending", "InProgress", "Delayed"].includes(invocation.Status)) {
-      throw new Error(`the status command on ${instanceId} ended ${invocation.Status}: ${String(invocation.StandardErrorContent || invocation.StatusDetails || "").trim()}`);
-    }
-  }
-  throw new Error(`the status command on ${instanceId} did not finish in ${attempts} s (SSM command ${commandId})`);
 }
 
 /** The machine's Pulumi CLI, run in `cwd` (the user's project), and its environment. */
