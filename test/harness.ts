@@ -329,6 +329,17 @@ export async function countColors(
   return counts;
 }
 
+/** Sequential answers by color and status, on new connections. */
+export async function answers(url: string, count: number): Promise<Record<string, number>> {
+  const seen: Record<string, number> = {};
+  for (let i = 0; i < count; i++) {
+    const { status, body } = await request(url, { agent: false });
+    const key = `${body.split(" ")[0]} ${status}`;
+    seen[key] = (seen[key] ?? 0) + 1;
+  }
+  return seen;
+}
+
 /** One command on HAProxy's admin socket. */
 export function adminCommand(placement: HaproxyPlacement, commandLine: string): Promise<string> {
   return new Promise((resolve, reject) => {

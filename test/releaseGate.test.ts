@@ -26,7 +26,7 @@ import {
 } from "../components/releaseGate";
 import { Color, GateSettings, ServerAddress, Weights } from "../components/settings";
 import { App, startApp, stopApps } from "./appRig";
-import { deliverConfig, DeliveryResult, freePort, Haproxy, loopbackPlacement, request, sleep, startDelivery, startHaproxy, startLoad, stopAll } from "./harness";
+import { answers, deliverConfig, DeliveryResult, freePort, Haproxy, loopbackPlacement, sleep, startDelivery, startHaproxy, startLoad, stopAll } from "./harness";
 import { DEFAULT_PREVIEW_CIDRS } from "../components/preview";
 
 const show = (r: DeliveryResult) => `status ${r.status}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
@@ -53,17 +53,6 @@ async function distributorFor(first: Partial<HaproxyConfigInput> & { servers: Re
 }
 
 const onDisk = (haproxy: Haproxy) => fs.readFileSync(haproxy.configPath, "utf8");
-
-/** Sequential answers by color and status, on new connections. */
-async function answers(url: string, count: number): Promise<Record<string, number>> {
-  const seen: Record<string, number> = {};
-  for (let i = 0; i < count; i++) {
-    const { status, body } = await request(url, { agent: false });
-    const key = `${body.split(" ")[0]} ${status}`;
-    seen[key] = (seen[key] ?? 0) + 1;
-  }
-  return seen;
-}
 
 describe("release gate: pure parts", () => {
   it("names the receiving color by comparing shares, not weights", () => {

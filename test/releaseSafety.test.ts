@@ -10,7 +10,7 @@ import { HaproxyConfigInput, renderHaproxyConfig } from "../components/haproxyCo
 import { DEFAULT_GATE, parseBake, parseGateTimeout } from "../components/releaseGate";
 import { Color, GateSettings, ServerAddress, Weights } from "../components/settings";
 import { App, apps, startApp, stopApps } from "./appRig";
-import { deliverConfig, DeliveryResult, Haproxy, loopbackPlacement, request, sleep, startDelivery, startHaproxy, startLoad, stopAll } from "./harness";
+import { answers, deliverConfig, DeliveryResult, Haproxy, loopbackPlacement, sleep, startDelivery, startHaproxy, startLoad, stopAll } from "./harness";
 
 const show = (r: DeliveryResult) => `status ${r.status}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
 const HEALTH = { path: "/healthz", interval: 300, timeout: 1000, expectStatus: "200-399" };
@@ -48,15 +48,6 @@ async function until(what: string, done: () => boolean, ms = 30_000): Promise<vo
   }
 }
 
-async function answers(url: string, count: number): Promise<Record<string, number>> {
-  const seen: Record<string, number> = {};
-  for (let i = 0; i < count; i++) {
-    const { status, body } = await request(url, { agent: false });
-    const key = `${body.split(" ")[0]} ${status}`;
-    seen[key] = (seen[key] ?? 0) + 1;
-  }
-  return seen;
-}
 
 describe("release safety (real HAProxy)", function () {
   this.timeout(120_000);
