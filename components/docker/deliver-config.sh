@@ -393,6 +393,9 @@ server_report() {
   fi
   printf '%s\n' "$stat" | KNOWN="${2:-}" awk -F, -v ids="$1" "$STAT_AWK"
 }
+# The counters line of the servers named, zeros when the runtime API does not answer: where a
+# bake starts counting on a worker that has served since its reload.
+counters_now() { server_report "$1" | sed -n 1p | sed 's/^unreadable$/0 0 0 0 0 0 0/'; }
 # The SHA-256 a config's trailer names.
 sealed_sha() { in_container tail -n 1 "$1" | sed -n "s/^$trailer_prefix//p"; }
 
@@ -493,7 +496,7 @@ if marker=$(in_container sh -c '[ -s "$1" ] && [ -s "$2" ] && cat "$1"' sh "$unb
       in_container sh -c "$COPY"'; copy "$1" "$2"' sh "$unbaked_previous" "$previous"
       on_probation=yes
       # The worker has served since its reload: count from now.
-      bake "$(server_report "$ids" | sed -n 1p | sed 's/^unreadable$/0 0 0 0 0 0 0/')"
+      bake "$(counters_now "$ids")"
     fi
   fi
   forget_unbaked
@@ -693,7 +696,7 @@ base_counters="0 0 0 0 0 0 0"
 if [ -n "$weights_only" ]; then
   socket=$(admin_socket)
   if [ -n "$receiving" ] && [ "$bake_ms" -gt 0 ]; then
-    base_counters=$(server_report "$(server_ids "$target_servers")" | sed -n 1p | sed 's/^unreadable$/0 0 0 0 0 0 0/')
+    base_counters=$(counters_now "$(server_ids "$target_servers")")
   fi
   # One line of commands, one call: HAProxy runs `;`-separated commands in turn and answers
   # nothing to a weight it sets.
@@ -707,15 +710,19 @@ if [ -n "$weights_only" ]; then
     weights_only=''
   fi
 fi
+# On probation until the bake passes, from before the swap of the file (in a weight step, once
+# the weights are set): a delivery killed from here on leaves the marker, and the next
+# delivery of this config bakes it.
+if [ -n "$receiving" ] && [ "$bake_ms" -gt 0 ]; then
+  ids=$(server_ids "$target_servers")
+  # shellcheck disable=SC2016
+  in_container sh -c "$COPY"'; copy "$1" "$2"' sh "$previous" "$unbaked_previous"
+  # shellcheck disable=SC2016
+  printf '%s %s %s\n' "$(sealed_sha "$next")" "$receiving" "$ids" | docker exec -i -u "0:$group" "$CONTAINER" sh -c 'umask 027 && cat > "$1"' sh "$unbaked"
+  on_probation=yes
+fi
+
 if [ -n "$weights_only" ]; then
-  if [ -n "$receiving" ] && [ "$bake_ms" -gt 0 ]; then
-    ids=$(server_ids "$target_servers")
-    # shellcheck disable=SC2016
-    in_container sh -c "$COPY"'; copy "$1" "$2"' sh "$previous" "$unbaked_previous"
-    # shellcheck disable=SC2016
-    printf '%s %s %s\n' "$(sealed_sha "$next")" "$receiving" "$ids" | docker exec -i -u "0:$group" "$CONTAINER" sh -c 'umask 027 && cat > "$1"' sh "$unbaked"
-    on_probation=yes
-  fi
   # The rollback copy a gate may have left (the running config) is not needed: nothing reloads.
   # shellcheck disable=SC2016
   in_container sh -c 'mv "$1" "$2" && rm -f "$3"' sh "$next" "$CONFIG_PATH" "$rollback"
@@ -724,16 +731,6 @@ if [ -n "$weights_only" ]; then
   on_probation=''
   forget_unbaked
   exit 0
-fi
-
-# On probation until the bake passes, from before the swap: a delivery killed from here on
-# leaves the marker, and the next delivery of this config bakes it.
-if [ -n "$receiving" ] && [ "$bake_ms" -gt 0 ]; then
-  ids=$(server_ids "$target_servers")
-  # shellcheck disable=SC2016
-  in_container sh -c "$COPY"'; copy "$1" "$2"' sh "$previous" "$unbaked_previous"
-  # shellcheck disable=SC2016
-  printf '%s %s %s\n' "$(sealed_sha "$next")" "$receiving" "$ids" | docker exec -i -u "0:$group" "$CONTAINER" sh -c 'umask 027 && cat > "$1"' sh "$unbaked"
 fi
 
 # Swap. The rollback copy is the config that serves now; one left by a delivery killed before
